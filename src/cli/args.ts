@@ -1,0 +1,89 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+
+/**
+ * node:util parseArgs with errors turned into one-line UsageErrors naming the flag.
+ * `strict` is always on: an unknown flag is a usage error.
+ */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  command: string,
+  argv: readonly string[],
+  options: T,
+  allowPositionals = true,
+) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+  } catch (error) {
+    const msg = error instanceof Error ? error.message : String(error);
+    // parseArgs messages are multi-line sentences; keep the first line and point at --help.
+    const first = msg.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+    throw new UsageError(`${command}: ${first} (see 'frametap ${command} --help')`);
+  }
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `[HOST:]PORT`, `[::1]:PORT`; port 0 picks a free port. */
+export function parseListen(value: string, defaultHost = '127.0.0.1'): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`bad listen address '${value}': expected [HOST:]PORT with PORT 0-65535, e.g. 127.0.0.1:8080`);
+  }
+  return { host: m[1] ?? m[2] ?? defaultHost, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** `1048576`, `64k`, `1m` (1024-based). */
+export function parseSize(value: string, flag: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(value.trim());
+  if (!m) throw new UsageError(`bad ${flag} '${value}': expected a byte count like 1048576, 64k or 1m`);
+  const mult = m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1024 : 1024 * 1024;
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n)) throw new UsageError(`bad ${flag} '${value}': too large`);
+  return n;
+}
+
+/** A ws://, wss://, http:// or https:// upstream URL. */
+export function parseUpstream(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`bad upstream URL '${value}': expected ws://, wss://, http:// or https://HOST[:PORT][/prefix]`);
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
+    throw new UsageError(`bad upstream URL '${value}': scheme must be ws, wss, http or https`);
+  }
+  if (!url.hostname) throw new UsageError(`bad upstream URL '${value}': no host`);
+  return url;
+}
+
+/** A positive number of seconds. */
+export function parseSeconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`bad ${flag} '${value}': expected a positive number of seconds`);
+  return n;
+}
+
+export type UiMode = 'tui' | 'log' | 'jsonl' | 'none';
+
+/** `--ui`: explicit mode, else tui on a terminal and log otherwise. */
+export function parseUi(value: string | undefined): UiMode {
+  if (value === undefined) return process.stdin.isTTY && process.stdout.isTTY ? 'tui' : 'log';
+  if (value === 'tui' || value === 'log' || value === 'jsonl' || value === 'none') return value;
+  throw new UsageError(`bad --ui '${value}': expected tui, log, jsonl or none`);
+}
+
+/** `--ui tui` needs a terminal on both ends. */
+export function requireTerminal(ui: UiMode): void {
+  if (ui === 'tui' && !(process.stdin.isTTY && process.stdout.isTTY)) {
+    throw new UsageError('--ui tui needs a terminal on stdin and stdout; use --ui log or --ui jsonl when piping');
+  }
+}

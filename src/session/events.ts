@@ -1,0 +1,191 @@
+/**
+ * The session event contract: exactly the event types of the frametap capture format v1
+ * (`../shared/spec/capture-format.md`). A capture line is `JSON.stringify(event)`; reading a
+ * capture gives these events back. Fields named here are written; readers ignore unknown fields.
+ */
+import type { ViolationRule } from '../protocol/constants.js';
+
+/** Who sent a frame or message. */
+export type Side = 'client' | 'server';
+
+/** A raw HTTP header list: order and case as on the wire. */
+export type RawHeaders = ReadonlyArray<readonly [name: string, value: string]>;
+
+/** First line of a capture file (not an event of the bus). */
+export interface CaptureHeader {
+  readonly type: 'capture';
+  readonly format: 'frametap-capture';
+  readonly version: 1;
+  /** ISO-8601 start time. */
+  readonly started: string;
+  readonly tool: { readonly name: 'frametap'; readonly version: string };
+  /** `reverse` for the proxy; `replay` / `serve` for those commands (readers accept any string). */
+  readonly mode: string;
+  readonly listen: string | null;
+  readonly upstream: string | null;
+}
+
+interface Base {
+  /** Connection id, unique in the capture, from 1. */
+  readonly conn: number;
+  /** Observation time: ms since the Unix epoch, float with µs resolution. */
+  readonly t: number;
+}
+
+/** A client connected and asked to upgrade. */
+export interface OpenEvent extends Base {
+  readonly type: 'open';
+  /** `ip:port` of the client. */
+  readonly client: string;
+  /** Full upstream URL the request is relayed to. */
+  readonly target: string;
+}
+
+export interface HandshakeRequest {
+  readonly method: string;
+  readonly target: string;
+  readonly httpVersion: string;
+  readonly headers: RawHeaders;
+}
+
+export interface HandshakeResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly httpVersion: string;
+  readonly headers: RawHeaders;
+}
+
+export interface ExtensionOffer {
+  readonly name: string;
+  /** `true` for a parameter without value; values unquoted. */
+  readonly params: Readonly<Record<string, string | true>>;
+}
+
+export type AcceptCheck = 'ok' | 'mismatch' | 'missing';
+
+/** The upgrade request and the upstream's answer. */
+export interface HandshakeEvent extends Base {
+  readonly type: 'handshake';
+  readonly request: HandshakeRequest;
+  /** Present when the request went upstream changed (Host rewrite, `-H`). */
+  readonly forwarded?: { readonly headers: RawHeaders };
+  /** null when the upstream never answered. */
+  readonly response: HandshakeResponse | null;
+  readonly upgraded: boolean;
+  readonly accept: AcceptCheck;
+  readonly protocol: string | null;
+  /** Extensions the server accepted (from the response). */
+  readonly extensions: readonly ExtensionOffer[];
+}
+
+/** Every frame, data and control, as framed on the wire. */
+export interface FrameEvent extends Base {
+  readonly type: 'frame';
+  readonly from: Side;
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly rsv2: boolean;
+  readonly rsv3: boolean;
+  readonly opcode: number;
+  readonly masked: boolean;
+  /** Declared payload length. */
+  readonly length: number;
+  /** base64 of the kept, unmasked payload; omitted for a whole uncompressed data message by itself. */
+  readonly payload?: string;
+  readonly truncated: boolean;
+  /** Cut off by the end of the TCP connection. */
+  readonly incomplete?: true;
+  /** With `incomplete`: payload bytes that arrived. */
+  readonly received?: number;
+}
+
+/** A whole data message, reassembled and inflated. */
+export interface MessageEvent extends Base {
+  readonly type: 'message';
+  readonly from: Side;
+  readonly opcode: 1 | 2;
+  readonly compressed: boolean;
+  readonly frames: number;
+  /** Decoded (inflated) length. */
+  readonly length: number;
+  /** Text messages with valid UTF-8. */
+  readonly text?: string;
+  /** base64: binary messages, and text messages that are not valid UTF-8. */
+  readonly data?: string;
+  readonly truncated: boolean;
+}
+
+/** A close frame, parsed. */
+export interface CloseEvent extends Base {
+  readonly type: 'close';
+  readonly from: Side;
+  /** null for an empty close body (1005 for the connection). */
+  readonly code: number | null;
+  readonly reason: string;
+}
+
+/** The sender broke RFC 6455 / RFC 7692; relaying goes on. */
+export interface ViolationEvent extends Base {
+  readonly type: 'violation';
+  readonly from: Side;
+  /** The close code a conforming peer would answer with. */
+  readonly code: number;
+  readonly rule: ViolationRule;
+  readonly detail: string;
+  /** Byte offset in that direction's stream (after the upgrade) where the offending frame starts. */
+  readonly offset?: number;
+}
+
+export type ErrorStage = 'listen' | 'upstream-connect' | 'upstream-tls' | 'handshake' | 'relay' | 'capture';
+
+/** Something failed that was not the peers' protocol. */
+export interface ErrorEvent {
+  readonly type: 'error';
+  /** Absent for listen and capture errors not tied to a connection. */
+  readonly conn?: number;
+  readonly t: number;
+  readonly stage: ErrorStage;
+  /** Node error code (`ECONNREFUSED`) when there is one. */
+  readonly code?: string;
+  readonly detail: string;
+  readonly from?: Side;
+}
+
+/** The connection is gone; exactly once per `open`. */
+export interface EndEvent extends Base {
+  readonly type: 'end';
+  readonly code: number;
+  readonly reason: string;
+  readonly initiator: Side | null;
+  readonly clean: boolean;
+  readonly durationMs: number;
+  readonly bytes: { readonly client: number; readonly server: number };
+  readonly frames: { readonly client: number; readonly server: number };
+  /** frametap shut down with the connection open. */
+  readonly shutdown?: true;
+}
+
+/** A plain HTTP request relayed to the upstream (no open/end). */
+export interface HttpEvent extends Base {
+  readonly type: 'http';
+  readonly method: string;
+  readonly target: string;
+  /** null when the upstream never answered. */
+  readonly status: number | null;
+  readonly durationMs: number;
+}
+
+export type SessionEvent =
+  | OpenEvent
+  | HandshakeEvent
+  | FrameEvent
+  | MessageEvent
+  | CloseEvent
+  | ViolationEvent
+  | ErrorEvent
+  | EndEvent
+  | HttpEvent;
+
+export type SessionEventType = SessionEvent['type'];
+
+export type EventOfType<K extends SessionEventType> = Extract<SessionEvent, { type: K }>;
