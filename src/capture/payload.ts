@@ -1,0 +1,72 @@
+/**
+ * The capture format's payload rules (capture-format.md, "Payloads") as pure functions, so every
+ * producer of events (the proxy session, replay, serve) writes payloads the same way:
+ * - `payload` / `data` are base64 of the kept bytes;
+ * - `text` is a JSON string, and when the kept bytes were cut (`truncated`) the text is cut at a
+ *   UTF-8 character boundary, never in the middle of a multi-byte sequence;
+ * - at most `--max-payload` bytes are kept, `length` is always the true length.
+ */
+
+/** base64 of the kept bytes: the `payload` of a frame, the `data` of a binary message. */
+export function encodePayload(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** Bytes back from a `payload` / `data` field (the reader's side). */
+export function decodePayload(base64: string): Buffer {
+  return Buffer.from(base64, 'base64');
+}
+
+/**
+ * Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence.
+ * RFC 3629 §3: a lead byte 110xxxxx / 1110xxxx / 11110xxx starts a 2/3/4-byte sequence and
+ * continuation bytes are 10xxxxxx, so only the last three bytes need a look.
+ */
+export function utf8BoundaryLength(bytes: Uint8Array): number {
+  const n = bytes.length;
+  const stop = Math.max(0, n - 4);
+  for (let i = n - 1; i >= stop; i--) {
+    const b = bytes[i]!;
+    if ((b & 0xc0) === 0x80) continue; // continuation byte: keep looking for its lead byte
+    const need = b < 0x80 ? 1 : (b & 0xe0) === 0xc0 ? 2 : (b & 0xf0) === 0xe0 ? 3 : (b & 0xf8) === 0xf0 ? 4 : 1;
+    return i + need <= n ? n : i;
+  }
+  return n;
+}
+
+/**
+ * The `text` of a text message whose bytes are valid UTF-8 (judged on all the bytes by the
+ * protocol core). When the kept bytes were cut at `--max-payload`, a character split by the cut
+ * is dropped rather than turned into U+FFFD.
+ */
+export function textOf(kept: Uint8Array, truncated: boolean): string {
+  const end = truncated ? utf8BoundaryLength(kept) : kept.length;
+  return Buffer.from(kept.buffer, kept.byteOffset, end).toString('utf8');
+}
+
+/** The payload fields of a `message` event: `text` for valid UTF-8 text, else base64 `data`. */
+export type MessagePayload = { readonly text: string } | { readonly data: string };
+
+/**
+ * Capture-format `message`: "Binary (opcode 2) carries `data` instead of `text`. A text message
+ * whose bytes are not valid UTF-8 carries `data`."
+ */
+export function messagePayload(opcode: number, kept: Uint8Array, truncated: boolean, utf8Valid: boolean): MessagePayload {
+  if (opcode === 1 && utf8Valid) return { text: textOf(kept, truncated) };
+  return { data: encodePayload(kept) };
+}
+
+/** The bytes a `message` event carries (its `text` or `data`), for readers such as replay. */
+export function messageBytes(event: { readonly text?: string; readonly data?: string }): Buffer {
+  if (event.text !== undefined) return Buffer.from(event.text, 'utf8');
+  if (event.data !== undefined) return decodePayload(event.data);
+  return Buffer.alloc(0);
+}
+
+/**
+ * Keep at most `max` bytes of `bytes` (a view, not a copy). For producers that do not get
+ * already-limited payloads from the protocol core.
+ */
+export function keepAtMost(bytes: Buffer, max: number): { readonly kept: Buffer; readonly truncated: boolean } {
+  return bytes.length > max ? { kept: bytes.subarray(0, max), truncated: true } : { kept: bytes, truncated: false };
+}
