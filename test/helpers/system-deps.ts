@@ -57,5 +57,5 @@ export function itWith(pkg: 'chromium' | 'tmux'): typeof it {
     noticed.add(pkg);
     process.stderr.write(`frametap tests: ${pkg} not installed, its tests are skipped (${INSTALL_LINE})\n`);
   }
-  return it.skip;
+  return it.skip as unknown as typeof it;
 }

@@ -1,0 +1,229 @@
+/**
+ * Relay throughput: a `ws` echo server and a load generator (4 connections × 32 messages in flight;
+ * 64 B, 4 KiB and 256 KiB binary messages) through, in one run and interleaved:
+ *   direct          client → echo server, no relay
+ *   bare            http-proxy `ws()` with nothing attached (its own pipe), in a child process
+ *   frametap        the real CLI: `frametap -u … -l 127.0.0.1:0 --ui none`
+ *   frametap -w     the same with `-w FILE` (the JSONL capture written to a temp file)
+ * It prints round-trip messages/s, the ratio to direct and to bare, and the relay process's CPU
+ * µs per message (utime+stime from /proc/PID/stat), medians of the passes.
+ *
+ *   node bin/run-ts.js bench/relay.ts [--passes N]
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import httpProxy from 'http-proxy';
+import { WebSocket, WebSocketServer } from 'ws';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CONNECTIONS = 4;
+const IN_FLIGHT = 32;
+/** Round trips per connection per pass, chosen so a pass takes a fraction of a second. */
+const SIZES: ReadonlyArray<{ readonly size: number; readonly label: string; readonly perConnection: number }> = [
+  { size: 64, label: '64 B', perConnection: 1500 },
+  { size: 4096, label: '4 KiB', perConnection: 800 },
+  { size: 256 * 1024, label: '256 KiB', perConnection: 24 },
+];
+
+interface Relay {
+  readonly name: string;
+  readonly url: string;
+  /** The relay's process (null for direct). */
+  readonly pid: number | null;
+  stop(): Promise<void>;
+}
+
+interface Sample {
+  readonly msgPerSec: number;
+  /** CPU µs per round-trip message in the relay process, null for direct. */
+  readonly cpuUsPerMsg: number | null;
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process, in µs (proc(5): fields 14 and 15, in clock ticks). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+}
+
+export async function startEcho(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 1 << 30 });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Spawns a relay process and resolves once `pattern` matches a line it prints (stdout or stderr). */
+async function spawnRelay(name: string, args: readonly string[], pattern: RegExp): Promise<Relay> {
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      const m = pattern.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening: ${out}`)));
+  });
+  return {
+    name,
+    url: `ws://127.0.0.1:${port}`,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Child mode: a bare http-proxy `ws()` relay to `upstream`, nothing attached. */
+async function serveBare(upstream: string): Promise<void> {
+  const target = new URL(upstream.replace(/^ws/, 'http'));
+  const proxy = httpProxy.createProxyServer({ target: target.origin });
+  proxy.on('error', () => {});
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    proxy.ws(req, socket, head);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.stdout.write(`bare relay listening on ${(server.address() as AddressInfo).port}\n`);
+  process.once('SIGTERM', () => process.exit(0));
+}
+
+/** Round trips through `url`: CONNECTIONS clients each keeping IN_FLIGHT messages outstanding. */
+export async function load(url: string, size: number, perConnection: number, pid: number | null): Promise<Sample> {
+  const payload = Buffer.alloc(size, 0x5a);
+  const clients = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
+      return new Promise<WebSocket>((resolve, reject) => {
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    }),
+  );
+  const cpu0 = pid === null ? 0 : cpuMicros(pid);
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    clients.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          let sent = 0;
+          let received = 0;
+          ws.on('message', () => {
+            received++;
+            if (received === perConnection) resolve();
+            else if (sent < perConnection) {
+              sent++;
+              ws.send(payload, { binary: true });
+            }
+          });
+          for (; sent < Math.min(IN_FLIGHT, perConnection); sent++) ws.send(payload, { binary: true });
+        }),
+    ),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = pid === null ? 0 : cpuMicros(pid) - cpu0;
+  await Promise.all(
+    clients.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close();
+        }),
+    ),
+  );
+  const messages = perConnection * CONNECTIONS;
+  return { msgPerSec: messages / seconds, cpuUsPerMsg: pid === null ? null : cpu / messages };
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export async function main(argv: readonly string[] = []): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: { passes: { type: 'string', default: '5' } } });
+  const passes = Math.max(1, Number(values.passes));
+  const echo = await startEcho();
+  const dir = mkdtempSync(join(tmpdir(), 'frametap-bench-'));
+  const runTs = join(ROOT, 'bin/run-ts.js');
+  const cli = join(ROOT, 'bin/frametap.js');
+  const relays: Relay[] = [
+    { name: 'direct', url: echo.url, pid: null, stop: async () => {} },
+    await spawnRelay('bare http-proxy', [runTs, fileURLToPath(import.meta.url), '--serve-bare', echo.url], /listening on (\d+)/),
+    await spawnRelay('frametap --ui none', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
+    await spawnRelay('frametap --ui none -w', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'capture.jsonl')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
+  ];
+  const samples = new Map<string, Sample[]>();
+  try {
+    // Warm-up: JIT every path once, not measured.
+    for (const r of relays) for (const s of SIZES) await load(r.url, s.size, Math.ceil(s.perConnection / 4), r.pid);
+    for (let p = 0; p < passes; p++) {
+      for (const s of SIZES) {
+        // Rotate the order each pass so no relay always runs first or last.
+        const order = relays.map((_, i) => relays[(i + p) % relays.length]!);
+        for (const r of order) {
+          const key = `${r.name}|${s.label}`;
+          samples.set(key, [...(samples.get(key) ?? []), await load(r.url, s.size, s.perConnection, r.pid)]);
+        }
+      }
+    }
+  } finally {
+    for (const r of relays) await r.stop();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const rows: string[][] = [['size', 'relay', 'msg/s', '× direct', '× bare', 'relay CPU µs/msg']];
+  for (const s of SIZES) {
+    const rate = (name: string): number => median(samples.get(`${name}|${s.label}`)!.map((x) => x.msgPerSec));
+    const direct = rate('direct');
+    const bare = rate('bare http-proxy');
+    for (const r of relays) {
+      const all = samples.get(`${r.name}|${s.label}`)!;
+      const cpu = r.pid === null ? '-' : median(all.map((x) => x.cpuUsPerMsg!)).toFixed(1);
+      const mps = rate(r.name);
+      rows.push([s.label, r.name, mps.toFixed(0), (mps / direct).toFixed(2), r.pid === null ? '-' : (mps / bare).toFixed(2), cpu]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  process.stdout.write(`relay: ${CONNECTIONS} connections × ${IN_FLIGHT} in flight, round-trip messages, medians of ${passes} interleaved passes (${process.version}, ${CLK_TCK} Hz CPU ticks)\n`);
+  for (const row of rows) process.stdout.write(`| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |\n`);
+}
+
+const direct = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (direct) {
+  const args = process.argv.slice(2);
+  if (args[0] === '--serve-bare') await serveBare(args[1]!);
+  else await main(args);
+}

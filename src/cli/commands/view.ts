@@ -1,0 +1,158 @@
+/**
+ * `frametap view FILE [--ui tui|log|jsonl|none]` (cli.md): the dashboard over a recorded capture
+ * (JSONL) or a HAR; with --ui log or jsonl it prints the events instead of drawing.
+ */
+import { UsageError } from '../../errors.js';
+import { EventBus } from '../../session/event-bus.js';
+import type { CaptureHeader, SessionEvent } from '../../session/events.js';
+import { parseFlags, parseUi, requireTerminal } from '../args.js';
+
+export const HELP = `usage: frametap view FILE [--ui MODE]
+
+Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with WebSocket messages
+(Chrome DevTools "Save all as HAR", Playwright recordHar). A HAR has messages only, no frames.
+
+      --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
+                  otherwise), jsonl (the events as capture lines on stdout), none
+  -h, --help      this help
+
+examples:
+  frametap view session.jsonl
+  frametap view devtools.har --ui log
+`;
+
+const FLAGS = {
+  ui: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags('view', argv, FLAGS);
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? `view: missing FILE, the capture (.jsonl) or HAR to show (see 'frametap view --help')`
+        : `view: unexpected argument '${positionals[1]}': give one FILE (see 'frametap view --help')`,
+    );
+  }
+  const file = positionals[0]!;
+  const ui = parseUi(values.ui);
+  requireTerminal(ui);
+
+  const { captureFormat, loadCapture } = await import('../../capture/load.js');
+  const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
+  const format = await captureFormat(file);
+  if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
+
+  const warnings: string[] = [];
+  const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
+
+  if (ui === 'tui') {
+    const bus = new EventBus();
+    const { startDashboard } = await import('../../../ui/dashboard.js');
+    const session = untilQuit();
+    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit });
+    try {
+      // Held by the dashboard while it owns the screen, printed once it is gone.
+      for (const w of warnings) onWarning(w);
+      for (const event of loaded.events) bus.publish(event);
+      await session.quitting;
+    } finally {
+      session.dispose();
+      dashboard.destroy();
+    }
+    return 0;
+  }
+
+  for (const w of warnings) onWarning(w);
+  const { openOutputs } = await import('../outputs.js');
+  const { toolVersion } = await import('../main.js');
+  const header: CaptureHeader = loaded.header ?? {
+    type: 'capture',
+    format: 'frametap-capture',
+    version: 1,
+    started: new Date(loaded.events[0]?.t ?? Date.now()).toISOString(),
+    tool: { name: 'frametap', version: await toolVersion() },
+    mode: loaded.source === 'har' ? 'har' : 'view',
+    listen: null,
+    upstream: null,
+  };
+  const bus = new EventBus();
+  const outputs = await openOutputs({ bus, ui, write: null, header });
+  try {
+    for (const event of loaded.events) bus.publish(event);
+  } finally {
+    await outputs.close();
+  }
+  return 0;
+}
+
+/** Resolves on the dashboard's quit or on SIGINT / SIGTERM. */
+function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () => void } {
+  let quit: () => void = () => {};
+  const quitting = new Promise<void>((resolve) => {
+    quit = resolve;
+  });
+  const onSignal = (): void => quit();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    quitting,
+    quit: () => quit(),
+    dispose: () => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Lines published per turn of the event loop while a capture streams in (keys stay live). */
+const BATCH = 2000;
+
+/**
+ * A JSONL capture is streamed into the dashboard rather than loaded whole: each line's offset and
+ * length go to the dashboard's capture index, so a capture of millions of messages is viewed with
+ * the same bounded memory as live traffic, older rows read back from the file on demand.
+ */
+async function viewCaptureStreaming(file: string): Promise<number> {
+  const { readCaptureLines } = await import('../../capture/jsonl-reader.js');
+  const { startDashboard } = await import('../../../ui/dashboard.js');
+  const bus = new EventBus();
+  const index: { cb: ((event: SessionEvent, offset: number, length: number) => void) | null } = { cb: null };
+  const session = untilQuit();
+  let quit = false;
+  void session.quitting.then(() => (quit = true));
+  const dashboard = startDashboard({
+    bus,
+    source: 'view',
+    listen: null,
+    upstream: null,
+    captureFile: file,
+    captureIndex: (cb) => {
+      index.cb = cb;
+      return () => {
+        index.cb = null;
+      };
+    },
+    onQuit: session.quit,
+  });
+  try {
+    let n = 0;
+    for await (const line of readCaptureLines(file, { onWarning: (m) => process.stderr.write(`frametap: warning: ${m}\n`) })) {
+      if (quit) break;
+      if (line.value.type === 'capture') continue;
+      bus.publish(line.value);
+      index.cb?.(line.value, line.offset, line.length);
+      if (++n % BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await session.quitting;
+  } finally {
+    session.dispose();
+    dashboard.destroy();
+  }
+  return 0;
+}

@@ -1,0 +1,152 @@
+/**
+ * The sinks a command writes to, chosen by `-w` and `--ui` (cli.md): the capture file, the same
+ * lines on stdout (`--ui jsonl`), the line log (`--ui log`) or the dashboard (`--ui tui`, which
+ * reads old rows back from a capture: `-w FILE`, else a private temporary one deleted on close).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FrametapError } from '../errors.js';
+import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
+import { startLineLog, type LineLog } from '../sinks/line-log.js';
+import type { EventBus } from '../session/event-bus.js';
+import type { CaptureHeader } from '../session/events.js';
+import type { UiMode } from './args.js';
+
+export interface DashboardSetup {
+  readonly source: 'live' | 'view' | 'replay';
+  /** `host:port` listened on (live), else null. */
+  readonly listen: string | null;
+  readonly upstream: string | null;
+  /** q / Ctrl-C in the dashboard. */
+  readonly onQuit: () => void;
+}
+
+export interface OutputsOptions {
+  readonly bus: EventBus;
+  readonly ui: UiMode;
+  /** `-w FILE` (or one already opened with `JsonlWriter.prepare`), null without `-w`. */
+  readonly write: string | PreparedCapture | null;
+  readonly header: CaptureHeader;
+  /** Needed in tui mode. */
+  readonly dashboard?: DashboardSetup;
+  /** Where the jsonl and log lines go (default stdout). */
+  readonly stdout?: NodeJS.WritableStream;
+}
+
+export interface Outputs {
+  /** The capture writer (`-w`, or the dashboard's temporary capture). */
+  readonly writer: JsonlWriter | null;
+  /** Path of that capture, null when there is none. */
+  readonly captureFile: string | null;
+  /** true: a writer's queue is over its high-water mark, slow the producers; false: it drained. */
+  onPressure(cb: (high: boolean) => void): () => void;
+  /** Flushes and closes every sink (removes the temporary capture). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
+  const { bus, ui, header } = options;
+  const stdout = options.stdout ?? process.stdout;
+  const closers: (() => Promise<void> | void)[] = [];
+  const writers: JsonlWriter[] = [];
+  let tempDir: string | null = null;
+
+  const closeAll = async (): Promise<void> => {
+    // Last opened, first closed: the dashboard goes before the writers flush.
+    for (const close of closers.splice(0).reverse()) await close();
+    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+    tempDir = null;
+  };
+
+  try {
+    let writer: JsonlWriter | null = null;
+    if (options.write !== null) {
+      writer = typeof options.write === 'string' ? JsonlWriter.create(options.write, header) : options.write.start(header);
+    } else if (ui === 'tui') {
+      // The dashboard keeps a bounded window in memory and reads older rows back from a capture.
+      tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-'));
+      writer = JsonlWriter.create(path.join(tempDir, 'live.jsonl'), header);
+    }
+    if (writer) {
+      writers.push(writer);
+      attach(bus, writer, 'capture writer', closers);
+    }
+    if (ui === 'jsonl') {
+      const out = JsonlWriter.toStream(stdout, header);
+      writers.push(out);
+      attach(bus, out, 'jsonl output', closers);
+    } else if (ui === 'log') {
+      const log: LineLog = startLineLog({ bus, stream: stdout });
+      closers.push(() => log.close());
+    } else if (ui === 'tui') {
+      const setup = options.dashboard;
+      if (!setup) throw new Error('frametap internal error: tui outputs need dashboard options');
+      const dashboard = await startDashboardLazily({
+        bus,
+        ...setup,
+        captureFile: writer?.path ?? null,
+        ...(writer ? { captureIndex: (cb) => writer.onLine(cb) } : {}),
+      });
+      closers.push(() => dashboard.destroy());
+    }
+
+    const captureFile = writer?.path ?? null;
+    return {
+      writer,
+      captureFile,
+      onPressure(cb) {
+        // Pressure is on while any writer is over its high-water mark.
+        const high = new Set<JsonlWriter>();
+        const offs = writers.map((w) =>
+          w.onPressure((on) => {
+            const before = high.size > 0;
+            if (on) high.add(w);
+            else high.delete(w);
+            const after = high.size > 0;
+            if (before !== after) cb(after);
+          }),
+        );
+        return () => {
+          for (const off of offs) off();
+        };
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Feeds the bus to a writer and publishes the writer's own problems (stage `capture`) on the bus. */
+function attach(bus: EventBus, writer: JsonlWriter, name: string, closers: (() => Promise<void> | void)[]): void {
+  const off = bus.subscribe(name, (event) => writer.write(event));
+  const offProblem = writer.onProblem((event) => {
+    // Deferred: the problem is found inside a publish, and the error event should follow that event.
+    queueMicrotask(() => bus.publish(event));
+  });
+  closers.push(async () => {
+    off();
+    offProblem();
+    await writer.close();
+  });
+}
+
+type StartDashboard = (typeof import('../../ui/dashboard.js'))['startDashboard'];
+type DashboardOptions = Parameters<StartDashboard>[0];
+
+async function startDashboardLazily(options: DashboardOptions): Promise<{ destroy(): void }> {
+  let start: StartDashboard;
+  try {
+    // Loaded only in tui mode: blessed is large and the other modes never draw a screen.
+    ({ startDashboard: start } = await import('../../ui/dashboard.js'));
+  } catch (error) {
+    throw new FrametapError(`the dashboard could not be loaded (${(error as Error).message}); use --ui log or --ui jsonl`);
+  }
+  try {
+    return start(options);
+  } catch (error) {
+    throw new FrametapError(`the dashboard could not start (${(error as Error).message}); use --ui log or --ui jsonl`);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The protocol core's facade for one direction of a connection: bytes in (a read-only copy of what
+ * was relayed), wire events out, in stream order. FrameDecoder → MessageAssembler; inflating is
+ * the only asynchronous step, and only compressed messages pay for it.
+ */
+import { FrameDecoder } from './frame-decoder.js';
+import { MessageAssembler } from './message-assembler.js';
+import type { DeflateDirectionParams, Sender, WireEvent } from './wire-events.js';
+
+export interface DirectionInspectorOptions {
+  /** Who sends on this direction: 'client' frames must be masked, 'server' frames must not. */
+  readonly from: Sender;
+  /** Bytes kept per frame and per message. */
+  readonly maxPayload: number;
+  /** Negotiated permessage-deflate parameters of this sender, or null. */
+  readonly deflate: DeflateDirectionParams | null;
+  /** Events in stream order. */
+  readonly onEvent: (event: WireEvent) => void;
+}
+
+/** Inspects one direction of a WebSocket connection: FrameDecoder → MessageAssembler → onEvent. */
+export class DirectionInspector {
+  readonly #decoder: FrameDecoder;
+  readonly #assembler: MessageAssembler;
+  #failure: unknown = null;
+  #ended = false;
+  #disposed = false;
+
+  constructor(options: DirectionInspectorOptions) {
+    this.#decoder = new FrameDecoder({ from: options.from, maxPayload: options.maxPayload, deflate: options.deflate !== null });
+    this.#assembler = new MessageAssembler({ maxPayload: options.maxPayload, deflate: options.deflate, onEvent: options.onEvent });
+  }
+
+  /**
+   * Inspect the next bytes of the stream. Never throws, never mutates `chunk` (it may still be
+   * queued on the other socket). Events go to onEvent synchronously when no inflate is pending,
+   * otherwise they queue behind it. `t` is carried into the events this chunk completes.
+   */
+  push(chunk: Buffer, t: number): void {
+    if (this.#disposed || this.#ended || this.stopped) return;
+    try {
+      const events = this.#decoder.push(chunk);
+      if (events.length > 0) this.#assembler.handle(events, t);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /**
+   * The TCP stream ended: report a frame in progress as incomplete, then resolve once every event
+   * (including pending inflates) has been delivered.
+   */
+  end(t: number): Promise<void> {
+    if (!this.#disposed && !this.#ended && !this.stopped) {
+      this.#ended = true;
+      try {
+        const incomplete = this.#decoder.end();
+        if (incomplete) this.#assembler.handle([{ kind: 'incomplete', frame: incomplete }], t);
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
+    this.#ended = true;
+    return this.#assembler.whenIdle();
+  }
+
+  /** Inspection of this direction stopped (length-msb-set, length-too-large, or an internal failure). */
+  get stopped(): boolean {
+    return this.failure !== null || this.#decoder.stopped;
+  }
+
+  /**
+   * Decode events queued behind a pending inflate. Relaying never waits for inspection; a caller
+   * that wants bounded memory under a flood of compressed messages can throttle while this grows.
+   */
+  get pending(): number {
+    return this.#assembler.pending;
+  }
+
+  /** The internal failure that stopped inspection (our bug, or a throwing onEvent), or null. */
+  get failure(): unknown {
+    return this.#failure ?? this.#assembler.failure;
+  }
+
+  /** Release the inflater; no more events after this. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#assembler.dispose();
+  }
+
+  #fail(err: unknown): void {
+    this.#failure = err ?? new Error('unknown failure');
+    this.#assembler.dispose();
+  }
+}

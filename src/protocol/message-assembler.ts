@@ -1,0 +1,396 @@
+/**
+ * The per-direction layer above the frame decoder: turns decode events into wire events. It joins
+ * continuations (RFC 6455 §5.4), lets control frames interleave, checks UTF-8 across fragments
+ * (§8.1), parses close bodies (§5.5.1), and inflates compressed messages (RFC 7692) one at a time.
+ *
+ * Order of events for one frame: framing violations, then the frame; for a close frame, the
+ * violations about its body, then the close; for the last frame of a data message, content
+ * violations (invalid-utf8, inflate-failed; their offset is the message's first frame), then the
+ * message. A failed inflate yields a message with no data and length 0, because how much inflated
+ * before the error depends on how TCP cut the input. A data frame that broke a framing rule still
+ * joins its message, which then gets no content violation (capture format). Uncompressed traffic is handled
+ * synchronously; while a compressed message inflates, later input waits in a backlog so that the
+ * order is kept.
+ */
+import { Opcode, VIOLATION_CODES, type ViolationRule } from './constants.js';
+import type { DecodeEvent, FrameHeaderEvent, IncompleteFrame } from './frame-decoder.js';
+import { MessageInflater, type InflateResult } from './permessage-deflate.js';
+import { isValidCloseCode, isValidUtf8, Utf8Validator } from './validation.js';
+import type { DeflateDirectionParams, WireEvent } from './wire-events.js';
+
+export interface MessageAssemblerOptions {
+  /** Bytes kept per frame and per message. */
+  readonly maxPayload: number;
+  /** This sender's negotiated permessage-deflate parameters, or null. */
+  readonly deflate: DeflateDirectionParams | null;
+  readonly onEvent: (event: WireEvent) => void;
+}
+
+/** Input the assembler accepts: decoder events, or the frame the end of the stream cut off. */
+export type AssemblerInput = DecodeEvent | { readonly kind: 'incomplete'; readonly frame: IncompleteFrame };
+
+interface Pending {
+  readonly events: readonly AssemblerInput[];
+  readonly t: number;
+  next: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Decode events of one direction in, wire events out (frames, messages, closes, violations), in order. */
+export class MessageAssembler {
+  readonly #maxPayload: number;
+  readonly #deflate: DeflateDirectionParams | null;
+  readonly #onEvent: (event: WireEvent) => void;
+
+  // The frame in progress. Its kept payload is one view while the pieces are adjacent in memory
+  // (one chunk, or the decoder's unmask buffer), else it is copied into #frameBuffer as it arrives.
+  #frame: FrameHeaderEvent | null = null;
+  #frameView: Buffer | null = null;
+  #frameBuffer: Buffer | null = null;
+  #frameKept = 0;
+
+  // The data message in progress.
+  #messageOpen = false;
+  #messageOpcode: 1 | 2 = 1;
+  #messageCompressed = false;
+  #messageFrames = 0;
+  #messageLength = 0;
+  #messageOffset = 0;
+  #messageViolated = false;
+  /** Kept bytes of the message: views of its frames' kept payloads (those always cover them). */
+  #messageFirst: Buffer | null = null;
+  #messageMore: Buffer[] | null = null;
+  #messageKept = 0;
+  #utf8: Utf8Validator | null = null;
+  #inflater: MessageInflater | null = null;
+
+  // Ordering behind an inflate.
+  #blocked = false;
+  #backlog: Pending[] = [];
+  #idle: Array<() => void> = [];
+  #disposed = false;
+  #failure: unknown = null;
+
+  constructor(options: MessageAssemblerOptions) {
+    this.#maxPayload = Math.max(0, options.maxPayload);
+    this.#deflate = options.deflate;
+    this.#onEvent = options.onEvent;
+  }
+
+  /** Nothing is waiting for an inflate. */
+  get idle(): boolean {
+    return !this.#blocked && this.#backlog.length === 0;
+  }
+
+  /** Decode events waiting behind an inflate (a measure of inspection lag, for backpressure). */
+  get pending(): number {
+    let count = 0;
+    for (const p of this.#backlog) count += p.events.length - p.next;
+    return count;
+  }
+
+  /** Handle the events of one push; `t` goes into the events they complete. */
+  handle(events: readonly AssemblerInput[], t: number): void {
+    if (this.#disposed || events.length === 0) return;
+    if (!this.idle) {
+      this.#backlog.push({ events, t, next: 0 });
+      return;
+    }
+    const next = this.#process(events, 0, t);
+    if (next < events.length) this.#backlog.push({ events, t, next });
+  }
+
+  /** Resolves once every event handed in so far has been delivered. */
+  whenIdle(): Promise<void> {
+    if (this.idle || this.#disposed) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** No more events; release the inflater. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#backlog = [];
+    this.#inflater?.close();
+    this.#inflater = null;
+    this.#frameView = this.#frameBuffer = this.#messageFirst = this.#messageMore = null;
+    this.#wakeIdle();
+  }
+
+  /** Process from `start`; returns the index after the event that blocked, or `events.length`. */
+  #process(events: readonly AssemblerInput[], start: number, t: number): number {
+    for (let i = start; i < events.length; i++) {
+      const event = events[i]!;
+      switch (event.kind) {
+        case 'header':
+          this.#onHeader(event);
+          break;
+        case 'payload':
+          this.#onPayload(event.data);
+          break;
+        case 'frame-end':
+          this.#onFrameEnd(t);
+          break;
+        case 'violation':
+          this.#emit({ kind: 'violation', t, rule: event.rule, code: event.code, detail: event.detail, offset: event.offset });
+          break;
+        case 'incomplete':
+          this.#onIncomplete(event.frame, t);
+          break;
+      }
+      if (this.#blocked || this.#disposed) return i + 1;
+    }
+    return events.length;
+  }
+
+  #emit(event: WireEvent): void {
+    if (this.#disposed) return;
+    try {
+      this.#onEvent(event);
+    } catch (err) {
+      // A throwing consumer must not break the relay, nor surface from a zlib callback: stop here.
+      this.#failure = err ?? new Error('onEvent threw');
+      this.dispose();
+    }
+  }
+
+  /** What stopped the assembler: an exception thrown by onEvent, or null. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  #onHeader(header: FrameHeaderEvent): void {
+    this.#frame = header;
+    this.#frameView = null;
+    this.#frameBuffer = null;
+    this.#frameKept = 0;
+    if (header.message === 0) return;
+    if (header.startsMessage) {
+      // A new message while one is open (expected-continuation, already reported): the open one is lost.
+      if (this.#messageOpen) this.#abandonMessage();
+      this.#messageOpen = true;
+      this.#messageOpcode = header.message;
+      this.#messageCompressed = header.compressed;
+      this.#messageFrames = 0;
+      this.#messageLength = 0;
+      this.#messageOffset = header.offset;
+      this.#messageViolated = false;
+      this.#messageFirst = this.#messageMore = null;
+      this.#messageKept = 0;
+      if (header.compressed) {
+        this.#inflater ??= new MessageInflater({
+          noContextTakeover: this.#deflate?.noContextTakeover ?? false,
+          maxPayload: this.#maxPayload,
+        });
+        this.#inflater.begin(header.message === Opcode.Text);
+      } else if (header.message === Opcode.Text) {
+        this.#utf8 ??= new Utf8Validator();
+        this.#utf8.reset();
+      }
+    }
+    if (!this.#messageOpen) return;
+    this.#messageFrames++;
+    this.#messageLength += header.length;
+    if (header.violated) this.#messageViolated = true;
+  }
+
+  #onPayload(data: Buffer): void {
+    const frame = this.#frame;
+    if (!frame) return;
+    const room = this.#maxPayload - this.#frameKept;
+    if (room > 0) this.#keep(data.length <= room ? data : data.subarray(0, room), frame);
+    if (frame.message === 0 || !this.#messageOpen) return;
+    if (this.#messageCompressed) this.#inflater!.write(data);
+    else if (this.#messageOpcode === Opcode.Text) this.#utf8!.push(data);
+  }
+
+  #keep(kept: Buffer, frame: FrameHeaderEvent): void {
+    const view = this.#frameView;
+    const buffer = this.#frameBuffer;
+    if (buffer !== null) kept.copy(buffer, this.#frameKept);
+    else if (view === null) this.#frameView = kept;
+    else if (kept.buffer === view.buffer && kept.byteOffset === view.byteOffset + view.length) {
+      this.#frameView = Buffer.from(view.buffer, view.byteOffset, view.length + kept.length);
+    } else {
+      const joined = Buffer.allocUnsafe(Math.min(frame.length, this.#maxPayload));
+      view.copy(joined, 0);
+      kept.copy(joined, view.length);
+      this.#frameBuffer = joined;
+      this.#frameView = null;
+    }
+    this.#frameKept += kept.length;
+  }
+
+  #framePayload(): Buffer {
+    if (this.#frameBuffer !== null) return this.#frameBuffer.subarray(0, this.#frameKept);
+    return this.#frameView ?? EMPTY;
+  }
+
+  #onFrameEnd(t: number): void {
+    const frame = this.#frame;
+    if (!frame) return;
+    this.#frame = null;
+    const payload = this.#framePayload();
+    this.#frameView = this.#frameBuffer = null;
+    if (frame.message !== 0 && this.#messageOpen && !this.#messageCompressed) {
+      const room = this.#maxPayload - this.#messageKept;
+      if (room > 0 && payload.length > 0) {
+        const part = payload.length <= room ? payload : payload.subarray(0, room);
+        if (this.#messageFirst === null) this.#messageFirst = part;
+        else (this.#messageMore ??= []).push(part);
+        this.#messageKept += part.length;
+      }
+    }
+    this.#emit({
+      kind: 'frame',
+      t,
+      offset: frame.offset,
+      fin: frame.fin,
+      rsv1: frame.rsv1,
+      rsv2: frame.rsv2,
+      rsv3: frame.rsv3,
+      opcode: frame.opcode,
+      masked: frame.masked,
+      length: frame.length,
+      payload,
+      truncated: frame.length > payload.length,
+      violated: frame.violated,
+    });
+    if (frame.opcode === Opcode.Close) this.#onClose(frame, payload, t);
+    else if (frame.message !== 0 && frame.fin && this.#messageOpen) this.#finishMessage(t);
+  }
+
+  /** RFC 6455 §5.5.1: an optional body of a 2-byte status code and a UTF-8 reason. */
+  #onClose(frame: FrameHeaderEvent, body: Buffer, t: number): void {
+    // A frame that broke a framing rule is not checked for content rules as well (capture format).
+    const check = !frame.violated;
+    let code: number | null = null;
+    let reason = '';
+    if (frame.length === 1) {
+      // RFC 6455 §5.5.1: "the first two bytes of the body MUST be a 2-byte unsigned integer".
+      if (check) this.#violation('invalid-close-body', 'close frame with a 1-byte body (a status code takes 2)', frame.offset, t);
+    } else if (body.length >= 2) {
+      code = body.readUInt16BE(0);
+      const reasonBytes = body.subarray(2);
+      reason = reasonBytes.toString('utf8');
+      if (check && !isValidCloseCode(code)) {
+        // RFC 6455 §7.4: 1005, 1006 and 1015 MUST NOT be sent; other codes outside the defined ranges are not sendable.
+        this.#violation('invalid-close-code', `close code ${code} must not be sent on the wire`, frame.offset, t);
+      }
+      if (check && !isValidUtf8(reasonBytes)) {
+        // RFC 6455 §5.5.1: after the code, "the body MAY contain UTF-8-encoded data with value /reason/".
+        this.#violation('invalid-close-reason', 'close reason is not valid UTF-8', frame.offset, t);
+      }
+    }
+    this.#emit({ kind: 'close', t, code, reason });
+  }
+
+  #violation(rule: ViolationRule, detail: string, offset: number, t: number): void {
+    this.#emit({ kind: 'violation', t, rule, code: VIOLATION_CODES[rule], detail, offset });
+  }
+
+  #finishMessage(t: number): void {
+    this.#messageOpen = false;
+    if (this.#messageCompressed) {
+      const opcode = this.#messageOpcode;
+      const frames = this.#messageFrames;
+      const offset = this.#messageOffset;
+      const violated = this.#messageViolated;
+      this.#blocked = true;
+      this.#inflater!.finish((result) => this.#onInflated(result, opcode, frames, offset, violated, t));
+      return;
+    }
+    const first = this.#messageFirst;
+    const more = this.#messageMore;
+    // A message of one frame shares that frame's buffer: no second copy.
+    const data = first === null ? EMPTY : more === null ? first : Buffer.concat([first, ...more], this.#messageKept);
+    this.#messageFirst = this.#messageMore = null;
+    const utf8Valid = this.#messageOpcode === Opcode.Binary || this.#utf8!.end();
+    if (!utf8Valid && !this.#messageViolated) {
+      // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_".
+      this.#violation('invalid-utf8', `text message of ${this.#messageLength} bytes is not valid UTF-8`, this.#messageOffset, t);
+    }
+    this.#emit({
+      kind: 'message',
+      t,
+      opcode: this.#messageOpcode,
+      compressed: false,
+      frames: this.#messageFrames,
+      length: this.#messageLength,
+      data,
+      truncated: this.#messageLength > data.length,
+      utf8Valid,
+    });
+  }
+
+  #onInflated(result: InflateResult, opcode: 1 | 2, frames: number, offset: number, violated: boolean, t: number): void {
+    if (this.#disposed) return;
+    const failed = result.error !== null;
+    if (failed) {
+      // Payload that cannot be decompressed is data "not consistent with the type of the message": 1007 (RFC 6455 §7.4.1).
+      this.#violation('inflate-failed', `compressed message does not inflate (${result.error})`, offset, t);
+    } else if (!result.utf8Valid && opcode === Opcode.Text && !violated) {
+      this.#violation('invalid-utf8', `text message of ${result.length} inflated bytes is not valid UTF-8`, offset, t);
+    }
+    this.#emit({
+      kind: 'message',
+      t,
+      opcode,
+      compressed: true,
+      frames,
+      // How much inflated before the error depends on how TCP cut the input: report none, so the
+      // same bytes always give the same events.
+      length: failed ? 0 : result.length,
+      data: failed ? EMPTY : result.data,
+      truncated: !failed && result.length > result.data.length,
+      utf8Valid: opcode === Opcode.Binary || failed || result.utf8Valid,
+    });
+    this.#blocked = false;
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (!this.#blocked && !this.#disposed && this.#backlog.length > 0) {
+      const pending = this.#backlog[0]!;
+      pending.next = this.#process(pending.events, pending.next, pending.t);
+      if (pending.next >= pending.events.length) this.#backlog.shift();
+    }
+    if (this.idle) this.#wakeIdle();
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const wake of waiters) wake();
+  }
+
+  #abandonMessage(): void {
+    if (this.#messageCompressed) this.#inflater?.abandon();
+    this.#messageOpen = false;
+    this.#messageFirst = this.#messageMore = null;
+  }
+
+  #onIncomplete(incomplete: IncompleteFrame, t: number): void {
+    const frame = incomplete.header;
+    const payload = this.#frame === frame ? this.#framePayload() : EMPTY;
+    this.#frame = null;
+    this.#frameView = this.#frameBuffer = null;
+    this.#emit({
+      kind: 'frame',
+      t,
+      offset: frame.offset,
+      fin: frame.fin,
+      rsv1: frame.rsv1,
+      rsv2: frame.rsv2,
+      rsv3: frame.rsv3,
+      opcode: frame.opcode,
+      masked: frame.masked,
+      length: frame.length,
+      payload,
+      truncated: incomplete.received > payload.length,
+      violated: frame.violated,
+      incompleteReceived: incomplete.received,
+    });
+    if (this.#messageOpen) this.#abandonMessage();
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * One proxied connection: its id, clocks and counters, one protocol inspector per direction, and
+ * the capture-form events it publishes (capture-format.md). It is fed bytes and never touches a
+ * socket: the proxy's tee hands it a read-only copy of each chunk after relaying it.
+ */
+import { DirectionInspector } from '../protocol/direction-inspector.js';
+import { analyzeHandshake } from '../protocol/handshake.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
+import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
+import { encodePayload, messagePayload } from '../capture/payload.js';
+import type { EventBus } from './event-bus.js';
+import type {
+  ErrorStage,
+  HandshakeEvent,
+  HandshakeRequest,
+  HandshakeResponse,
+  RawHeaders,
+  Side,
+  SessionEvent,
+} from './events.js';
+import { Redactor } from './redact.js';
+import { assert } from '../errors.js';
+
+/** Wall-clock ms since the epoch with sub-ms resolution (capture-format `t`). */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export interface SessionOptions {
+  readonly conn: number;
+  readonly bus: EventBus;
+  /** Bytes kept per frame and per message (`--max-payload`). */
+  readonly maxPayload: number;
+  readonly redactor?: Redactor;
+  /** Clock for events not stamped by the inspector (open, handshake, error, end). */
+  readonly now?: () => number;
+}
+
+export interface HandshakeInput {
+  /** The upgrade request as the client sent it. */
+  readonly request: HandshakeRequest;
+  /** Headers as sent upstream, when frametap changed them (Host rewrite, `-H`). */
+  readonly forwarded?: RawHeaders;
+  /** The upstream's answer with its raw header list; null when it never answered. */
+  readonly response: HandshakeResponse | null;
+}
+
+interface DirectionState {
+  inspector: DirectionInspector | null;
+  ended: Promise<void> | null;
+  bytes: number;
+  frames: number;
+  /** This side sent a (complete) close frame. */
+  closed: boolean;
+}
+
+export class Session {
+  readonly conn: number;
+  readonly #bus: EventBus;
+  readonly #maxPayload: number;
+  readonly #redactor: Redactor;
+  readonly #now: () => number;
+  #openedAt = 0;
+  #upgraded = false;
+  #handshook = false;
+  readonly #client: DirectionState = { inspector: null, ended: null, bytes: 0, frames: 0, closed: false };
+  readonly #server: DirectionState = { inspector: null, ended: null, bytes: 0, frames: 0, closed: false };
+  #initiator: Side | null = null;
+  #closeCode: number | null = null;
+  #closeReason = '';
+  /** Waiting for the close event that follows the initiator's close frame. */
+  #awaitingCloseBody = false;
+  #finished: Promise<void> | null = null;
+
+  constructor(options: SessionOptions) {
+    this.conn = options.conn;
+    this.#bus = options.bus;
+    this.#maxPayload = options.maxPayload;
+    this.#redactor = options.redactor ?? new Redactor([]);
+    this.#now = options.now ?? preciseNow;
+  }
+
+  get upgraded(): boolean {
+    return this.#upgraded;
+  }
+
+  get finished(): boolean {
+    return this.#finished !== null;
+  }
+
+  /** A client connected and asked to upgrade to `target` (the full upstream URL). */
+  open(client: string, target: string): void {
+    this.#openedAt = this.#now();
+    if (!this.#bus.wants('open')) return;
+    this.#publish({ type: 'open', conn: this.conn, t: this.#openedAt, client, target: this.#redactor.target(target) });
+  }
+
+  /**
+   * The upstream answered (or never did). On a 101 the inspectors are set up with the negotiated
+   * permessage-deflate parameters; handshake violations are published as the server's.
+   */
+  handshake(input: HandshakeInput): void {
+    assert(!this.#handshook, `conn ${this.conn}: a second handshake`);
+    this.#handshook = true;
+    const t = this.#now();
+    const response = input.response;
+    this.#upgraded = response !== null && response.status === 101;
+    const analysis = response ? analyzeHandshake(input.forwarded ?? input.request.headers, { status: response.status, headers: response.headers }) : null;
+    if (this.#upgraded && analysis && this.#wantsInspection()) {
+      const deflate = analysis.deflate;
+      this.#client.inspector = this.#inspector('client', deflate ? deflate.client : null);
+      this.#server.inspector = this.#inspector('server', deflate ? deflate.server : null);
+    }
+    if (this.#bus.wants('handshake')) {
+      const r = this.#redactor;
+      const event: HandshakeEvent = {
+        type: 'handshake',
+        conn: this.conn,
+        t,
+        request: { ...input.request, target: r.target(input.request.target), headers: r.headers(input.request.headers) },
+        ...(input.forwarded ? { forwarded: { headers: r.headers(input.forwarded) } } : {}),
+        response: response ? { ...response, headers: r.headers(response.headers) } : null,
+        upgraded: this.#upgraded,
+        accept: analysis ? analysis.accept : 'missing',
+        protocol: analysis ? analysis.protocol : null,
+        extensions: analysis ? analysis.extensions : [],
+      };
+      this.#publish(event);
+    }
+    if (this.#upgraded && analysis && this.#bus.wants('violation')) {
+      for (const v of analysis.violations) {
+        this.#publish({ type: 'violation', conn: this.conn, t, from: 'server', code: v.code, rule: v.rule, detail: v.detail });
+      }
+    }
+  }
+
+  /**
+   * A chunk `from` sent, already relayed. Read-only: the chunk may still sit in the other socket's
+   * write queue (STYLE.md §5). A failure of the inspector stops inspecting that direction, never the relay.
+   */
+  push(from: Side, chunk: Buffer, t: number): void {
+    const dir = from === 'client' ? this.#client : this.#server;
+    dir.bytes += chunk.length;
+    const inspector = dir.inspector;
+    if (inspector === null) return;
+    inspector.push(chunk, t);
+    // The inspector never throws: an internal failure stops it and is reported once.
+    const failure = inspector.failure;
+    if (failure !== null) {
+      dir.inspector = null;
+      inspector.dispose();
+      this.error('relay', failure, from);
+    }
+  }
+
+  /** `from`'s byte stream ended (FIN, reset or shutdown): a frame in progress is reported incomplete. */
+  endOf(from: Side, t: number = this.#now()): Promise<void> {
+    const dir = from === 'client' ? this.#client : this.#server;
+    const ended = dir.ended ?? (dir.inspector ? dir.inspector.end(t).catch(() => {}) : Promise.resolve());
+    dir.ended = ended;
+    return ended;
+  }
+
+  /** Something failed that is not the peers' protocol (capture-format `error`). */
+  error(stage: ErrorStage, error: unknown, from?: Side): void {
+    if (!this.#bus.wants('error')) return;
+    const code = errorCode(error);
+    this.#publish({
+      type: 'error',
+      conn: this.conn,
+      t: this.#now(),
+      stage,
+      ...(code ? { code } : {}),
+      detail: error instanceof Error ? error.message : String(error),
+      ...(from ? { from } : {}),
+    });
+  }
+
+  /**
+   * The connection is gone: publishes `end` exactly once, after every event of both directions
+   * (later calls return the same promise). `shutdown`: frametap closed it.
+   */
+  finish(options: { readonly shutdown?: boolean } = {}): Promise<void> {
+    if (this.#finished) return this.#finished;
+    const t = this.#now();
+    this.#finished = Promise.all([this.endOf('client', t), this.endOf('server', t)]).then(() => {
+      this.#client.inspector?.dispose();
+      this.#server.inspector?.dispose();
+      this.#publishEnd(t, options.shutdown === true);
+    });
+    return this.#finished;
+  }
+
+  #publishEnd(t: number, shutdown: boolean): void {
+    if (!this.#bus.wants('end')) return;
+    // capture-format `end`: code/reason from the first close frame (1005 for an empty body,
+    // RFC 6455 §7.1.5), 1006 when the TCP connection ended without one (§7.1.5); clean only when
+    // both close frames were exchanged before the TCP close (§7.1.4). A shutdown by frametap is
+    // always 1006 with no initiator.
+    const anyClose = this.#initiator !== null && !shutdown;
+    this.#publish({
+      type: 'end',
+      conn: this.conn,
+      t,
+      code: anyClose ? (this.#closeCode ?? CloseCode.NoStatusReceived) : CloseCode.AbnormalClosure,
+      reason: anyClose ? this.#closeReason : '',
+      initiator: anyClose ? this.#initiator : null,
+      clean: !shutdown && this.#client.closed && this.#server.closed,
+      durationMs: Math.round((t - this.#openedAt) * 1000) / 1000,
+      bytes: { client: this.#client.bytes, server: this.#server.bytes },
+      frames: { client: this.#client.frames, server: this.#server.frames },
+      ...(shutdown ? { shutdown: true as const } : {}),
+    });
+  }
+
+  /**
+   * Whether anything the inspectors produce is wanted. With no subscriber for any of it (`--ui none`
+   * without `-w`) the bytes are relayed and counted but not decoded. Sinks subscribe before the
+   * proxy listens, so this is decided once per connection.
+   */
+  #wantsInspection(): boolean {
+    const bus = this.#bus;
+    return bus.wants('frame') || bus.wants('message') || bus.wants('close') || bus.wants('violation') || bus.wants('end') || bus.wants('error');
+  }
+
+  #inspector(from: Side, deflate: ConstructorParameters<typeof DirectionInspector>[0]['deflate']): DirectionInspector {
+    return new DirectionInspector({
+      from,
+      maxPayload: this.#maxPayload,
+      deflate,
+      onEvent: (event: WireEvent) => this.#onWire(from, event),
+    });
+  }
+
+  #onWire(from: Side, event: WireEvent): void {
+    switch (event.kind) {
+      case 'frame':
+        return this.#onFrame(from, event);
+      case 'message':
+        if (!this.#bus.wants('message')) return;
+        return this.#publish({
+          type: 'message',
+          conn: this.conn,
+          t: event.t,
+          from,
+          opcode: event.opcode,
+          compressed: event.compressed,
+          frames: event.frames,
+          length: event.length,
+          ...messagePayload(event.opcode, event.data, event.truncated, event.utf8Valid),
+          truncated: event.truncated,
+        });
+      case 'close':
+        if (this.#awaitingCloseBody && this.#initiator === from) {
+          this.#awaitingCloseBody = false;
+          this.#closeCode = event.code;
+          this.#closeReason = event.reason;
+        }
+        if (!this.#bus.wants('close')) return;
+        return this.#publish({ type: 'close', conn: this.conn, t: event.t, from, code: event.code, reason: event.reason });
+      case 'violation':
+        if (!this.#bus.wants('violation')) return;
+        return this.#publish({
+          type: 'violation',
+          conn: this.conn,
+          t: event.t,
+          from,
+          code: event.code,
+          rule: event.rule,
+          detail: event.detail,
+          offset: event.offset,
+        });
+    }
+  }
+
+  #onFrame(from: Side, frame: WireFrame): void {
+    const dir = from === 'client' ? this.#client : this.#server;
+    dir.frames++;
+    const complete = frame.incompleteReceived === undefined;
+    if (frame.opcode === Opcode.Close && complete && !dir.closed) {
+      dir.closed = true;
+      if (this.#initiator === null) {
+        this.#initiator = from;
+        this.#awaitingCloseBody = true;
+      }
+    }
+    if (!this.#bus.wants('frame')) return;
+    // capture-format `frame`: a whole uncompressed data message in one frame leaves its payload to
+    // the `message` that follows; every other frame carries it.
+    const isData = frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary;
+    const omit = isData && frame.fin && !frame.rsv1 && !frame.violated && complete;
+    this.#publish({
+      type: 'frame',
+      conn: this.conn,
+      t: frame.t,
+      from,
+      fin: frame.fin,
+      rsv1: frame.rsv1,
+      rsv2: frame.rsv2,
+      rsv3: frame.rsv3,
+      opcode: frame.opcode,
+      masked: frame.masked,
+      length: frame.length,
+      ...(omit ? {} : { payload: encodePayload(frame.payload) }),
+      truncated: frame.truncated,
+      ...(complete ? {} : { incomplete: true as const, received: frame.incompleteReceived }),
+    });
+  }
+
+  #publish(event: SessionEvent): void {
+    this.#bus.publish(event);
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,91 @@
+/**
+ * Issue 7, "Secrets": `--redact NAME` (a header such as Authorization or Cookie, or a query
+ * parameter) writes the value as `<redacted>` in the capture, the HAR export and on the bus the
+ * dashboard reads, while the traffic itself reaches the upstream untouched.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { buildHar } from '../../src/capture/har-export.js';
+import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { Cleanup, deferred, ofType, startProxyUnderTest, withTimeout } from '../helpers/hostile.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const SECRETS = ['Bearer SECRET-AUTH', 'session=SECRET-COOKIE', 's3cret-query', 'SECRET-FORWARDED'];
+
+describe('--redact', () => {
+  it('headers and query parameters are <redacted> in the capture, the bus and the HAR, untouched on the wire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'frametap-redact-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    const seen = deferred<{ url: string; headers: IncomingHttpHeaders }>();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    wss.on('connection', (ws, req) => {
+      seen.resolve({ url: req.url ?? '', headers: req.headers });
+      ws.on('message', (data) => ws.send(data));
+    });
+    cleanup.add(async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    });
+    const upstream = `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}`;
+    const capture = join(dir, 'capture.jsonl');
+    const pt = await startProxyUnderTest(upstream, {
+      capturePath: capture,
+      redact: ['authorization', 'Cookie', 'token', 'X-Api-Key'],
+      headers: [['X-Api-Key', 'SECRET-FORWARDED']],
+    });
+    cleanup.add(() => pt.stop());
+
+    const ws = new WebSocket(`ws://127.0.0.1:${pt.proxy.port}/chat?room=1&token=s3cret-query&x=2`, {
+      headers: { Authorization: 'Bearer SECRET-AUTH', Cookie: 'session=SECRET-COOKIE' },
+    });
+    cleanup.add(() => ws.terminate());
+    const echoed = deferred<void>();
+    ws.on('open', () => ws.send('hi'));
+    ws.on('message', () => echoed.resolve());
+    ws.on('error', (error) => echoed.reject(error));
+    await withTimeout(echoed.promise, 5000, 'the echo');
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.close(1000);
+    await withTimeout(closed, 5000, 'close');
+    await pt.waitForEvent((e) => e.type === 'end', 5000, 'end');
+
+    // The traffic is untouched: the upstream got every secret.
+    const upstreamSaw = await seen.promise;
+    expect(upstreamSaw.url).toBe('/chat?room=1&token=s3cret-query&x=2');
+    expect(upstreamSaw.headers.authorization).toBe('Bearer SECRET-AUTH');
+    expect(upstreamSaw.headers.cookie).toBe('session=SECRET-COOKIE');
+    expect(upstreamSaw.headers['x-api-key']).toBe('SECRET-FORWARDED');
+
+    // What the dashboard and every sink read: the bus.
+    const onBus = JSON.stringify(pt.events);
+    for (const secret of SECRETS) expect(onBus).not.toContain(secret);
+    expect(ofType(pt.events, 'open')[0]!.target).toBe(`${upstream}/chat?room=1&token=<redacted>&x=2`);
+    const handshake = ofType(pt.events, 'handshake')[0]!;
+    expect(handshake.request.target).toBe('/chat?room=1&token=<redacted>&x=2');
+    const header = (list: ReadonlyArray<readonly [string, string]>, name: string) => list.find(([n]) => n.toLowerCase() === name)?.[1];
+    expect(header(handshake.request.headers, 'authorization')).toBe('<redacted>');
+    expect(header(handshake.request.headers, 'cookie')).toBe('<redacted>');
+    expect(header(handshake.forwarded!.headers, 'x-api-key')).toBe('<redacted>');
+    expect(header(handshake.forwarded!.headers, 'authorization')).toBe('<redacted>');
+    expect(header(handshake.request.headers, 'upgrade')).toBe('websocket');
+
+    await pt.stop();
+    const file = readFileSync(capture, 'utf8');
+    for (const secret of SECRETS) expect(file).not.toContain(secret);
+    expect(file).toContain('<redacted>');
+
+    const { header: captureHeader, events } = await readCapture(capture);
+    const har = JSON.stringify(buildHar(captureHeader, events, 'test'));
+    for (const secret of SECRETS) expect(har).not.toContain(secret);
+    expect(har).toContain('<redacted>');
+    expect(har).toContain('token=<redacted>');
+  });
+});

@@ -1,0 +1,289 @@
+/**
+ * Real peers and captures for the replay/serve tests: an app server on 127.0.0.1:0, a capture of a
+ * conversation recorded through the real proxy into a real JsonlWriter, and the CLI spawned.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { WebSocket, WebSocketServer } from 'ws';
+import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
+import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { startProxy } from '../../src/proxy/server.js';
+import { EventBus } from '../../src/session/event-bus.js';
+import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
+import { deferred, withTimeout } from '../helpers/deferred.js';
+
+export interface AppServer {
+  readonly url: string;
+  /** Messages the server received, per connection, in order. */
+  readonly received: Array<Array<{ readonly data: Buffer; readonly isBinary: boolean }>>;
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A small app: greets with a JSON welcome, answers text with JSON and binary with the bytes
+ * reversed, closes with 4000 when told "bye-from-server" and drops the TCP connection on "drop-me". `volatile` adds a `ts` that differs
+ * on every run (the field `--ignore $.ts` is for).
+ */
+export async function startAppServer(options: { readonly volatile?: boolean; readonly deflate?: boolean } = {}): Promise<AppServer> {
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ server, perMessageDeflate: options.deflate === false ? false : { threshold: 0 } });
+  const received: AppServer['received'] = [];
+  let stamp = 0;
+  const ts = (): object => (options.volatile ? { ts: Date.now() + ++stamp * 7919 } : {});
+  wss.on('connection', (ws) => {
+    const mine: Array<{ data: Buffer; isBinary: boolean }> = [];
+    received.push(mine);
+    ws.on('error', () => undefined);
+    ws.send(JSON.stringify({ type: 'welcome', ...ts() }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      mine.push({ data, isBinary });
+      if (isBinary) {
+        ws.send(Buffer.from(data).reverse(), { binary: true });
+      } else if (data.toString() === 'bye-from-server') {
+        ws.close(4000, 'server says bye');
+      } else if (data.toString() === 'drop-me') {
+        ws.terminate();
+      } else {
+        ws.send(JSON.stringify({ type: 'echo', text: data.toString(), n: mine.length, ...ts() }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    received,
+    get connections() {
+      return received.length;
+    },
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A `ws` client that records what it gets and lets a scenario await the n-th message. */
+export class ScenarioClient {
+  readonly ws: WebSocket;
+  readonly messages: Array<{ readonly data: Buffer; readonly isBinary: boolean }> = [];
+  readonly closed = deferred<{ code: number; reason: string }>();
+  #waiters: Array<{ readonly n: number; readonly wake: () => void }> = [];
+
+  constructor(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}, protocols: string[] = []) {
+    this.ws = new WebSocket(url, protocols, { perMessageDeflate: { threshold: 0 }, ...options });
+    this.ws.binaryType = 'nodebuffer';
+    this.ws.on('error', () => undefined);
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.messages.push({ data, isBinary });
+      const ready = this.#waiters.filter((w) => w.n <= this.messages.length);
+      this.#waiters = this.#waiters.filter((w) => w.n > this.messages.length);
+      for (const w of ready) w.wake();
+    });
+    this.ws.on('close', (code: number, reason: Buffer) => this.closed.resolve({ code, reason: reason.toString() }));
+  }
+
+  opened(): Promise<void> {
+    const d = deferred<void>();
+    if (this.ws.readyState === WebSocket.OPEN) return Promise.resolve();
+    this.ws.once('open', () => d.resolve());
+    this.ws.once('error', (e) => d.reject(e));
+    return withTimeout(d.promise, 'client open');
+  }
+
+  /** Resolves once `n` messages arrived. */
+  received(n: number): Promise<void> {
+    if (this.messages.length >= n) return Promise.resolve();
+    const d = deferred<void>();
+    this.#waiters.push({ n, wake: () => d.resolve() });
+    return withTimeout(d.promise, `message #${n}`);
+  }
+}
+
+/**
+ * The conversation the tests capture: plain, fragmented, compressed, compressed-and-fragmented and
+ * binary messages, a ping, and the client's close. Each step waits for the server's answer.
+ */
+export async function conversation(url: string): Promise<void> {
+  const c = new ScenarioClient(url, {}, ['chat', 'superchat']);
+  await c.opened();
+  await c.received(1);
+  c.ws.send('hello', { compress: false });
+  await c.received(2);
+  c.ws.send('frag-', { fin: false, compress: false });
+  c.ws.send('men', { fin: false, compress: false });
+  c.ws.send('ted', { fin: true, compress: false });
+  await c.received(3);
+  c.ws.send(Buffer.from([1, 2, 3, 4, 5, 250]), { binary: true, compress: true });
+  await c.received(4);
+  c.ws.ping(Buffer.from('are you there'));
+  c.ws.send('{"a":', { fin: false, compress: true });
+  c.ws.send('[1,2,3]}', { fin: true, compress: true });
+  await c.received(5);
+  c.ws.close(1000, 'bye');
+  await withTimeout(c.closed.promise, 'close');
+}
+
+/** Records `scenario` through the real proxy into a capture file (mode "reverse"). */
+export async function recordCapture(file: string, upstream: string, scenario: (proxyUrl: string) => Promise<void>): Promise<void> {
+  const bus = new EventBus();
+  const writer = JsonlWriter.create(file, {
+    type: 'capture',
+    format: 'frametap-capture',
+    version: 1,
+    started: new Date().toISOString(),
+    tool: { name: 'frametap', version: '0.1.0' },
+    mode: 'reverse',
+    listen: null,
+    upstream,
+  });
+  const ends = new Set<number>();
+  const opens = new Set<number>();
+  const allEnded = deferred<void>();
+  bus.subscribe('test writer', (e) => {
+    writer.write(e);
+    if (e.type === 'open') opens.add(e.conn);
+    if (e.type === 'end') ends.add(e.conn);
+    if (opens.size > 0 && ends.size === opens.size) allEnded.resolve();
+  });
+  const proxy = await startProxy({
+    upstream: new URL(upstream),
+    listen: { host: '127.0.0.1', port: 0 },
+    bus,
+    maxPayload: 1024 * 1024,
+    insecure: false,
+    keepHost: false,
+    headers: [],
+    redact: [],
+  });
+  try {
+    await scenario(`ws://127.0.0.1:${proxy.port}/chat?room=1`);
+    await withTimeout(allEnded.promise, 'every captured connection to end');
+  } finally {
+    await proxy.stop();
+    await writer.close();
+  }
+}
+
+export async function eventsOf(file: string): Promise<SessionEvent[]> {
+  return (await readCapture(file)).events;
+}
+
+/** What "the same messages" means for a replay: content, frame count, compression, in order. */
+export function messageShape(events: readonly SessionEvent[], from: 'client' | 'server'): string[] {
+  return events
+    .filter((e): e is MessageEvent => e.type === 'message' && e.from === from)
+    .map((m) => `${m.opcode}|${m.frames}|${m.compressed}|${m.text ?? m.data}`);
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a subcommand in this process, as `frametap` would (same `run(argv)` and the same error to
+ * exit-status mapping), with stdout and stderr collected: the real command on real sockets, without
+ * paying a Node start per test. Spawned runs (`runCli`) cover the process-level behaviour.
+ */
+export async function runInProcess(args: readonly string[]): Promise<CliResult> {
+  const [command, ...rest] = args;
+  const modules: Record<string, () => Promise<{ run(argv: readonly string[]): Promise<number> }>> = {
+    replay: () => import('../../src/cli/commands/replay.js'),
+    export: () => import('../../src/cli/commands/export.js'),
+    view: () => import('../../src/cli/commands/view.js'),
+    // Only for arguments it rejects before listening: a served mock waits for a signal.
+    serve: () => import('../../src/cli/commands/serve.js'),
+  };
+  const load = modules[command ?? ''];
+  if (!load) throw new Error(`runInProcess: no command ${command}`);
+  const mod = await load();
+  const { reportError } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const realOut = process.stdout.write.bind(process.stdout);
+  const realErr = process.stderr.write.bind(process.stderr);
+  const grab =
+    (into: (s: string) => void) =>
+    (chunk: string | Uint8Array, ...more: unknown[]): boolean => {
+      into(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      const cb = more.find((m): m is () => void => typeof m === 'function');
+      cb?.();
+      return true;
+    };
+  process.stdout.write = grab((x) => (stdout += x)) as typeof process.stdout.write;
+  process.stderr.write = grab((x) => (stderr += x)) as typeof process.stderr.write;
+  let code: number;
+  try {
+    code = await mod.run(rest);
+  } catch (error) {
+    code = reportError(error);
+  } finally {
+    process.stdout.write = realOut;
+    process.stderr.write = realErr;
+  }
+  return { code, stdout, stderr };
+}
+
+const BIN = fileURLToPath(new URL('../../bin/frametap.js', import.meta.url));
+
+/** Spawns `node bin/frametap.js ...args` and resolves when it exits (killed after `ms`). */
+export function runCli(args: readonly string[], ms = 20_000): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return withTimeout(done, `frametap ${args.join(' ')}`, ms).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+}
+
+/** A CLI process kept running (serve): its stderr lines, and a way to stop it. */
+export interface RunningCli {
+  readonly stderrText: () => string;
+  waitForStderr(pattern: RegExp): Promise<RegExpExecArray>;
+  stop(signal?: NodeJS.Signals): Promise<CliResult>;
+}
+
+export function startCli(args: readonly string[]): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const watchers: Array<() => void> = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of watchers) w();
+  });
+  const done = new Promise<CliResult>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return {
+    stderrText: () => stderr,
+    waitForStderr: (pattern) => {
+      const d = deferred<RegExpExecArray>();
+      const check = (): void => {
+        const m = pattern.exec(stderr);
+        if (m) d.resolve(m);
+      };
+      watchers.push(check);
+      check();
+      void done.then(() => d.reject(new Error(`frametap exited before printing ${pattern}: ${stderr}`)));
+      return withTimeout(d.promise, `stderr ${pattern}`, 10_000);
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return withTimeout(done, 'frametap to exit', 10_000).catch((error: unknown) => {
+        child.kill('SIGKILL');
+        throw error;
+      });
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { EventBus } from '../../src/session/event-bus.js';
+import type { SessionEvent } from '../../src/session/events.js';
+import { formatLogLine, startLineLog, wantsColor } from '../../src/sinks/line-log.js';
+
+// 2026-11-25T09:00:00.000Z
+const T = Date.UTC(2026, 10, 25, 9, 0, 0, 0);
+const plain = { color: false, utc: true } as const;
+const line = (e: SessionEvent): string => formatLogLine(e, plain);
+
+const frame = (over: Partial<Extract<SessionEvent, { type: 'frame' }>>): SessionEvent => ({
+  type: 'frame', conn: 1, t: T, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, truncated: false, ...over,
+});
+
+describe('formatLogLine', () => {
+  it('open and handshake: client, target, status, accept check, protocol, extensions', () => {
+    expect(line({ type: 'open', conn: 1, t: T + 12.3456, client: '127.0.0.1:5000', target: 'ws://u/chat' })).toBe(
+      '09:00:00.012 #1 open 127.0.0.1:5000 → ws://u/chat',
+    );
+    const base = {
+      type: 'handshake', conn: 2, t: T, upgraded: true, accept: 'ok', protocol: 'chat',
+      request: { method: 'GET', target: '/', httpVersion: '1.1', headers: [] },
+      response: { status: 101, reason: 'Switching Protocols', httpVersion: '1.1', headers: [] },
+      extensions: [{ name: 'permessage-deflate', params: { client_max_window_bits: '10', server_no_context_takeover: true } }],
+    } as const;
+    expect(line(base)).toBe(
+      '09:00:00.000 #2 handshake 101 Switching Protocols accept ok protocol chat ext permessage-deflate; client_max_window_bits=10; server_no_context_takeover',
+    );
+    expect(line({ ...base, upgraded: false, protocol: null, extensions: [], response: { ...base.response, status: 403, reason: 'Forbidden' } })).toBe(
+      '09:00:00.000 #2 handshake 403 Forbidden (not upgraded)',
+    );
+    expect(line({ ...base, accept: 'mismatch', protocol: null, extensions: [] })).toBe('09:00:00.000 #2 handshake 101 Switching Protocols accept mismatch');
+    expect(line({ ...base, response: null, upgraded: false })).toBe('09:00:00.000 #2 handshake: no response from the upstream');
+  });
+
+  it('frames: arrow per direction, opcode name, flags, length, escaped one-line preview', () => {
+    expect(line(frame({}))).toBe('09:00:00.000 #1 → frame text FIN,MASK 5 B');
+    expect(line(frame({ from: 'server', masked: false, opcode: 9, length: 6, payload: Buffer.from('a\nb"c\u0001').toString('base64') }))).toBe(
+      '09:00:00.000 #1 ← frame ping FIN 6 B "a\\nb\\"c\\u0001"',
+    );
+    expect(line(frame({ fin: false, rsv1: true, rsv2: true, rsv3: true, masked: false, opcode: 2, length: 3, payload: 'AAH/' }))).toBe(
+      '09:00:00.000 #1 → frame binary RSV1,RSV2,RSV3 3 B (compressed)',
+    );
+    expect(line(frame({ opcode: 2, length: 20, payload: Buffer.alloc(20, 0xab).toString('base64') }))).toBe(
+      `09:00:00.000 #1 → frame binary FIN,MASK 20 B <${Array(16).fill('ab').join(' ')} …>`,
+    );
+    expect(line(frame({ opcode: 0xb, length: 0, payload: '' }))).toBe('09:00:00.000 #1 → frame opB FIN,MASK 0 B');
+    expect(line(frame({ opcode: 8, length: 5, payload: Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65]).toString('base64') }))).toBe(
+      '09:00:00.000 #1 → frame close FIN,MASK 5 B 1000 (Normal Closure) "bye"',
+    );
+    expect(line(frame({ opcode: 1, length: 100, payload: 'aGk=', incomplete: true, received: 2 }))).toBe(
+      '09:00:00.000 #1 → frame text FIN,MASK 100 B INCOMPLETE (2 B arrived) "hi"',
+    );
+  });
+
+  it('a long or multi-line text preview stays on one line and is cut with an ellipsis', () => {
+    const text = `${'line\n'.repeat(30)}end`;
+    const out = line({ type: 'message', conn: 1, t: T, from: 'server', opcode: 1, compressed: true, frames: 3, length: 153, text, truncated: false });
+    expect(out).not.toContain('\n');
+    expect(out).toBe(`09:00:00.000 #1 ← message text 153 B deflate 3 frames ${JSON.stringify(text.slice(0, 60))}…`);
+    expect(line({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 99, text: 'hé', truncated: true })).toBe(
+      '09:00:00.000 #1 → message text 99 B "hé"… (truncated)',
+    );
+    expect(line({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 1, data: '/w==', truncated: false })).toBe(
+      '09:00:00.000 #1 → message text 1 B (invalid UTF-8) <ff>',
+    );
+  });
+
+  it('close codes carry their names', () => {
+    const close = (code: number | null, reason = ''): string => line({ type: 'close', conn: 4, t: T, from: 'server', code, reason });
+    expect(close(1000, 'bye')).toBe('09:00:00.000 #4 ← close 1000 (Normal Closure) "bye"');
+    expect(close(1001)).toBe('09:00:00.000 #4 ← close 1001 (Going Away)');
+    expect(close(1011)).toBe('09:00:00.000 #4 ← close 1011 (Internal Error)');
+    expect(close(4001)).toBe('09:00:00.000 #4 ← close 4001 (Private Use)');
+    expect(close(null)).toBe('09:00:00.000 #4 ← close no status (1005)');
+  });
+
+  it('violations, errors, end and http lines', () => {
+    expect(
+      line({ type: 'violation', conn: 1, t: T, from: 'server', code: 1002, rule: 'control-frame-too-long', detail: 'ping with 126-byte payload', offset: 7 }),
+    ).toBe('09:00:00.000 #1 ← VIOLATION control-frame-too-long → 1002 (Protocol Error) at byte 7: ping with 126-byte payload');
+    expect(line({ type: 'error', conn: 3, t: T, stage: 'upstream-connect', code: 'ECONNREFUSED', detail: 'connect ECONNREFUSED 127.0.0.1:9' })).toBe(
+      '09:00:00.000 #3 ERROR upstream-connect ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9',
+    );
+    expect(line({ type: 'error', t: T, stage: 'capture', detail: 'slow disk' })).toBe('09:00:00.000 -- ERROR capture: slow disk');
+    expect(
+      line({ type: 'end', conn: 1, t: T, code: 1000, reason: 'bye', initiator: 'client', clean: true, durationMs: 1234.56, bytes: { client: 10, server: 20 }, frames: { client: 2, server: 3 } }),
+    ).toBe('09:00:00.000 #1 end 1000 (Normal Closure) "bye" clean closed by client 1234.6 ms client 10 B/2 frames, server 20 B/3 frames');
+    expect(
+      line({ type: 'end', conn: 2, t: T, code: 1006, reason: '', initiator: null, clean: false, durationMs: 5, bytes: { client: 0, server: 0 }, frames: { client: 0, server: 0 }, shutdown: true }),
+    ).toBe('09:00:00.000 #2 end 1006 (Abnormal Closure) unclean no close frame 5.0 ms client 0 B/0 frames, server 0 B/0 frames (frametap shut down)');
+    expect(line({ type: 'http', conn: 7, t: T, method: 'GET', target: '/index.html', status: 200, durationMs: 3.2 })).toBe(
+      '09:00:00.000 #7 http GET /index.html 200 3.2 ms',
+    );
+  });
+
+  it('colour highlights violations and errors only when asked', () => {
+    const v: SessionEvent = { type: 'violation', conn: 1, t: T, from: 'client', code: 1007, rule: 'invalid-utf8', detail: 'bad' };
+    expect(formatLogLine(v, { color: true, utc: true })).toBe('09:00:00.000 #1 \x1b[1;31m→ VIOLATION invalid-utf8 → 1007 (Invalid Payload Data): bad\x1b[0m');
+    expect(formatLogLine(v, { color: false, utc: true })).not.toContain('\x1b');
+    expect(formatLogLine(frame({}), { color: true, utc: true })).not.toContain('\x1b');
+  });
+
+  it('NO_COLOR and non-TTY streams turn colour off', () => {
+    const tty = Object.assign(new PassThrough(), { isTTY: true });
+    expect(wantsColor(tty, {})).toBe(true);
+    expect(wantsColor(tty, { NO_COLOR: '1' })).toBe(false);
+    expect(wantsColor(tty, { NO_COLOR: '' })).toBe(true);
+    expect(wantsColor(new PassThrough(), {})).toBe(false);
+  });
+
+  it('every event of the fixtures gives exactly one line', async () => {
+    for (const name of ['echo.jsonl', 'fragmented-deflate.jsonl', 'unknown-types.jsonl']) {
+      const { events } = await readCapture(new URL(`../../fixtures/captures/${name}`, import.meta.url).pathname);
+      for (const e of events) {
+        const l = line(e);
+        expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (#\d+|--) \S/);
+        expect(l).not.toContain('\n');
+      }
+    }
+  });
+});
+
+describe('startLineLog', () => {
+  it('writes one line per published event, and stops on close', async () => {
+    const bus = new EventBus();
+    const out = new PassThrough();
+    const chunks: string[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
+    const log = startLineLog({ bus, stream: out, utc: true });
+    bus.publish({ type: 'open', conn: 1, t: T, client: 'c', target: 'ws://u/' });
+    bus.publish({ type: 'close', conn: 1, t: T, from: 'client', code: 1000, reason: '' });
+    await log.close();
+    bus.publish({ type: 'open', conn: 2, t: T, client: 'c', target: 'ws://u/' });
+    expect(chunks.join('')).toBe('09:00:00.000 #1 open c → ws://u/\n09:00:00.000 #1 → close 1000 (Normal Closure)\n');
+  });
+});

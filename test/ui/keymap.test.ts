@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { actionFor, helpLines, KEYMAP } from '../../ui/keymap.js';
+
+describe('keymap', () => {
+  it('binds the keys issue 5 lists', () => {
+    const expected: Record<string, string> = {
+      up: 'up', k: 'up', down: 'down', j: 'down', pageup: 'page-up', pagedown: 'page-down', g: 'first', 'S-g': 'last',
+      tab: 'next-pane', enter: 'detail', '/': 'search', f: 'filter', m: 'mode', x: 'payload-view', h: 'handshake',
+      p: 'pause', '?': 'help', q: 'quit', 'C-c': 'quit',
+    };
+    for (const [key, action] of Object.entries(expected)) expect(actionFor('normal', key), key).toBe(action);
+    expect(actionFor('filter', 'd')).toBe('filter-direction');
+    expect(actionFor('normal', 'z')).toBeUndefined();
+  });
+
+  it('generates the help from the table, one line per binding', () => {
+    const lines = helpLines('normal');
+    expect(lines.length).toBe(KEYMAP.filter((b) => b.mode === 'normal').length);
+    for (const b of KEYMAP.filter((k) => k.mode === 'normal')) expect(lines.some((l) => l.startsWith(b.label) && l.endsWith(b.help))).toBe(true);
+  });
+
+  it('binds no key twice in a mode', () => {
+    const seen = new Set<string>();
+    for (const b of KEYMAP) for (const k of b.keys) {
+      expect(seen.has(`${b.mode}:${k}`), k).toBe(false);
+      seen.add(`${b.mode}:${k}`);
+    }
+  });
+});

@@ -1,0 +1,429 @@
+/**
+ * The terminal dashboard: a blessed screen over the view model (store.ts, view.ts). Started by the live
+ * proxy (src/cli/outputs.ts in tui mode), by `view` and by `replay`. Traffic only marks the screen
+ * dirty; it is redrawn at most 10 times a second, and at once after a key so typing feels immediate.
+ */
+import { promises as fsp } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import blessed from 'blessed';
+import { readEventAt } from '../src/capture/jsonl-reader.js';
+import type { EventBus } from '../src/session/event-bus.js';
+import type { SessionEvent } from '../src/session/events.js';
+import { actionFor, helpLines, type Action, type KeyMode } from './keymap.js';
+import { connectionLines } from './panes/connection-list.js';
+import { detailLines } from './panes/frame-detail.js';
+import { logLines, logTitle } from './panes/frame-log.js';
+import { handshakeLines } from './panes/handshake.js';
+import { line, type Line } from './panes/lines.js';
+import { Pane } from './panes/pane.js';
+import { statusLines } from './panes/status-bar.js';
+import { DEFAULT_FILTER, DashboardStore } from './store.js';
+import { DashboardView, describeFilter } from './view.js';
+
+export interface DashboardOptions {
+  readonly bus: EventBus;
+  readonly source: 'live' | 'view' | 'replay';
+  /** `host:port` the proxy listens on (live), else null. */
+  readonly listen: string | null;
+  readonly upstream: string | null;
+  /** The capture file rows evicted from memory are read back from (live: -w or the temp capture). */
+  readonly captureFile: string | null;
+  /** JsonlWriter.onLine: tells where each event landed in `captureFile`. */
+  readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;
+  /** q / Ctrl-C: the caller stops the proxy, flushes and exits. */
+  readonly onQuit: () => void;
+}
+
+export interface Dashboard {
+  destroy(): void;
+}
+
+/** Traffic-driven redraws: at most 10 per second. */
+const MIN_FRAME_MS = 100;
+
+export function startDashboard(options: DashboardOptions): Dashboard {
+  return new BlessedDashboard(options);
+}
+
+class BlessedDashboard implements Dashboard {
+  readonly #options: DashboardOptions;
+  readonly #store: DashboardStore;
+  readonly #view: DashboardView;
+  readonly #screen: blessed.Widgets.Screen;
+  readonly #conns: Pane;
+  readonly #log: Pane;
+  readonly #detail: Pane;
+  readonly #status: Pane;
+  readonly #overlay: Pane;
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #restoreStderr: () => void;
+  #timer: NodeJS.Timeout | null = null;
+  #statsTimer: NodeJS.Timeout | null = null;
+  #loopDelay: IntervalHistogram | null = null;
+  #lastRender = 0;
+  #redraws = 0;
+  #renderMs = 0;
+  #zoom = false;
+  #zoomApplied = false;
+  #searchInput: string | null = null;
+  #destroyed = false;
+  #quitting = false;
+
+  constructor(options: DashboardOptions) {
+    this.#options = options;
+    const file = options.captureFile;
+    const indexed = options.captureIndex !== undefined && file !== null;
+    this.#store = new DashboardStore({
+      readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
+      onChange: () => this.#dirty(),
+      // Rows the user scrolled to: shown even while paused.
+      onReadBack: () => this.#dirty(true),
+    });
+    this.#view = new DashboardView(this.#store);
+    if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
+    this.#unsubscribe.push(options.bus.subscribe('dashboard', (e) => this.#store.ingest(e)));
+
+    this.#screen = createScreen();
+    this.#restoreStderr = holdStderr((text) => {
+      this.#view.notice = `stderr: ${text.trim().split('\n').pop() ?? ''}`;
+      this.#dirty();
+    });
+    const s = this.#screen;
+    this.#conns = new Pane({ parent: s, label: 'connections', top: 0, left: 0, width: '100%', height: '30%' });
+    this.#log = new Pane({ parent: s, label: 'frames', top: '30%', left: 0, width: '58%', height: '70%-2' });
+    this.#detail = new Pane({ parent: s, label: 'detail', top: '30%', left: '58%', width: '42%', height: '70%-2' });
+    this.#status = new Pane({ parent: s, label: '', top: '100%-2', left: 0, width: '100%', height: 2, border: false });
+    this.#overlay = new Pane({ parent: s, label: 'help', top: 'center', left: 'center', width: 84, height: '80%' });
+    this.#overlay.box.hide();
+
+    s.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => this.#onKey(ch, key));
+    s.on('mouse', (data: blessed.Widgets.Events.IMouseEventArg) => this.#onMouse(data));
+    s.on('resize', () => this.#render());
+    s.enableMouse();
+    this.#render();
+    const statsFile = process.env.FRAMETAP_DASHBOARD_STATS;
+    if (statsFile) {
+      this.#loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      this.#loopDelay.enable();
+      this.#statsTimer = startStatsFile(statsFile, () => this.#statsSnapshot());
+    }
+  }
+
+  #statsSnapshot(): object {
+    return {
+      t: Date.now(),
+      redraws: this.#redraws,
+      renderMs: Math.round(this.#renderMs),
+      messages: this.#store.totalMessages,
+      retainedRows: this.#store.retainedRows,
+      ...memory(),
+      loopDelayP99Ms: this.#loopDelay ? Math.round(this.#loopDelay.percentile(99) / 1e6) : null,
+      loopDelayMaxMs: this.#loopDelay ? Math.round(this.#loopDelay.max / 1e6) : null,
+    };
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#statsTimer) clearInterval(this.#statsTimer);
+    for (const u of this.#unsubscribe) u();
+    this.#screen.destroy();
+    this.#restoreStderr();
+  }
+
+  #dirty(evenPaused = false): void {
+    if (this.#destroyed || this.#timer || (this.#view.paused && !evenPaused)) return;
+    const wait = Math.max(0, this.#lastRender + MIN_FRAME_MS - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#render();
+    }, wait);
+  }
+
+  #render(): void {
+    if (this.#destroyed) return;
+    const started = performance.now();
+    this.#draw();
+    this.#renderMs += performance.now() - started;
+  }
+
+  #draw(): void {
+    this.#lastRender = Date.now();
+    this.#redraws++;
+    const v = this.#view;
+    v.connHeight = Math.max(1, this.#conns.inner.rows - 1);
+    v.logHeight = this.#log.inner.rows;
+    v.settle();
+
+    const conns = this.#conns.inner;
+    this.#conns.setLabel(`connections ${v.store.order.length}`, v.focus === 'connections');
+    this.#conns.show(connectionLines(v, conns.rows, conns.cols, Date.now()));
+
+    this.#log.setLabel(logTitle(v), v.focus === 'log');
+    this.#log.show(logLines(v, this.#log.inner.cols));
+
+    this.#layoutDetail();
+    const detail = this.#detailContent();
+    const rows = this.#detail.inner.rows;
+    v.detailTop = Math.min(v.detailTop, Math.max(0, detail.lines.length - rows));
+    this.#detail.setLabel(detail.title, v.focus === 'detail');
+    this.#detail.show(detail.lines.slice(v.detailTop, v.detailTop + rows));
+
+    const [first, second] = statusLines(v, this.#options, this.#status.inner.cols);
+    const prompt = this.#searchInput !== null ? `/${this.#searchInput}▏  (Enter search, Esc cancel)` : second;
+    this.#status.show([line(first, 'heading'), line(prompt, this.#searchInput !== null ? 'notice' : 'dim')]);
+
+    if (v.overlay !== null) {
+      const mode: KeyMode = v.overlay === 'help' ? 'normal' : 'filter';
+      const body: Line[] =
+        v.overlay === 'help'
+          ? [line('keys', 'heading'), ...helpLines('normal').map((t) => line(t)), line(''), line('in the filter menu (f)', 'heading'), ...helpLines('filter').map((t) => line(t)), line(''), line('mouse: wheel scrolls, click selects', 'dim')]
+          : [line(`filter: ${describeFilter(v.filter)}`, 'heading'), ...helpLines(mode).map((t) => line(t))];
+      this.#overlay.setLabel(v.overlay === 'help' ? 'help (Esc or ? closes)' : 'filter (Esc closes)', true);
+      this.#overlay.show(body);
+      this.#overlay.box.show();
+      this.#overlay.box.setFront();
+    } else {
+      this.#overlay.box.hide();
+    }
+    this.#screen.render();
+  }
+
+  #layoutDetail(): void {
+    const box = this.#detail.box;
+    if (this.#zoomApplied === this.#zoom) return;
+    this.#zoomApplied = this.#zoom;
+    box.left = this.#zoom ? 0 : '58%';
+    box.width = this.#zoom ? '100%' : '42%';
+    if (this.#zoom) box.setFront();
+  }
+
+  #detailContent(): { title: string; lines: Line[] } {
+    const v = this.#view;
+    const c = v.connection();
+    const cols = this.#detail.inner.cols;
+    if (!c) return { title: 'detail', lines: [line('nothing selected', 'dim')] };
+    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: handshakeLines(c) };
+    const row = v.selectedRow();
+    if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
+    const log = v.log()!;
+    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols);
+    return { title: `detail (${v.payloadView}; x switches)`, lines };
+  }
+
+  #onKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined): void {
+    if (this.#destroyed) return;
+    const name = key?.full ?? ch ?? '';
+    if (this.#searchInput !== null) {
+      this.#onSearchKey(ch, name);
+      return;
+    }
+    const mode: KeyMode = this.#view.overlay === 'filter' ? 'filter' : 'normal';
+    const action = actionFor(mode, name) ?? (ch ? actionFor(mode, ch) : undefined);
+    if (!action) return;
+    this.#perform(action);
+    this.#render();
+  }
+
+  #onSearchKey(ch: string | undefined, name: string): void {
+    if (name === 'escape' || name === 'C-c') {
+      this.#searchInput = null;
+    } else if (name === 'enter') {
+      const pattern = this.#searchInput ?? '';
+      this.#searchInput = null;
+      if (pattern) this.#view.find(pattern, 1);
+    } else if (name === 'backspace') {
+      this.#searchInput = this.#searchInput!.slice(0, -1);
+    } else if (name === 'return' || name === 'linefeed') {
+      return;
+    } else if (ch && ch.length === 1 && ch >= ' ') {
+      this.#searchInput += ch;
+    } else {
+      return;
+    }
+    this.#render();
+  }
+
+  #perform(action: Action): void {
+    const v = this.#view;
+    if (v.overlay === 'help' && action !== 'quit' && action !== 'help' && action !== 'close-overlay') return;
+    switch (action) {
+      case 'up':
+        return v.move(-1);
+      case 'down':
+        return v.move(1);
+      case 'page-up':
+        return v.page(-1);
+      case 'page-down':
+        return v.page(1);
+      case 'first':
+        return v.home();
+      case 'last':
+        return v.end();
+      case 'next-pane':
+        v.nextPane();
+        if (v.focus !== 'detail') this.#zoom = false;
+        return;
+      case 'detail':
+        this.#zoom = !this.#zoom;
+        v.focus = this.#zoom ? 'detail' : 'log';
+        return;
+      case 'search':
+        this.#searchInput = '';
+        return;
+      case 'search-next':
+        v.find('', 1);
+        return;
+      case 'search-prev':
+        v.find('', -1);
+        return;
+      case 'filter':
+        v.overlay = 'filter';
+        return;
+      case 'mode':
+        return v.toggleMode();
+      case 'payload-view':
+        return v.cyclePayloadView();
+      case 'handshake':
+        return v.toggleHandshake();
+      case 'pause':
+        v.togglePause();
+        if (!v.paused) this.#dirty();
+        return;
+      case 'help':
+        v.overlay = v.overlay === 'help' ? null : 'help';
+        return;
+      case 'close-overlay':
+        if (v.overlay === null && this.#zoom) {
+          this.#zoom = false;
+          v.focus = 'log';
+        }
+        v.overlay = null;
+        return;
+      case 'quit':
+        if (!this.#quitting) {
+          this.#quitting = true;
+          v.notice = 'quitting: closing connections and flushing the capture…';
+          this.#options.onQuit();
+        }
+        return;
+      case 'filter-direction': {
+        const d = v.filter.direction === 'both' ? 'client' : v.filter.direction === 'client' ? 'server' : 'both';
+        return v.setFilter({ ...v.filter, direction: d });
+      }
+      case 'filter-text':
+        return v.setFilter({ ...v.filter, text: !v.filter.text });
+      case 'filter-binary':
+        return v.setFilter({ ...v.filter, binary: !v.filter.binary });
+      case 'filter-control':
+        return v.setFilter({ ...v.filter, control: !v.filter.control });
+      case 'filter-ping':
+        return v.setFilter({ ...v.filter, pingPong: !v.filter.pingPong });
+      case 'filter-reset':
+        return v.setFilter(DEFAULT_FILTER);
+    }
+  }
+
+  #onMouse(data: blessed.Widgets.Events.IMouseEventArg): void {
+    if (this.#destroyed) return;
+    const v = this.#view;
+    const inside = (p: Pane): boolean => {
+      const b = p.box;
+      return data.x >= Number(b.aleft) && data.x < Number(b.aleft) + Number(b.width) && data.y >= Number(b.atop) && data.y < Number(b.atop) + Number(b.height);
+    };
+    const target = inside(this.#conns) ? 'connections' : inside(this.#log) ? 'log' : inside(this.#detail) ? 'detail' : null;
+    if (target === null) return;
+    // blessed reports wheel turns as actions its typings do not list.
+    const action = data.action as string;
+    if (action === 'wheelup' || action === 'wheeldown') {
+      v.focus = target;
+      v.move(action === 'wheelup' ? -3 : 3);
+    } else if (action === 'mousedown') {
+      const row = data.y - Number((target === 'connections' ? this.#conns : this.#log).box.atop) - 1;
+      if (target === 'connections') v.selectConnectionAt(row - 1);
+      else if (target === 'log') v.selectRowAt(row);
+      else v.focus = 'detail';
+    } else {
+      return;
+    }
+    this.#render();
+  }
+}
+
+/**
+ * `FRAMETAP_DASHBOARD_STATS=FILE` (used by bench/dashboard.ts): rewrite FILE every 250 ms with the
+ * redraw count, messages seen and RSS, so a bench can read them from a dashboard in another process.
+ */
+function memory(): { rss: number; heapUsed: number; external: number } {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
+}
+
+function startStatsFile(file: string, snapshot: () => object): NodeJS.Timeout {
+  let writing = false;
+  const write = (): void => {
+    if (writing) return;
+    writing = true;
+    // Asynchronous, so the measurement does not block the loop it measures.
+    fsp
+      .writeFile(`${file}.tmp`, JSON.stringify(snapshot()))
+      .then(() => fsp.rename(`${file}.tmp`, file))
+      .catch(() => {})
+      .finally(() => (writing = false));
+  };
+  write();
+  const timer = setInterval(write, 250);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * blessed 0.1.81 reads only the legacy terminfo format (magic 0432). ncurses 6 compiles entries such as
+ * Debian's xterm-256color and tmux-256color in the extended-number format (magic 01036, 32-bit numbers),
+ * so blessed misreads the string table, fails to compile a capability (the first one it trips on is
+ * the extended `Setulc`), console.error()s "Error on xterm-256color.Setulc" with the generated code,
+ * and then falls back to its own bundled legacy entry of the same name (or plain xterm), which is what
+ * it uses from then on. The program's options cannot point tput at the bundled file directly, so the
+ * fallback is kept and only blessed's console.error is silenced while the terminal is set up.
+ * Upstream: https://github.com/chjj/blessed/issues/345 (Setulc).
+ */
+function createScreen(): blessed.Widgets.Screen {
+  const consoleError = console.error;
+  console.error = () => {};
+  try {
+    const program = blessed.program({
+      input: process.stdin,
+      output: process.stdout,
+      terminal: process.env.TERM || 'xterm',
+      tput: true,
+      buffer: true,
+      zero: true,
+    } as unknown as blessed.Widgets.IScreenOptions);
+    return blessed.screen({ program, smartCSR: true, autoPadding: true, warnings: false, title: 'frametap' } as blessed.Widgets.IScreenOptions);
+  } finally {
+    console.error = consoleError;
+  }
+}
+
+/**
+ * While the screen is up, anything written to stderr would tear the drawing: hold it, show its last
+ * line in the status bar, and write it all out once the terminal is restored.
+ */
+function holdStderr(onLine: (text: string) => void): () => void {
+  const original = process.stderr.write;
+  const held: string[] = [];
+  const hold = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (held.length < 200) held.push(text);
+    onLine(text);
+    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    cb?.();
+    return true;
+  }) as typeof process.stderr.write;
+  process.stderr.write = hold;
+  return () => {
+    if (process.stderr.write === hold) process.stderr.write = original;
+    for (const text of held) original.call(process.stderr, text);
+  };
+}

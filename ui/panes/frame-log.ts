@@ -1,0 +1,62 @@
+/** The frame / message log of the selected connection: only the visible rows are formatted. */
+import { arrow, formatClock, formatCloseLine, formatFrameRow, formatMessageRow } from '../format.js';
+import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
+import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
+import { messagesOnly, type DashboardView } from '../view.js';
+import { line, type Line, type LineStyle } from './lines.js';
+
+/** One log row for any event kind the logs hold (`message`: the message a payload-less frame carries). */
+export function formatRow(e: SessionEvent, width: number, message?: MessageEvent, wireLength?: number): string {
+  switch (e.type) {
+    case 'frame':
+      return formatFrameRow(e, width, message);
+    case 'message':
+      return formatMessageRow(e, width, wireLength);
+    case 'close':
+      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} close  ${formatCloseLine(e.code, e.reason)}`;
+    case 'violation':
+      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${e.rule} (${e.code} ${closeCodeName(e.code)}): ${e.detail}`;
+    case 'error':
+      return `${formatClock(e.t).padEnd(12)} ! error ${e.stage}${e.code ? ` ${e.code}` : ''}: ${e.detail}`;
+    default:
+      return `${formatClock(e.t).padEnd(12)} ${e.type}`;
+  }
+}
+
+export function rowStyle(e: SessionEvent): LineStyle {
+  if (e.type === 'violation' || e.type === 'error') return 'violation';
+  if (e.type === 'close') return 'control';
+  if (e.type === 'frame') {
+    if (e.incomplete) return 'violation';
+    if (isControlOpcode(e.opcode)) return 'control';
+  }
+  return 'normal';
+}
+
+export function logTitle(view: DashboardView): string {
+  const c = view.connection();
+  if (!c) return 'log';
+  const mode = view.effectiveMode();
+  const har = messagesOnly(c) ? ' - no frames in this capture (a HAR records messages only)' : '';
+  const state = view.paused ? ' PAUSED' : view.follow ? ' follow' : '';
+  return `#${c.id} ${mode} ${view.total()}${state}${har}`;
+}
+
+export function logLines(view: DashboardView, width: number): Line[] {
+  const out: Line[] = [];
+  const c = view.connection();
+  if (!c) return [line('waiting for traffic…', 'dim')];
+  const rows = view.visibleRows();
+  if (rows.length === 0) out.push(line(view.total() === 0 ? `no ${view.effectiveMode()} yet` : '', 'dim'));
+  for (const { pos, row } of rows) {
+    const selected = pos === view.selected && view.focus !== 'connections';
+    if (row === null) {
+      out.push(line(`#${pos + 1} (evicted, not in the capture)`, selected ? 'selected' : 'dim'));
+    } else if ('pending' in row) {
+      out.push(line(`#${pos + 1} reading back from the capture…`, selected ? 'selected' : 'dim'));
+    } else {
+      out.push(line((selected ? '>' : ' ') + formatRow(row.event, width - 1, row.message, row.wireLength), selected ? 'selected' : rowStyle(row.event)));
+    }
+  }
+  return out;
+}
