@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import httpProxy from 'http-proxy';
+import type { SessionEvent } from '../src/session/events.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import { GIB, deferred, fdCount, pool, rawFrame, rawUpgrade, rssBytes, startRawUpstream, withTimeout } from '../test/helpers/hostile.js';
 
@@ -55,6 +56,8 @@ export interface ProxyHost {
   stats(gc?: boolean): Promise<HostStats>;
   /** Writes a V8 heap snapshot of the proxy process to `path` (diagnostics). */
   heapSnapshot(path: string): Promise<void>;
+  /** frametap: the last events of each connection that has no `end` yet (diagnostics). */
+  unended(): Promise<Record<string, string[]>>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,11 @@ export async function spawnProxyHost(role: ProxyRole, upstream: string): Promise
       child.stdin!.write(`heap-snapshot ${path}\n`);
       await reply;
     },
+    async unended() {
+      const reply = nextLine('unended');
+      child.stdin!.write('unended\n');
+      return (JSON.parse(await reply) as { unended: Record<string, string[]> }).unended;
+    },
     async stop() {
       child.stdin!.write('stop\n');
       await withTimeout(exited, 30_000, `${role} proxy host exit`).catch(() => child.kill('SIGKILL'));
@@ -104,6 +112,7 @@ async function runHost(role: ProxyRole, upstream: string): Promise<void> {
   let violations = 0;
   let errors = 0;
   let open = () => 0;
+  const recent = new Map<number, string[]>();
   let stop: () => Promise<void>;
   let port: number;
   if (role === 'frametap') {
@@ -125,6 +134,16 @@ async function runHost(role: ProxyRole, upstream: string): Promise<void> {
       upstream,
     });
     bus.subscribe('capture', (event) => {
+      if ('conn' in event && event.conn !== undefined && event.type !== 'http') {
+        // The last few events of every connection not ended yet (the `unended` command).
+        if (event.type === 'end') recent.delete(event.conn);
+        else {
+          const list = recent.get(event.conn) ?? [];
+          list.push(summarize(event));
+          if (list.length > 8) list.shift();
+          recent.set(event.conn, list);
+        }
+      }
       if (event.type === 'open') opens++;
       else if (event.type === 'end') ends++;
       else if (event.type === 'violation') violations++;
@@ -179,6 +198,10 @@ async function runHost(role: ProxyRole, upstream: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port })}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'stop') break;
+    if (line === 'unended') {
+      process.stdout.write(`${JSON.stringify({ unended: Object.fromEntries(recent) })}\n`);
+      continue;
+    }
     if (line.startsWith('heap-snapshot ')) {
       // Diagnostics: `heap-snapshot PATH` writes a V8 heap snapshot of the proxy process.
       gc?.();
@@ -210,6 +233,26 @@ async function runHost(role: ProxyRole, upstream: string): Promise<void> {
   }
   await stop();
   process.exit(0);
+}
+
+function summarize(event: SessionEvent): string {
+  const ms = (event.t % 100_000).toFixed(1);
+  switch (event.type) {
+    case 'frame':
+      return `${ms} frame ${event.from} op${event.opcode}${event.fin ? '' : ' nofin'} len ${event.length}${event.incomplete ? ' incomplete' : ''}`;
+    case 'message':
+      return `${ms} message ${event.from} len ${event.length}`;
+    case 'close':
+      return `${ms} close ${event.from} ${event.code}`;
+    case 'violation':
+      return `${ms} violation ${event.from} ${event.rule}`;
+    case 'error':
+      return `${ms} error ${event.stage} ${event.code ?? ''} ${event.detail}`;
+    case 'handshake':
+      return `${ms} handshake ${event.response?.status ?? 'none'}`;
+    default:
+      return `${ms} ${event.type}`;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------------

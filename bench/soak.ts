@@ -186,7 +186,14 @@ export async function main(): Promise<void> {
     out(`heap after GC: ${(first.heapUsed / MIB).toFixed(1)} MiB at start → ${(last.heapUsed / MIB).toFixed(1)} MiB at the end`);
     // Every connection is over once traffic() returns; the proxy must have written one end per open.
     const settled = await waitSettled(proxy);
-    out(`after the traffic stopped: ${settled.open} open connections, ${settled.opens} open vs ${settled.ends} end events`);
+    out(
+      `after the traffic stopped: ${settled.open} open connections, ${settled.opens} open vs ${settled.ends} end events ` +
+        `(${(settled.afterMs / 1000).toFixed(1)} s later)`,
+    );
+    if (settled.open > 0 || settled.opens !== settled.ends) {
+      out('connections without an end, with their last events:');
+      for (const [conn, events] of Object.entries(await proxy.unended())) out(`  conn ${conn}: ${events.join(' | ')}`);
+    }
   } finally {
     await host?.stop();
     for (const client of wss.clients) client.terminate();
@@ -194,11 +201,12 @@ export async function main(): Promise<void> {
   }
 }
 
-async function waitSettled(host: ProxyHost): Promise<HostStats> {
-  const deadline = Date.now() + 15_000;
+/** Waits for every connection to end (up to 60 s: `ws` peers wait 30 s for a close frame before dropping a socket). */
+async function waitSettled(host: ProxyHost): Promise<HostStats & { readonly afterMs: number }> {
+  const started = Date.now();
   for (;;) {
     const stats = await host.stats(false);
-    if ((stats.open === 0 && stats.opens === stats.ends) || Date.now() > deadline) return stats;
+    if ((stats.open === 0 && stats.opens === stats.ends) || Date.now() - started > 60_000) return { ...stats, afterMs: Date.now() - started };
     await sleep(100);
   }
 }

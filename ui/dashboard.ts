@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import blessed from 'blessed';
-import { readEventAt } from '../src/capture/jsonl-reader.js';
+import { readCaptureLines, readEventAt } from '../src/capture/jsonl-reader.js';
 import type { EventBus } from '../src/session/event-bus.js';
 import type { SessionEvent } from '../src/session/events.js';
 import { actionFor, helpLines, type Action, type KeyMode } from './keymap.js';
@@ -17,6 +17,7 @@ import { handshakeLines } from './panes/handshake.js';
 import { line, type Line } from './panes/lines.js';
 import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
+import type { LineSource } from './search.js';
 import { DEFAULT_FILTER, DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
@@ -80,10 +81,9 @@ class BlessedDashboard implements Dashboard {
       onReadBack: () => this.#dirty(true),
     });
     this.#view = new DashboardView(this.#store);
+    this.#screen = createScreen();
     if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
     this.#unsubscribe.push(options.bus.subscribe('dashboard', (e) => this.#store.ingest(e)));
-
-    this.#screen = createScreen();
     this.#restoreStderr = holdStderr((text) => {
       this.#view.notice = `stderr: ${text.trim().split('\n').pop() ?? ''}`;
       this.#dirty();
@@ -127,6 +127,7 @@ class BlessedDashboard implements Dashboard {
     this.#destroyed = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#statsTimer) clearInterval(this.#statsTimer);
+    this.#loopDelay?.disable();
     for (const u of this.#unsubscribe) u();
     this.#screen.destroy();
     this.#restoreStderr();
@@ -158,7 +159,9 @@ class BlessedDashboard implements Dashboard {
 
     const conns = this.#conns.inner;
     this.#conns.setLabel(`connections ${v.store.order.length}`, v.focus === 'connections');
-    this.#conns.show(connectionLines(v, conns.rows, conns.cols, Date.now()));
+    // A recorded capture's open connections age up to its last event, not to today.
+    const now = this.#options.source === 'view' ? v.store.lastT : Date.now();
+    this.#conns.show(connectionLines(v, conns.rows, conns.cols, now));
 
     this.#log.setLabel(logTitle(v), v.focus === 'log');
     this.#log.show(logLines(v, this.#log.inner.cols));
@@ -232,7 +235,7 @@ class BlessedDashboard implements Dashboard {
     } else if (name === 'enter') {
       const pattern = this.#searchInput ?? '';
       this.#searchInput = null;
-      if (pattern) this.#view.find(pattern, 1);
+      if (pattern) this.#search(pattern, 1);
     } else if (name === 'backspace') {
       this.#searchInput = this.#searchInput!.slice(0, -1);
     } else if (name === 'return' || name === 'linefeed') {
@@ -243,6 +246,13 @@ class BlessedDashboard implements Dashboard {
       return;
     }
     this.#render();
+  }
+
+  #search(pattern: string, direction: 1 | -1): void {
+    const file = this.#options.captureFile;
+    const lines: LineSource | undefined =
+      file !== null && this.#options.captureIndex ? (start) => readCaptureLines(file, { start }) : undefined;
+    void this.#view.find(pattern, direction, lines).finally(() => this.#render());
   }
 
   #perform(action: Action): void {
@@ -273,10 +283,10 @@ class BlessedDashboard implements Dashboard {
         this.#searchInput = '';
         return;
       case 'search-next':
-        v.find('', 1);
+        this.#search('', 1);
         return;
       case 'search-prev':
-        v.find('', -1);
+        this.#search('', -1);
         return;
       case 'filter':
         v.overlay = 'filter';

@@ -172,6 +172,11 @@ export class RowLog {
     while (this.#cache.size > cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
   }
 
+  /** Whether raw row `index` passes `filter` (known for evicted rows too). */
+  passes(filter: RowFilter, index: number): boolean {
+    return isOpen(filter) || passes(this.#classes[index]!, filter, passMask(filter));
+  }
+
   /** Number of rows passing `filter` (up to `limit` raw rows, for pause). */
   filteredCount(filter: RowFilter, limit = this.count): number {
     if (isOpen(filter)) return limit;
@@ -297,6 +302,8 @@ export class DashboardStore {
   readonly order: number[] = [];
   readonly errors: ErrorEvent[] = [];
   totalMessages = 0;
+  /** Latest event time seen: "now" for a recorded capture. */
+  lastT = 0;
   totalBytes = 0;
   httpRequests = 0;
   readonly #maxRows: number;
@@ -379,6 +386,7 @@ export class DashboardStore {
   }
 
   ingest(e: SessionEvent): void {
+    if (e.t > this.lastT) this.lastT = e.t;
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);

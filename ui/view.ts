@@ -7,7 +7,6 @@
  */
 import {
   DEFAULT_FILTER,
-  searchableText,
   type ConnectionView,
   type DashboardStore,
   type LogMode,
@@ -15,6 +14,7 @@ import {
   type RowFilter,
   type RowLog,
 } from './store.js';
+import { findRow, type LineSource } from './search.js';
 
 export type Pane = 'connections' | 'log' | 'detail';
 export type PayloadView = 'text' | 'json' | 'hex';
@@ -262,33 +262,34 @@ export class DashboardView {
   }
 
   /**
-   * `/`: the next row after the selection (wrapping) whose text matches `pattern` (a regex; an invalid
-   * one is searched as plain text). Rows held in memory are searched; evicted ones only once read back.
+   * `/`, n, N: select the next (or previous) row, wrapping around, whose text payload matches
+   * `pattern` (a regex, case-insensitive; an invalid one is searched as plain text; empty: the last
+   * pattern). Evicted rows are searched in the capture through `lines`. A newer search cancels an
+   * older one still reading the capture.
    */
-  find(pattern: string, direction: 1 | -1 = 1): boolean {
+  async find(pattern: string, direction: 1 | -1 = 1, lines?: LineSource): Promise<boolean> {
     if (pattern) this.search = toRegExp(pattern);
     const re = this.search;
     const log = this.log();
     if (!re || !log) return false;
-    const total = this.total();
-    for (let step = 1; step <= total; step++) {
-      const pos = (((this.selected + direction * step) % total) + total) % total;
-      const raw = log.rawIndex(this.filter, pos);
-      const row = log.get(raw);
-      if (!row) continue;
-      const text = searchableText(row.event);
-      re.lastIndex = 0;
-      if (text !== null && re.test(text)) {
-        this.selected = pos;
-        this.follow = false;
-        this.detailTop = 0;
-        this.notice = `/${re.source}: row ${pos + 1} of ${total}`;
-        return true;
-      }
+    const generation = ++this.#searchGeneration;
+    const limit = this.total() === 0 ? 0 : log.rawIndex(this.filter, this.total() - 1) + 1;
+    const from = this.total() === 0 ? -1 : log.rawIndex(this.filter, this.selected);
+    if (log.firstRetained > 0 && lines) this.notice = `/${re.source}: searching the capture…`;
+    const result = await findRow({ log, filter: this.filter, re, from, limit, direction, lines, cancelled: () => generation !== this.#searchGeneration });
+    if (generation !== this.#searchGeneration || log !== this.log()) return false;
+    if (result.raw === null) {
+      this.notice = `/${re.source}: no match${result.partial ? ' (older rows not in memory or in the capture were not searched)' : ''}`;
+      return false;
     }
-    this.notice = `/${re.source}: no match${log.firstRetained > 0 ? ' in the rows held in memory' : ''}`;
-    return false;
+    this.selected = log.filteredPosition(this.filter, result.raw);
+    this.follow = false;
+    this.detailTop = 0;
+    this.notice = `/${re.source}: row ${this.selected + 1} of ${this.total()}`;
+    return true;
   }
+
+  #searchGeneration = 0;
 
   #selectedRaw(): number | null {
     const log = this.log();

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
+import { encodeEventLine } from './line-encoder.js';
 
 export interface JsonlWriterOptions {
   /** Queued bytes above which `onPressure(true)` fires (default 8 MiB). */
@@ -137,7 +138,7 @@ export class JsonlWriter {
   /** Appends one event as one line. Never throws: a failed output is reported once and skipped. */
   write(event: SessionEvent): void {
     if (this.#failed || this.#closed) return;
-    const line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
+    const line = encodeEventLine(event);
     this.#lines.push(line);
     this.#events.push(this.#lineListeners.length > 0 ? event : null);
     this.#queuedBytes += line.length;

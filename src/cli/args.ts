@@ -87,3 +87,13 @@ export function requireTerminal(ui: UiMode): void {
     throw new UsageError('--ui tui needs a terminal on stdin and stdout; use --ui log or --ui jsonl when piping');
   }
 }
+
+/** The one FILE positional of view/replay/serve/export; `what` says what it is for the error line. */
+export function fileArgument(command: string, positionals: readonly string[], what: string): string {
+  if (positionals.length === 1) return positionals[0]!;
+  throw new UsageError(
+    positionals.length === 0
+      ? `${command}: missing FILE, ${what} (see 'frametap ${command} --help')`
+      : `${command}: unexpected argument '${positionals[1]}': give one FILE (see 'frametap ${command} --help')`,
+  );
+}

@@ -8,6 +8,7 @@ import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
 import { encodePayload, messagePayload } from '../capture/payload.js';
+import { markBase64 } from '../capture/line-encoder.js';
 import type { EventBus } from './event-bus.js';
 import type {
   ErrorStage,
@@ -308,6 +309,11 @@ export class Session {
   }
 
   #publish(event: SessionEvent): void {
+    // Every `data` / `payload` built here comes from encodePayload: tell the capture writer it is
+    // plain base64 it may copy without escaping.
+    if ((event.type === 'message' && event.data !== undefined) || (event.type === 'frame' && event.payload !== undefined)) {
+      markBase64(event);
+    }
     this.#bus.publish(event);
   }
 }

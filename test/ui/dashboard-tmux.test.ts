@@ -153,6 +153,15 @@ describe('dashboard in a terminal', () => {
     expect(screen).toContain('no frames in this capture');
     expect(screen).toContain('{"symbol":"FTAP","price":41.25}');
     expect(screen).toContain('de ad be ef');
+    expect(screen).toMatch(/>#1 +recorded /);
+    // p freezes the view (and says so); Enter opens the selected row's detail full width.
+    s.keys('p');
+    await s.waitFor('PAUSED');
+    s.keys('p');
+    await s.waitFor((t) => !t.includes('PAUSED'));
+    s.keys('Enter');
+    const detail = await s.waitFor('[ detail');
+    expect(detail).toContain('message 4 → text from client');
     s.keys('C-c');
     await s.waitFor('EXIT=0', 8000);
   }, 30_000);

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
-import { readEventAt } from '../../src/capture/jsonl-reader.js';
+import { readCaptureLines, readEventAt } from '../../src/capture/jsonl-reader.js';
 import { EventBus } from '../../src/session/event-bus.js';
 import type { CaptureHeader, SessionEvent } from '../../src/session/events.js';
 import { closeSummary, connectionLines } from '../../ui/panes/connection-list.js';
@@ -57,7 +57,7 @@ describe('DashboardStore', () => {
   it('shows abrupt ends and refused upgrades by name', () => {
     const store = new DashboardStore();
     feed(store, [open(1), handshake(1), { type: 'end', conn: 1, t: T0 + 9, code: 1006, reason: '', initiator: null, clean: false, durationMs: 9, bytes: { client: 0, server: 0 }, frames: { client: 0, server: 0 } }]);
-    expect(closeSummary(store.connections.get(1)!)).toBe('1006 Abnormal Closure (no close frame, not clean)');
+    expect(closeSummary(store.connections.get(1)!)).toBe('1006 Abnormal Closure (no close, unclean)');
     const refused: SessionEvent = { ...(handshake(2) as Extract<SessionEvent, { type: 'handshake' }>), response: { status: 403, reason: 'Forbidden', httpVersion: '1.1', headers: [] }, upgraded: false };
     feed(store, [open(2), refused]);
     expect(store.connections.get(2)!.state).toBe('closed');
@@ -194,23 +194,23 @@ describe('DashboardStore', () => {
     expect(view.selected).toBe(40);
   });
 
-  it('searches text payloads with a regex, wrapping around', () => {
+  it('searches text payloads with a regex, wrapping around', async () => {
     const store = new DashboardStore();
     const view = new DashboardView(store);
     view.mode = 'messages';
     feed(store, [open(1), handshake(1), ...exchange(1, 'client', 'alpha'), ...exchange(1, 'server', '{"price": 42}'), ...exchange(1, 'client', 'beta'), ...exchange(1, 'server', '{"price": 43}')]);
     view.settle();
-    expect(view.find('price.*4[23]')).toBe(true);
+    expect(await view.find('price.*4[23]')).toBe(true);
     expect(view.selected).toBe(1);
-    expect(view.find('', 1)).toBe(true);
+    expect(await view.find('', 1)).toBe(true);
     expect(view.selected).toBe(3);
-    expect(view.find('', 1)).toBe(true);
+    expect(await view.find('', 1)).toBe(true);
     expect(view.selected).toBe(1);
-    expect(view.find('nomatch')).toBe(false);
+    expect(await view.find('nomatch')).toBe(false);
     expect(view.notice).toContain('no match');
     // An invalid regex is searched as plain text.
     feed(store, exchange(1, 'client', 'a (b'));
-    expect(view.find('(b')).toBe(true);
+    expect(await view.find('(b')).toBe(true);
     expect(view.selected).toBe(4);
   });
 
@@ -224,7 +224,7 @@ describe('DashboardStore', () => {
     view.settle();
     expect(logLines(view, 100).map((l) => l.text).join('\n')).toContain('from a HAR');
     const conns = connectionLines(view, 5, 160, T0).map((l) => l.text);
-    expect(conns[1]).toContain('#1');
+    expect(conns[1]).toMatch(/>#1 +recorded /);
   });
 
   describe('bounded memory with read-back from the capture', () => {
@@ -301,6 +301,47 @@ describe('DashboardStore', () => {
       expect(log.location(2)).toEqual({ offset: 301, length: 10 });
       expect(store.row(log, 0)).toEqual({ index: 0, pending: true });
       expect(store.row(log, 1)).toBeNull();
+    });
+
+    it('searches evicted rows by streaming the capture, forward and backward', async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-store-'));
+      const file = path.join(dir, 'c.jsonl');
+      const header: CaptureHeader = { type: 'capture', format: 'frametap-capture', version: 1, started: new Date(T0).toISOString(), tool: { name: 'frametap', version: '0' }, mode: 'reverse', listen: null, upstream: null };
+      const writer = JsonlWriter.create(file, header);
+      const store = new DashboardStore({ maxRows: 50, readBack: (o, l) => readEventAt(file, o, l) });
+      writer.onLine((e, o, l) => store.located(e, o, l));
+      const all = [open(1), handshake(1), open(2), handshake(2)];
+      for (let i = 0; i < 500; i++) {
+        all.push(...exchange(1, i % 2 ? 'server' : 'client', i === 7 || i === 300 ? `needle ${i}` : `hay ${i}`));
+        all.push(...exchange(2, 'client', `other ${i}`));
+      }
+      for (const e of all) {
+        writer.write(e);
+        store.ingest(e);
+      }
+      await writer.close();
+      const view = new DashboardView(store);
+      view.connFollow = false;
+      view.selectedConn = 1;
+      view.mode = 'messages';
+      view.settle();
+      expect(view.log()!.firstRetained).toBeGreaterThan(300);
+      const lines = (start: number) => readCaptureLines(file, { start });
+      expect(await view.find('needle', 1, lines)).toBe(true);
+      expect(view.selected).toBe(7);
+      expect(await view.find('', 1, lines)).toBe(true);
+      expect(view.selected).toBe(300);
+      expect(await view.find('', 1, lines)).toBe(true);
+      expect(view.selected).toBe(7);
+      expect(await view.find('', -1, lines)).toBe(true);
+      expect(view.selected).toBe(300);
+      // Filters apply to evicted rows too: needle 7 came from the server.
+      view.setFilter({ ...DEFAULT_FILTER, direction: 'client' });
+      expect(await view.find('needle', 1, lines)).toBe(true);
+      expect(store.row(view.log()!, view.log()!.rawIndex(view.filter, view.selected))).toEqual({ index: 300, pending: true });
+      // Without the capture only rows in memory are searched.
+      expect(await view.find('needle 7', 1)).toBe(false);
+      expect(view.notice).toContain('not searched');
     });
 
     it('keeps large payloads as a preview and reads the whole one back for the detail', async () => {

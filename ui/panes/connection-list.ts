@@ -1,10 +1,10 @@
 /** The connections pane: one line per connection, state, counters, RTT and the close with its name. */
 import { arrow, formatCloseLine, formatDuration, formatSize } from '../format.js';
 import type { ConnectionView } from '../store.js';
-import type { DashboardView } from '../view.js';
+import { messagesOnly, type DashboardView } from '../view.js';
 import { fit, line, type Line } from './lines.js';
 
-export const CONNECTION_HEADER = `${'#'.padEnd(5)} ${'state'.padEnd(10)} ${'client'.padEnd(21)} ${'path'.padEnd(22)} ${'age'.padStart(7)}  ${'msgs →/←'.padEnd(13)} ${'bytes →/←'.padEnd(19)} ${'viol'.padStart(4)} ${'rtt'.padStart(7)}  close`;
+export const CONNECTION_HEADER = `${'#'.padEnd(5)} ${'state'.padEnd(10)} ${'client'.padEnd(21)} ${'path'.padEnd(20)} ${'age'.padStart(7)}  ${'msgs →/←'.padEnd(13)} ${'bytes →/←'.padEnd(17)} ${'viol'.padStart(4)} ${'rtt'.padStart(7)}  close`;
 
 /** One connection as a line of the list. */
 export function formatConnectionRow(c: ConnectionView, now: number): string {
@@ -12,7 +12,9 @@ export function formatConnectionRow(c: ConnectionView, now: number): string {
   const msgs = `${c.messages.client}/${c.messages.server}`;
   const bytes = `${formatSize(c.bytes.client)}/${formatSize(c.bytes.server)}`;
   const rtt = c.rttMs === null ? '-' : `${c.rttMs < 10 ? c.rttMs.toFixed(1) : Math.round(c.rttMs)}ms`;
-  return `${fit(`#${c.id}`, 5)} ${fit(c.state, 10)} ${fit(c.client, 21)} ${fit(c.path || '/', 22)} ${age.padStart(7)}  ${fit(msgs, 13)} ${fit(bytes, 19)} ${String(c.violations).padStart(4)} ${rtt.padStart(7)}  ${closeSummary(c)}`;
+  // A HAR records no close or end: its connections are shown as recorded, not as still open.
+  const state = messagesOnly(c) && !c.end ? 'recorded' : c.state;
+  return `${fit(`#${c.id}`, 5)} ${fit(state, 10)} ${fit(c.client, 21)} ${fit(c.path || '/', 20)} ${age.padStart(7)}  ${fit(msgs, 13)} ${fit(bytes, 17)} ${String(c.violations).padStart(4)} ${rtt.padStart(7)}  ${closeSummary(c)}`;
 }
 
 /** `1000 Normal Closure (client, clean)`, `1006 Abnormal Closure`, `refused 403`. */
@@ -20,8 +22,8 @@ export function closeSummary(c: ConnectionView): string {
   const hs = c.handshake;
   if (hs && !hs.upgraded) return hs.response ? `refused ${hs.response.status} ${hs.response.reason}` : 'no answer from upstream';
   if (c.end) {
-    const who = c.end.initiator ? `${arrow(c.end.initiator)} ${c.end.initiator}` : c.end.shutdown ? 'proxy shutdown' : 'no close frame';
-    return `${formatCloseLine(c.end.code)} (${who}, ${c.end.clean ? 'clean' : 'not clean'})`;
+    const who = c.end.initiator ? `${arrow(c.end.initiator)} ${c.end.initiator}` : c.end.shutdown ? 'proxy shutdown' : 'no close';
+    return `${formatCloseLine(c.end.code)} (${who}, ${c.end.clean ? 'clean' : 'unclean'})`;
   }
   const first = c.closes[0];
   if (first) return `${formatCloseLine(first.code)} (${first.from} sent close)`;

@@ -51,9 +51,9 @@ export function logLines(view: DashboardView, width: number): Line[] {
   for (const { pos, row } of rows) {
     const selected = pos === view.selected && view.focus !== 'connections';
     if (row === null) {
-      out.push(line(`#${pos + 1} (evicted, not in the capture)`, selected ? 'selected' : 'dim'));
+      out.push(line(`${selected ? '>' : ' '}#${pos + 1} (evicted, not in the capture)`, selected ? 'selected' : 'dim'));
     } else if ('pending' in row) {
-      out.push(line(`#${pos + 1} reading back from the capture…`, selected ? 'selected' : 'dim'));
+      out.push(line(`${selected ? '>' : ' '}#${pos + 1} reading back from the capture…`, selected ? 'selected' : 'dim'));
     } else {
       out.push(line((selected ? '>' : ' ') + formatRow(row.event, width - 1, row.message, row.wireLength), selected ? 'selected' : rowStyle(row.event)));
     }

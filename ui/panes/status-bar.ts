@@ -1,7 +1,7 @@
 /** Status bar: listen → upstream, connections, msg/s, bytes/s, capture file, notices and key hints. */
 import { formatRate, formatSize } from '../format.js';
 import { KEY_HINTS } from '../keymap.js';
-import type { DashboardView } from '../view.js';
+import { messagesOnly, type DashboardView } from '../view.js';
 import { fit } from './lines.js';
 
 export interface StatusInfo {
@@ -14,7 +14,7 @@ export interface StatusInfo {
 export function statusLines(view: DashboardView, info: StatusInfo, width: number): [string, string] {
   const s = view.store;
   let open = 0;
-  for (const c of s.connections.values()) if (c.state !== 'closed') open++;
+  for (const c of s.connections.values()) if (c.state !== 'closed' && !(messagesOnly(c) && !c.end)) open++;
   const where =
     info.source === 'view'
       ? `view ${info.captureFile ?? ''}`

@@ -5,7 +5,7 @@
 import { buildHar, writeHar } from '../../capture/har-export.js';
 import { UsageError } from '../../errors.js';
 import { loadCapture } from '../../capture/load.js';
-import { parseFlags } from '../args.js';
+import { parseFlags, fileArgument } from '../args.js';
 import { toolVersion } from '../main.js';
 
 export const HELP = `usage: frametap export FILE --har OUT
@@ -29,15 +29,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      positionals.length === 0
-        ? `export: missing FILE, the capture to export (see 'frametap export --help')`
-        : `export: unexpected argument '${positionals[1]}' (see 'frametap export --help')`,
-    );
-  }
+  const file = fileArgument('export', positionals, 'the capture to export');
   if (!values.har) throw new UsageError(`export: missing --har OUT, the HAR file to write (see 'frametap export --help')`);
-  const file = positionals[0]!;
   const input = await loadCapture(file, { onWarning: (line) => process.stderr.write(`frametap: warning: ${line}\n`) });
   const har = buildHar(input.header, input.events, await toolVersion());
   writeHar(values.har, har);

@@ -16,7 +16,7 @@ import { startProgress } from '../../replay/progress.js';
 import { answersOf, buildScripts, defaultUpstream, parseConn, pickScripts, requestTarget, type ConnScript } from '../../replay/script.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { CaptureHeader, ErrorEvent } from '../../session/events.js';
-import { parseFlags, parseSeconds, parseUi, parseUpstream, requireTerminal, type UiMode } from '../args.js';
+import { parseFlags, parseSeconds, parseUi, parseUpstream, requireTerminal, type UiMode, fileArgument } from '../args.js';
 import { hostPort, upstreamLabel } from '../live.js';
 import { toolVersion } from '../main.js';
 import { openOutputs, type Outputs } from '../outputs.js';
@@ -76,14 +76,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      positionals.length === 0
-        ? `replay: missing FILE, the capture to replay (see 'frametap replay --help')`
-        : `replay: unexpected argument '${positionals[1]}' (see 'frametap replay --help')`,
-    );
-  }
-  const file = positionals[0]!;
+  const file = fileArgument('replay', positionals, 'the capture to replay');
   const conn = parseConn(values.conn, true);
   const pace = parsePace(values.pace ?? 'original');
   const timeoutMs = parseSeconds(values.timeout ?? '10', '--timeout') * 1000;

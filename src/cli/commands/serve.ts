@@ -9,7 +9,7 @@ import { loadCapture } from '../../capture/load.js';
 import { startMockServer, type MockServer } from '../../replay/mock-server.js';
 import { realClock } from '../../replay/pacing.js';
 import { buildScripts, parseConn, pickScripts } from '../../replay/script.js';
-import { parseFlags, parseListen, parseUi, requireTerminal } from '../args.js';
+import { parseFlags, parseListen, parseUi, requireTerminal, fileArgument } from '../args.js';
 import { hostPort, runLive } from '../live.js';
 
 export const HELP = `usage: frametap serve FILE [-l [HOST:]PORT] [--conn N] [-w FILE] [--ui MODE]
@@ -44,14 +44,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      positionals.length === 0
-        ? `serve: missing FILE, the capture to serve (see 'frametap serve --help')`
-        : `serve: unexpected argument '${positionals[1]}' (see 'frametap serve --help')`,
-    );
-  }
-  const file = positionals[0]!;
+  const file = fileArgument('serve', positionals, 'the capture to serve');
   const listen = parseListen(values.listen ?? '127.0.0.1:9001');
   const conn = parseConn(values.conn, false);
   if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);

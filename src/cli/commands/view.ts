@@ -5,7 +5,7 @@
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { CaptureHeader, SessionEvent } from '../../session/events.js';
-import { parseFlags, parseUi, requireTerminal } from '../args.js';
+import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
 
 export const HELP = `usage: frametap view FILE [--ui MODE]
 
@@ -32,14 +32,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      positionals.length === 0
-        ? `view: missing FILE, the capture (.jsonl) or HAR to show (see 'frametap view --help')`
-        : `view: unexpected argument '${positionals[1]}': give one FILE (see 'frametap view --help')`,
-    );
-  }
-  const file = positionals[0]!;
+  const file = fileArgument('view', positionals, 'the capture (.jsonl) or HAR to show');
   const ui = parseUi(values.ui);
   requireTerminal(ui);
 
