@@ -122,7 +122,7 @@ export async function main(): Promise<void> {
   const seed = flag(argv, '--seed', 1);
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: !argv.includes('--no-deflate') });
   await new Promise<void>((res) => wss.once('listening', () => res()));
   wss.on('connection', (ws) => {
     ws.on('error', () => undefined);

@@ -7,9 +7,8 @@
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
 import { EventBus } from '../session/event-bus.js';
-import type { CaptureHeader } from '../session/events.js';
 import { isLoopback, type UiMode } from './args.js';
-import { toolVersion } from './main.js';
+import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
 
 export interface LiveOptions {
@@ -62,16 +61,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
   const listen = hostPort(proxy.host, proxy.port);
   const upstream = upstreamLabel(options.proxy.upstream);
-  const header: CaptureHeader = {
-    type: 'capture',
-    format: 'frametap-capture',
-    version: 1,
-    started: new Date().toISOString(),
-    tool: { name: 'frametap', version: await toolVersion() },
-    mode: options.mode,
-    listen,
-    upstream,
-  };
+  const header = captureHeader(options.mode, listen, upstream);
 
   let requestStop: () => void = () => {};
   const stopRequested = new Promise<void>((resolve) => {
@@ -149,3 +139,4 @@ function withGrace(work: Promise<void>, ms: number): Promise<void> {
     );
   });
 }
+

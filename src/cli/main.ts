@@ -1,4 +1,5 @@
 import { UsageError, FrametapError } from '../errors.js';
+import { toolVersion } from '../version.js';
 
 export const USAGE = `frametap — a WebSocket-inspecting proxy: relays untouched, shows every frame
 
@@ -48,7 +49,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (first === '--version' || first === '-V') {
-    process.stdout.write(`${await toolVersion()}\n`);
+    process.stdout.write(`${toolVersion()}\n`);
     return 0;
   }
   const named = first !== undefined && Object.hasOwn(COMMANDS, first);
@@ -76,11 +77,3 @@ export function reportError(error: unknown): number {
   return 1;
 }
 
-let cachedVersion: string | undefined;
-export async function toolVersion(): Promise<string> {
-  if (cachedVersion) return cachedVersion;
-  const { readFileSync } = await import('node:fs');
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  cachedVersion = pkg.version;
-  return cachedVersion;
-}

@@ -6,7 +6,7 @@ import { buildHar, writeHar } from '../../capture/har-export.js';
 import { UsageError } from '../../errors.js';
 import { loadCapture } from '../../capture/load.js';
 import { parseFlags, fileArgument } from '../args.js';
-import { toolVersion } from '../main.js';
+import { toolVersion } from '../../version.js';
 
 export const HELP = `usage: frametap export FILE --har OUT
 
@@ -32,7 +32,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const file = fileArgument('export', positionals, 'the capture to export');
   if (!values.har) throw new UsageError(`export: missing --har OUT, the HAR file to write (see 'frametap export --help')`);
   const input = await loadCapture(file, { onWarning: (line) => process.stderr.write(`frametap: warning: ${line}\n`) });
-  const har = buildHar(input.header, input.events, await toolVersion());
+  const har = buildHar(input.header, input.events, toolVersion());
   writeHar(values.har, har);
   const ws = har.log.entries.filter((e) => e._resourceType === 'websocket').length;
   process.stderr.write(`frametap: wrote ${values.har}: ${ws} WebSocket connection${ws === 1 ? '' : 's'}, ${har.log.entries.length - ws} HTTP request${har.log.entries.length - ws === 1 ? '' : 's'}\n`);

@@ -18,7 +18,7 @@ import { EventBus } from '../../session/event-bus.js';
 import type { CaptureHeader, ErrorEvent } from '../../session/events.js';
 import { parseFlags, parseSeconds, parseUi, parseUpstream, requireTerminal, type UiMode, fileArgument } from '../args.js';
 import { hostPort, upstreamLabel } from '../live.js';
-import { toolVersion } from '../main.js';
+import { captureHeader } from '../../capture/header.js';
 import { openOutputs, type Outputs } from '../outputs.js';
 
 export const HELP = `usage: frametap replay FILE [-u URL] [--conn N|all] [--pace MODE] [--timeout S] [-w FILE] [--ui MODE]
@@ -141,16 +141,7 @@ async function replay(plan: ReplayPlan): Promise<number> {
   }
 
   const upstream = upstreamLabel(plan.upstream);
-  const header: CaptureHeader = {
-    type: 'capture',
-    format: 'frametap-capture',
-    version: 1,
-    started: new Date().toISOString(),
-    tool: { name: 'frametap', version: await toolVersion() },
-    mode: 'replay',
-    listen: hostPort(proxy.host, proxy.port),
-    upstream,
-  };
+  const header = captureHeader('replay', hostPort(proxy.host, proxy.port), upstream);
   // SIGINT / SIGTERM, or q in the dashboard: stop the replay (if still running) and finish.
   const interrupt = new AbortController();
   let quit: () => void = () => undefined;

@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
-import type { CaptureHeader, SessionEvent } from '../../session/events.js';
+import type { SessionEvent } from '../../session/events.js';
+import { captureHeader } from '../../capture/header.js';
 import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
 
 export const HELP = `usage: frametap view FILE [--ui MODE]
@@ -63,17 +64,8 @@ export async function run(argv: readonly string[]): Promise<number> {
 
   for (const w of warnings) onWarning(w);
   const { openOutputs } = await import('../outputs.js');
-  const { toolVersion } = await import('../main.js');
-  const header: CaptureHeader = loaded.header ?? {
-    type: 'capture',
-    format: 'frametap-capture',
-    version: 1,
-    started: new Date(loaded.events[0]?.t ?? Date.now()).toISOString(),
-    tool: { name: 'frametap', version: await toolVersion() },
-    mode: loaded.source === 'har' ? 'har' : 'view',
-    listen: null,
-    upstream: null,
-  };
+  const started = new Date(loaded.events[0]?.t ?? Date.now());
+  const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
   const outputs = await openOutputs({ bus, ui, write: null, header });
   try {
