@@ -326,7 +326,8 @@ export class MessageAssembler {
   #onInflated(result: InflateResult, opcode: 1 | 2, frames: number, offset: number, violated: boolean, t: number): void {
     if (this.#disposed) return;
     const failed = result.error !== null;
-    if (failed) {
+    // capture-format: a message with a frame that broke a framing rule is not checked for content rules.
+    if (failed && !violated) {
       // Payload that cannot be decompressed is data "not consistent with the type of the message": 1007 (RFC 6455 §7.4.1).
       this.#violation('inflate-failed', `compressed message does not inflate (${result.error})`, offset, t);
     } else if (!result.utf8Valid && opcode === Opcode.Text && !violated) {

@@ -37,6 +37,11 @@ class DirectionRelay {
     this.#src.on('data', this.#srcOnData);
     this.#src.on('end', this.#srcOnEnd);
     this.#dst.on('drain', this.#dstOnDrain);
+    // A closed destination never drains: stop waiting for it, or a source paused on it would never
+    // read its own FIN and the connection would never end (bench/soak.ts found this: an upstream
+    // that sent FIN, then reset while the client was held back). Same handler: no extra closure per
+    // connection.
+    this.#dst.once('close', this.#dstOnDrain);
     this.#updateFlow();
   }
 

@@ -117,6 +117,36 @@ describe('a peer vanishes mid-stream', () => {
     await expectNoFdLeak(pt, upstream);
   });
 
+  it('the upstream stops reading, sends FIN, then resets while the client is held back: the client is freed, one end', async () => {
+    const { pt, upstream } = await setup({ allowHalfOpen: true, onUpgrade: (conn) => conn.socket.pause() });
+    const client = await rawUpgrade(pt.proxy.port, { allowHalfOpen: true });
+    const conn = await upstream.nextConnection();
+    // The client writes until its writes stop draining: frametap has paused it, waiting for the
+    // upstream (which reads nothing) to drain.
+    const chunk = frameFrom('client', { opcode: 2, payload: Buffer.alloc(64 * 1024) });
+    await new Promise<void>((resolve) => {
+      const pump = (): void => {
+        while (client.socket.write(chunk));
+        const stalled = setTimeout(resolve, 300);
+        client.socket.once('drain', () => {
+          clearTimeout(stalled);
+          pump();
+        });
+      };
+      pump();
+    });
+    const received = collectUntilClose(client.socket, client.response.rest);
+    // Like a `ws` peer: answer the server's FIN with our own.
+    client.socket.once('end', () => client.socket.end());
+    conn.socket.end();
+    await waitFor(() => client.socket.readableEnded, 5000, 'the FIN at the client');
+    // Unread data makes this close a reset: frametap's pending writes to it fail (EPIPE/ECONNRESET).
+    conn.socket.destroy();
+    await withTimeout(received, 10_000, 'the client to be closed');
+    expect(await onlyEnd(pt)).toMatchObject({ code: 1006, clean: false });
+    await expectNoFdLeak(pt, upstream);
+  });
+
   it('the upstream half-closes after its close frame: the client still gets through, a clean end initiated by the server', async () => {
     const { pt, upstream } = await setup({
       allowHalfOpen: true,

@@ -255,6 +255,19 @@ describe('DirectionInspector', () => {
     ]);
   });
 
+  it('checks no content rule on a compressed message whose frame broke a framing rule', async () => {
+    const events: WireEvent[] = [];
+    const inspector = new DirectionInspector({ from: 'server', maxPayload: 100, deflate: DEFLATE_TAKEOVER, onEvent: (e) => events.push(e) });
+    // RSV1+RSV2 text frame whose payload is not deflate data: rsv2-rsv3-set only, no inflate-failed.
+    inspector.push(hex('e1 03 ff ff ff'), 1);
+    // A fresh context still inflates the next message.
+    inspector.push(hex('c1 07 f2 48 cd c9 c9 07 00'), 2);
+    await inspector.end(3);
+    const rules = events.flatMap((e) => (e.kind === 'violation' ? [e.rule] : []));
+    expect(rules).toEqual(['rsv2-rsv3-set']);
+    expect(events.filter((e) => e.kind === 'message').map(summarize).at(-1)).toBe('message op=1 compressed frames=1 len=5 text="Hello"');
+  });
+
   it('stops after a lost frame boundary and ignores later bytes', async () => {
     const events: WireEvent[] = [];
     const inspector = new DirectionInspector({ from: 'server', maxPayload: 100, deflate: null, onEvent: (e) => events.push(e) });
