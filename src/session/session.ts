@@ -8,7 +8,7 @@ import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
 import { encodePayload, messagePayload } from '../capture/payload.js';
-import { markBase64 } from '../capture/line-encoder.js';
+import { markOwnBase64 } from '../capture/line-encoder.js';
 import type { EventBus } from './event-bus.js';
 import type {
   ErrorStage,
@@ -239,7 +239,8 @@ export class Session {
         return this.#onFrame(from, event);
       case 'message':
         if (!this.#bus.wants('message')) return;
-        return this.#publish({
+        // Its `data`, if any, is encodePayload's base64: the capture writer may copy it unescaped.
+        return this.#publish(markOwnBase64({
           type: 'message',
           conn: this.conn,
           t: event.t,
@@ -250,7 +251,7 @@ export class Session {
           length: event.length,
           ...messagePayload(event.opcode, event.data, event.truncated, event.utf8Valid),
           truncated: event.truncated,
-        });
+        }));
       case 'close':
         if (this.#awaitingCloseBody && this.#initiator === from) {
           this.#awaitingCloseBody = false;
@@ -290,7 +291,7 @@ export class Session {
     // the `message` that follows; every other frame carries it.
     const isData = frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary;
     const omit = isData && frame.fin && !frame.rsv1 && !frame.violated && complete;
-    this.#publish({
+    this.#publish(markOwnBase64({
       type: 'frame',
       conn: this.conn,
       t: frame.t,
@@ -305,15 +306,10 @@ export class Session {
       ...(omit ? {} : { payload: encodePayload(frame.payload) }),
       truncated: frame.truncated,
       ...(complete ? {} : { incomplete: true as const, received: frame.incompleteReceived }),
-    });
+    }));
   }
 
   #publish(event: SessionEvent): void {
-    // Every `data` / `payload` built here comes from encodePayload: tell the capture writer it is
-    // plain base64 it may copy without escaping.
-    if ((event.type === 'message' && event.data !== undefined) || (event.type === 'frame' && event.payload !== undefined)) {
-      markBase64(event);
-    }
     this.#bus.publish(event);
   }
 }
