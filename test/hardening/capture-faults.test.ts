@@ -32,14 +32,12 @@ interface Cli {
   readonly exited: Promise<number | null>;
 }
 
-function startCli(args: readonly string[], options: { uid?: number; gid?: number; shellPrefix?: string } = {}): Cli {
+function startCli(args: readonly string[], options: { shellPrefix?: string; wrapper?: readonly string[] } = {}): Cli {
   const child = options.shellPrefix
     ? spawn('sh', ['-c', `${options.shellPrefix}; exec "$0" "$@"`, process.execPath, BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [BIN, ...args], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid, env: { ...process.env, HOME: tmpdir() } } : {}),
-      });
+    : options.wrapper
+      ? spawn(options.wrapper[0]!, [...options.wrapper.slice(1), process.execPath, BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   const listening = deferred<string>();
@@ -164,9 +162,10 @@ describe('capture faults (spawned CLI)', () => {
     mkdirSync(locked);
     chmodSync(dir, 0o755);
     chmodSync(locked, 0o500);
-    // root ignores permissions: run frametap as nobody then.
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const cli = startCli(['-u', 'ws://127.0.0.1:9', '-l', '127.0.0.1:0', '-w', join(locked, 'capture.jsonl'), '--ui', 'none'], asNobody);
+    // root ignores file permissions through CAP_DAC_OVERRIDE: run frametap as root without it
+    // (util-linux setpriv). Not as another user: the checkout may sit in a directory only root can enter.
+    const withoutOverride = process.getuid?.() === 0 ? { wrapper: ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'] } : {};
+    const cli = startCli(['-u', 'ws://127.0.0.1:9', '-l', '127.0.0.1:0', '-w', join(locked, 'capture.jsonl'), '--ui', 'none'], withoutOverride);
     expect(await withTimeout(cli.exited, 20_000, 'exit')).toBe(2);
     expectOneLine(cli.stderr(), /permission denied/);
   });

@@ -1,31 +1,4 @@
-/**
- * Issue 7, "Hostile peers": seeded random bytes from both sides after the upgrade, through the real
- * proxy, 10^4 connections in all (this file and fuzz.test.ts, which run in parallel). Half the
- * streams are pure noise, half frames with random header bits, lengths, masks and RSV1, some with
- * permessage-deflate negotiated; each peer ends in a random way (FIN, destroy, RST). No crash, no
- * unhandled rejection, exactly one `open` and one `end` per connection, and where both peers end
- * politely every byte relayed untouched. A failure names the seed that reproduces it
- * (`FRAMETAP_FUZZ_SEED` moves the whole range).
- */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, fuzzThroughProxy, waitFor } from '../helpers/hostile.js';
+// Second half of the seeded fuzz (see fuzz-shared.ts), in its own file so it runs in parallel.
+import { describeFuzzHalf } from './fuzz-shared.js';
 
-const FUZZ_SEED = Number(process.env.FRAMETAP_FUZZ_SEED ?? 20261125) + 5000;
-const CONNECTIONS = 5000;
-
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
-
-describe('seeded fuzz through the real proxy', () => {
-  it(`${CONNECTIONS} connections of random bytes from both sides (seeds ${FUZZ_SEED}…)`, async () => {
-    const { pt, identical, failures } = await fuzzThroughProxy(FUZZ_SEED, CONNECTIONS, 48, cleanup);
-    expect(failures).toEqual([]);
-    await waitFor(() => pt.ends.size === CONNECTIONS, 15_000, `an end for every connection (have ${pt.ends.size})`);
-    expect(pt.opens.size).toBe(CONNECTIONS);
-    expect([...pt.opens.values()].every((n) => n === 1)).toBe(true);
-    expect([...pt.ends.values()].every((n) => n === 1)).toBe(true);
-    expect(pt.sinkErrors).toEqual([]);
-    expect(pt.proxy.openConnections).toBe(0);
-    expect(identical).toBeGreaterThan(CONNECTIONS / 8);
-  }, 180_000);
-});
+describeFuzzHalf(5000);
