@@ -1,26 +1,30 @@
 /**
  * One capture line per event, as bytes. `JSON.stringify` scans every character of a base64 payload
- * for escapes, and turning the result into UTF-8 copies it again: for 4 KiB and larger messages that
- * was most of the capture's cost (bench/relay). Base64 needs no escaping, so the `payload` / `data`
- * of an event the session marked as its own base64 is copied into the line as it is, with one
- * allocation per line. Everything else, and strings from elsewhere (a capture read back), takes
- * the plain JSON path.
+ * for escapes, and turning the result into UTF-8 copies it again; for a large payload the line
+ * would also flatten the sliced base64 string the session made (`encodePayload`) into one large
+ * string. For the payloads the session registered with their bytes, the base64 is written straight
+ * into the line from those bytes instead, with one allocation per line. Everything else, and
+ * strings from elsewhere (a capture read back), takes the plain JSON path.
  */
 import type { SessionEvent } from '../session/events.js';
+import { base64Length, writeBase64 } from './payload.js';
 
 /**
- * Events whose `payload` / `data` is frametap's own base64 (`Buffer#toString`), so needs no
- * escaping. A WeakSet rather than a mark on the event: sinks and tests see the events unchanged.
+ * The kept bytes behind the `payload` / `data` of events the session made. A WeakMap rather than a
+ * field on the event: sinks and tests see the events unchanged, and an entry lives only as long as
+ * its event.
  */
-const ownBase64 = new WeakSet<SessionEvent>();
+const ownBytes = new WeakMap<SessionEvent, Uint8Array>();
 
-/** Below this a plain `JSON.stringify` is as fast (and the WeakSet is not worth its cost). */
+/** Below this a plain `JSON.stringify` is as fast (and the WeakMap is not worth its cost). */
 const RAW_MIN = 256;
 
-/** Marks `event`'s `payload` / `data` as frametap's own base64 (when worth it); returns the event. */
-export function markOwnBase64<E extends SessionEvent>(event: E): E {
-  const raw = rawField(event);
-  if (raw !== undefined && raw.length >= RAW_MIN) ownBase64.add(event);
+/**
+ * Registers the bytes whose `encodePayload` is `event`'s `payload` / `data` (when worth it), so the
+ * capture writer can write them without the string; returns the event.
+ */
+export function withOwnBytes<E extends SessionEvent>(event: E, bytes: Uint8Array | null): E {
+  if (bytes !== null && bytes.length >= RAW_MIN && rawField(event) !== undefined) ownBytes.set(event, bytes);
   return event;
 }
 
@@ -30,8 +34,8 @@ function rawField(event: SessionEvent): string | undefined {
 
 /** `JSON.stringify(event) + '\n'` as UTF-8 bytes (the same object when parsed). */
 export function encodeEventLine(event: SessionEvent): Buffer {
-  const raw = rawField(event);
-  if (raw === undefined || raw.length < RAW_MIN || !ownBase64.has(event)) return Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
+  const bytes = ownBytes.get(event);
+  if (bytes === undefined) return Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
   const rawKey = event.type === 'message' ? 'data' : 'payload';
   let head = '{';
   let tail = '';
@@ -51,9 +55,10 @@ export function encodeEventLine(event: SessionEvent): Buffer {
   }
   tail = `"${tail}}\n`;
   const headBytes = Buffer.byteLength(head, 'utf8');
-  const line = Buffer.allocUnsafe(headBytes + raw.length + Buffer.byteLength(tail, 'utf8'));
+  const rawBytes = base64Length(bytes.length);
+  const line = Buffer.allocUnsafe(headBytes + rawBytes + Buffer.byteLength(tail, 'utf8'));
   line.write(head, 0, 'utf8');
-  line.write(raw, headBytes, 'latin1');
-  line.write(tail, headBytes + raw.length, 'utf8');
+  writeBase64(bytes, line, headBytes);
+  line.write(tail, headBytes + rawBytes, 'utf8');
   return line;
 }

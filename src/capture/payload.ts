@@ -7,9 +7,38 @@
  * - at most `--max-payload` bytes are kept, `length` is always the true length.
  */
 
+/**
+ * Large payloads are encoded in slices of this many bytes: a multiple of 3, so the slices' base64
+ * joins into exactly the whole's. One string above V8's regular object size (128 KiB) is made in
+ * large-object space, which costs about four times the encoding itself (bench/relay, 256 KiB).
+ */
+const BASE64_SLICE = 48 * 1024;
+
 /** base64 of the kept bytes: the `payload` of a frame, the `data` of a binary message. */
 export function encodePayload(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length <= BASE64_SLICE) return buf.toString('base64');
+  let text = '';
+  for (let at = 0; at < buf.length; at += BASE64_SLICE) text += buf.toString('base64', at, Math.min(buf.length, at + BASE64_SLICE));
+  return text;
+}
+
+/** Length of the base64 of `n` bytes (with padding). */
+export function base64Length(n: number): number {
+  return Math.ceil(n / 3) * 4;
+}
+
+/**
+ * Writes the base64 of `bytes` into `target` at `offset` (exactly `base64Length` bytes), slice by
+ * slice, so no large string is ever made; returns the offset after it.
+ */
+export function writeBase64(bytes: Uint8Array, target: Buffer, offset: number): number {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let out = offset;
+  for (let at = 0; at < buf.length; at += BASE64_SLICE) {
+    out += target.write(buf.toString('base64', at, Math.min(buf.length, at + BASE64_SLICE)), out, 'latin1');
+  }
+  return out;
 }
 
 /** Bytes back from a `payload` / `data` field (the reader's side). */

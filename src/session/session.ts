@@ -8,7 +8,7 @@ import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
 import { encodePayload, messagePayload } from '../capture/payload.js';
-import { markOwnBase64 } from '../capture/line-encoder.js';
+import { withOwnBytes } from '../capture/line-encoder.js';
 import type { EventBus } from './event-bus.js';
 import type {
   ErrorStage,
@@ -239,8 +239,8 @@ export class Session {
         return this.#onFrame(from, event);
       case 'message':
         if (!this.#bus.wants('message')) return;
-        // Its `data`, if any, is encodePayload's base64: the capture writer may copy it unescaped.
-        return this.#publish(markOwnBase64({
+        // Its `data`, if any, is encodePayload(event.data): the capture writer may write it from the bytes.
+        return this.#publish(withOwnBytes({
           type: 'message',
           conn: this.conn,
           t: event.t,
@@ -251,7 +251,7 @@ export class Session {
           length: event.length,
           ...messagePayload(event.opcode, event.data, event.truncated, event.utf8Valid),
           truncated: event.truncated,
-        }));
+        }, event.data));
       case 'close':
         if (this.#awaitingCloseBody && this.#initiator === from) {
           this.#awaitingCloseBody = false;
@@ -291,7 +291,7 @@ export class Session {
     // the `message` that follows; every other frame carries it.
     const isData = frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary;
     const omit = isData && frame.fin && !frame.rsv1 && !frame.violated && complete;
-    this.#publish(markOwnBase64({
+    this.#publish(withOwnBytes({
       type: 'frame',
       conn: this.conn,
       t: frame.t,
@@ -306,7 +306,7 @@ export class Session {
       ...(omit ? {} : { payload: encodePayload(frame.payload) }),
       truncated: frame.truncated,
       ...(complete ? {} : { incomplete: true as const, received: frame.incompleteReceived }),
-    }));
+    }, frame.payload));
   }
 
   #publish(event: SessionEvent): void {
