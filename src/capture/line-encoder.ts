@@ -24,12 +24,10 @@ const RAW_MIN = 256;
  * capture writer can write them without the string; returns the event.
  */
 export function withOwnBytes<E extends SessionEvent>(event: E, bytes: Uint8Array | null): E {
-  if (bytes !== null && bytes.length >= RAW_MIN && rawField(event) !== undefined) ownBytes.set(event, bytes);
+  // `in`, not a read: a message's `data` may be a getter that encodes on first read.
+  const raw = event.type === 'message' ? 'data' in event : event.type === 'frame' ? 'payload' in event : false;
+  if (raw && bytes !== null && bytes.length >= RAW_MIN) ownBytes.set(event, bytes);
   return event;
-}
-
-function rawField(event: SessionEvent): string | undefined {
-  return event.type === 'message' ? event.data : event.type === 'frame' ? event.payload : undefined;
 }
 
 /** `JSON.stringify(event) + '\n'` as UTF-8 bytes (the same object when parsed). */
@@ -41,13 +39,14 @@ export function encodeEventLine(event: SessionEvent): Buffer {
   let tail = '';
   let seenRaw = false;
   for (const key in event) {
-    const value = (event as unknown as Record<string, unknown>)[key];
-    if (value === undefined) continue;
     if (key === rawKey) {
+      // Written from the bytes below; not read, so a lazy `data` is never encoded.
       head += `${head.length > 1 ? ',' : ''}"${key}":"`;
       seenRaw = true;
       continue;
     }
+    const value = (event as unknown as Record<string, unknown>)[key];
+    if (value === undefined) continue;
     // Keys of session events are plain identifiers; values are finite numbers, booleans, strings.
     const json = typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
     if (seenRaw) tail += `,"${key}":${json}`;

@@ -6,6 +6,7 @@
  *   UTF-8 character boundary, never in the middle of a multi-byte sequence;
  * - at most `--max-payload` bytes are kept, `length` is always the true length.
  */
+import type { MessageEvent } from '../session/events.js';
 
 /**
  * Large payloads are encoded in slices of this many bytes: a multiple of 3, so the slices' base64
@@ -41,6 +42,26 @@ export function writeBase64(bytes: Uint8Array, target: Buffer, offset: number): 
   return out;
 }
 
+/** From this size on a message's `data` is made lazily (below it an accessor costs more than it saves). */
+const LAZY_DATA_MIN = 64 * 1024;
+
+/**
+ * A `message` event carrying `data` (binary, or text that is not valid UTF-8). For a large one the
+ * base64 is made on first read and kept: with only the capture writer listening, which writes the
+ * bytes itself (line-encoder.ts), the string is never made, and for large messages that was most
+ * of the capture's cost (bench/relay, 256 KiB).
+ */
+export function messageWithData(fields: Omit<MessageEvent, 'data' | 'text'>, bytes: Uint8Array): MessageEvent {
+  if (bytes.length < LAZY_DATA_MIN) return { ...fields, data: encodePayload(bytes) };
+  let data: string | undefined;
+  return {
+    ...fields,
+    get data(): string {
+      return (data ??= encodePayload(bytes));
+    },
+  };
+}
+
 /** Bytes back from a `payload` / `data` field (the reader's side). */
 export function decodePayload(base64: string): Buffer {
   return Buffer.from(base64, 'base64');
@@ -71,18 +92,6 @@ export function utf8BoundaryLength(bytes: Uint8Array): number {
 export function textOf(kept: Uint8Array, truncated: boolean): string {
   const end = truncated ? utf8BoundaryLength(kept) : kept.length;
   return Buffer.from(kept.buffer, kept.byteOffset, end).toString('utf8');
-}
-
-/** The payload fields of a `message` event: `text` for valid UTF-8 text, else base64 `data`. */
-export type MessagePayload = { readonly text: string } | { readonly data: string };
-
-/**
- * Capture-format `message`: "Binary (opcode 2) carries `data` instead of `text`. A text message
- * whose bytes are not valid UTF-8 carries `data`."
- */
-export function messagePayload(opcode: number, kept: Uint8Array, truncated: boolean, utf8Valid: boolean): MessagePayload {
-  if (opcode === 1 && utf8Valid) return { text: textOf(kept, truncated) };
-  return { data: encodePayload(kept) };
 }
 
 /** The bytes a `message` event carries (its `text` or `data`), for readers such as replay. */

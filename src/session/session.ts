@@ -7,7 +7,7 @@ import { DirectionInspector } from '../protocol/direction-inspector.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
-import { encodePayload, messagePayload } from '../capture/payload.js';
+import { encodePayload, messageWithData, textOf } from '../capture/payload.js';
 import { withOwnBytes } from '../capture/line-encoder.js';
 import type { EventBus } from './event-bus.js';
 import type {
@@ -237,10 +237,9 @@ export class Session {
     switch (event.kind) {
       case 'frame':
         return this.#onFrame(from, event);
-      case 'message':
+      case 'message': {
         if (!this.#bus.wants('message')) return;
-        // Its `data`, if any, is encodePayload(event.data): the capture writer may write it from the bytes.
-        return this.#publish(withOwnBytes({
+        const fields = {
           type: 'message',
           conn: this.conn,
           t: event.t,
@@ -249,9 +248,15 @@ export class Session {
           compressed: event.compressed,
           frames: event.frames,
           length: event.length,
-          ...messagePayload(event.opcode, event.data, event.truncated, event.utf8Valid),
           truncated: event.truncated,
-        }, event.data));
+        } as const;
+        // capture-format `message`: `text` for valid UTF-8 text, else base64 `data` (the capture
+        // writer writes it from the bytes).
+        if (event.opcode === Opcode.Text && event.utf8Valid) {
+          return this.#publish({ ...fields, text: textOf(event.data, event.truncated) });
+        }
+        return this.#publish(withOwnBytes(messageWithData(fields, event.data), event.data));
+      }
       case 'close':
         if (this.#awaitingCloseBody && this.#initiator === from) {
           this.#awaitingCloseBody = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodePayload, keepAtMost, messageBytes, messagePayload, textOf, utf8BoundaryLength } from '../../src/capture/payload.js';
+import { encodePayload, keepAtMost, messageBytes, messageWithData, textOf, utf8BoundaryLength } from '../../src/capture/payload.js';
 
 describe('payload rules', () => {
   it('base64 of exactly the bytes of a view', () => {
@@ -18,11 +18,19 @@ describe('payload rules', () => {
     expect(textOf(full, false)).toBe('aé€😀b');
   });
 
-  it('message payload: text for valid UTF-8 text, data for binary and invalid text', () => {
+  it('a message with data, small or large (lazy), reads, spreads and serialises like a plain one', () => {
+    const fields = { type: 'message', conn: 1, t: 2, from: 'server', opcode: 2, compressed: false, frames: 1, length: 2, truncated: false } as const;
+    for (const size of [2, 200_000]) {
+      const payload = Buffer.alloc(size, 0x68);
+      const plain = { ...fields, data: payload.toString('base64') };
+      const event = messageWithData(fields, payload);
+      expect(event).toEqual(plain);
+      expect({ ...event }).toEqual(plain);
+      expect(JSON.parse(JSON.stringify(event))).toEqual(plain);
+      expect(Object.keys(event)).toEqual(Object.keys(plain));
+      expect(messageBytes(event)).toEqual(payload);
+    }
     const bytes = Buffer.from([0x68, 0x69]);
-    expect(messagePayload(1, bytes, false, true)).toEqual({ text: 'hi' });
-    expect(messagePayload(2, bytes, false, true)).toEqual({ data: 'aGk=' });
-    expect(messagePayload(1, Buffer.from([0xff]), false, false)).toEqual({ data: '/w==' });
     expect(messageBytes({ text: 'hi' })).toEqual(bytes);
     expect(messageBytes({ data: 'aGk=' })).toEqual(bytes);
   });
