@@ -16,7 +16,7 @@ import { Opcode, VIOLATION_CODES, type ViolationRule } from './constants.js';
 import type { DecodeEvent, FrameHeaderEvent, IncompleteFrame } from './frame-decoder.js';
 import { MessageInflater, type InflateResult } from './permessage-deflate.js';
 import { isValidCloseCode, isValidUtf8, Utf8Validator } from './validation.js';
-import type { DeflateDirectionParams, WireEvent } from './wire-events.js';
+import type { DeflateDirectionParams, WireEvent, WireFrame } from './wire-events.js';
 
 export interface MessageAssemblerOptions {
   /** Bytes kept per frame and per message. */
@@ -241,21 +241,7 @@ export class MessageAssembler {
         this.#messageKept += part.length;
       }
     }
-    this.#emit({
-      kind: 'frame',
-      t,
-      offset: frame.offset,
-      fin: frame.fin,
-      rsv1: frame.rsv1,
-      rsv2: frame.rsv2,
-      rsv3: frame.rsv3,
-      opcode: frame.opcode,
-      masked: frame.masked,
-      length: frame.length,
-      payload,
-      truncated: frame.length > payload.length,
-      violated: frame.violated,
-    });
+    this.#emit(wireFrame(frame, payload, t));
     if (frame.opcode === Opcode.Close) this.#onClose(frame, payload, t);
     else if (frame.message !== 0 && frame.fin && this.#messageOpen) this.#finishMessage(t);
   }
@@ -376,22 +362,30 @@ export class MessageAssembler {
     const payload = this.#frame === frame ? this.#framePayload() : EMPTY;
     this.#frame = null;
     this.#frameView = this.#frameBuffer = null;
-    this.#emit({
-      kind: 'frame',
-      t,
-      offset: frame.offset,
-      fin: frame.fin,
-      rsv1: frame.rsv1,
-      rsv2: frame.rsv2,
-      rsv3: frame.rsv3,
-      opcode: frame.opcode,
-      masked: frame.masked,
-      length: frame.length,
-      payload,
-      truncated: incomplete.received > payload.length,
-      violated: frame.violated,
-      incompleteReceived: incomplete.received,
-    });
+    this.#emit(wireFrame(frame, payload, t, incomplete.received));
     if (this.#messageOpen) this.#abandonMessage();
   }
+}
+
+/**
+ * The WireFrame of `header` with its kept `payload`; `received` is set for a frame cut off by the
+ * end of the stream (the payload bytes that arrived).
+ */
+function wireFrame(header: FrameHeaderEvent, payload: Buffer, t: number, received?: number): WireFrame {
+  return {
+    kind: 'frame',
+    t,
+    offset: header.offset,
+    fin: header.fin,
+    rsv1: header.rsv1,
+    rsv2: header.rsv2,
+    rsv3: header.rsv3,
+    opcode: header.opcode,
+    masked: header.masked,
+    length: header.length,
+    payload,
+    truncated: (received ?? header.length) > payload.length,
+    violated: header.violated,
+    incompleteReceived: received,
+  };
 }
