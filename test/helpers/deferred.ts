@@ -15,6 +15,8 @@ export function deferred<T = void>(): Deferred<T> {
     resolve = res;
     reject = rej;
   });
+  // A deferred nobody awaited must not turn into an unhandled rejection of its own.
+  promise.catch(() => undefined);
   return { promise, resolve, reject };
 }
 

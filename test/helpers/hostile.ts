@@ -13,28 +13,13 @@ import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/server.js';
 import { EventBus } from '../../src/session/event-bus.js';
 import type { SessionEvent } from '../../src/session/events.js';
+import { deferred } from './deferred.js';
 
 /* ------------------------------------------------------------------------------------------------
  * Promises with timeouts
  * ---------------------------------------------------------------------------------------------- */
 
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A deferred nobody awaited must not turn into an unhandled rejection of its own.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
+export { deferred, type Deferred } from './deferred.js';
 
 /** Rejects with `what` named when `promise` does not settle within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
