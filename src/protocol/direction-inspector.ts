@@ -16,12 +16,27 @@ export interface DirectionInspectorOptions {
   readonly deflate: DeflateDirectionParams | null;
   /** Events in stream order. */
   readonly onEvent: (event: WireEvent) => void;
+  /**
+   * Bytes that may wait for inflate (input behind a pending inflate, plus compressed input zlib has
+   * not taken) before inspection of this direction stops; default DEFAULT_MAX_INFLATE_LAG.
+   */
+  readonly maxInflateLag?: number;
 }
+
+/**
+ * Inflating can be slower than the wire (a stream of small messages that each inflate to
+ * gigabytes). The relay never waits for it, so what waits must be bounded: past this, inspection
+ * of the direction stops with a failure the session reports, and relaying goes on.
+ */
+export const DEFAULT_MAX_INFLATE_LAG = 16 * 1024 * 1024;
 
 /** Inspects one direction of a WebSocket connection: FrameDecoder → MessageAssembler → onEvent. */
 export class DirectionInspector {
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
+  readonly #maxInflateLag: number;
+  /** Bytes handed in since the assembler was last idle (they wait behind an inflate). */
+  #lag = 0;
   #failure: unknown = null;
   #ended = false;
   #disposed = false;
@@ -29,6 +44,7 @@ export class DirectionInspector {
   constructor(options: DirectionInspectorOptions) {
     this.#decoder = new FrameDecoder({ from: options.from, maxPayload: options.maxPayload, deflate: options.deflate !== null });
     this.#assembler = new MessageAssembler({ maxPayload: options.maxPayload, deflate: options.deflate, onEvent: options.onEvent });
+    this.#maxInflateLag = options.maxInflateLag ?? DEFAULT_MAX_INFLATE_LAG;
   }
 
   /**
@@ -41,6 +57,15 @@ export class DirectionInspector {
     try {
       const events = this.#decoder.push(chunk);
       if (events.length > 0) this.#assembler.handle(events, t);
+      const assembler = this.#assembler;
+      this.#lag = assembler.idle ? 0 : this.#lag + chunk.length;
+      const behind = this.#lag + assembler.inflateQueued;
+      if (behind > this.#maxInflateLag) {
+        throw new Error(
+          `inspection fell ${Math.round(behind / 1024)} KiB behind inflating (limit ${Math.round(this.#maxInflateLag / 1024)} KiB): ` +
+            'stopped for this direction to keep memory bounded; relaying goes on',
+        );
+      }
     } catch (err) {
       this.#fail(err);
     }

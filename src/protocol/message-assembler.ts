@@ -83,6 +83,11 @@ export class MessageAssembler {
     return !this.#blocked && this.#backlog.length === 0;
   }
 
+  /** Compressed bytes waiting for zlib. */
+  get inflateQueued(): number {
+    return this.#inflater?.queuedBytes ?? 0;
+  }
+
   /** Decode events waiting behind an inflate (a measure of inspection lag, for backpressure). */
   get pending(): number {
     let count = 0;

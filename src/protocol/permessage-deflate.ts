@@ -171,6 +171,11 @@ export class MessageInflater {
     if (this.#noContextTakeover && this.#inflate) this.#inflate.reset();
   }
 
+  /** Compressed bytes handed in and not yet taken by zlib (its input lags behind a fast sender). */
+  get queuedBytes(): number {
+    return this.#batchLength + (this.#inflate?.writableLength ?? 0);
+  }
+
   /** Compressed payload bytes of the current message (not modified, not kept). */
   write(piece: Buffer): void {
     if (this.#error !== null || this.#closed || piece.length === 0) return;

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
+import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import { DirectionInspector } from '../../src/protocol/direction-inspector.js';
@@ -266,6 +267,37 @@ describe('DirectionInspector', () => {
     const rules = events.flatMap((e) => (e.kind === 'violation' ? [e.rule] : []));
     expect(rules).toEqual(['rsv2-rsv3-set']);
     expect(events.filter((e) => e.kind === 'message').map(summarize).at(-1)).toBe('message op=1 compressed frames=1 len=5 text="Hello"');
+  });
+
+  it('stops inspecting, never throwing, when input waiting for inflate passes its limit', async () => {
+    // Messages that each inflate to 8 MiB from ~8 KiB: pushed faster than zlib can inflate them.
+    const compressed = zlib.deflateRawSync(Buffer.alloc(8 * 1024 * 1024), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const bomb = encodeFrame({ opcode: 2, rsv1: true, payload: compressed.subarray(0, compressed.length - 4) });
+    const events: WireEvent[] = [];
+    const inspector = new DirectionInspector({ from: 'server', maxPayload: 1024, deflate: DEFLATE_TAKEOVER, maxInflateLag: 64 * 1024, onEvent: (e) => events.push(e) });
+    let pushed = 0;
+    while (!inspector.stopped && pushed < 1000) {
+      expect(() => inspector.push(bomb, pushed)).not.toThrow();
+      pushed++;
+    }
+    expect(inspector.stopped).toBe(true);
+    expect(String(inspector.failure)).toMatch(/behind inflating .*relaying goes on/);
+    // Stopped soon after the limit: what waited never exceeded it by more than one push.
+    expect(pushed * bomb.length).toBeLessThan(64 * 1024 + 2 * bomb.length + 16 * 1024);
+    await inspector.end(pushed);
+    inspector.push(bomb, pushed + 1);
+    expect(inspector.pending).toBe(0);
+  });
+
+  it('keeps inspecting a compressed flood within the limit', async () => {
+    const compressed = zlib.deflateRawSync(Buffer.from('hello'), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const small = encodeFrame({ opcode: 1, rsv1: true, payload: compressed.subarray(0, compressed.length - 4) });
+    const events: WireEvent[] = [];
+    const inspector = new DirectionInspector({ from: 'server', maxPayload: 1024, deflate: { noContextTakeover: true, maxWindowBits: 15 }, onEvent: (e) => events.push(e) });
+    for (let i = 0; i < 2000; i++) inspector.push(small, i);
+    await inspector.end(2000);
+    expect(inspector.stopped).toBe(false);
+    expect(events.filter((e) => e.kind === 'message').length).toBe(2000);
   });
 
   it('stops after a lost frame boundary and ignores later bytes', async () => {
