@@ -34,7 +34,7 @@ type FieldKind = 'number' | 'string' | 'boolean' | 'object' | 'number|null' | 's
  * The fields a reader relies on, per type. A line of a known type that lacks one of them is
  * treated as corrupt (a warning), so consumers never meet an event missing a required field.
  */
-const REQUIRED: Readonly<Record<SessionEventType | 'capture', Readonly<Record<string, FieldKind>>>> = {
+const REQUIRED: Readonly<Record<Exclude<SessionEventType, 'chunk'> | 'capture', Readonly<Record<string, FieldKind>>>> = {
   capture: { format: 'string', version: 'number' },
   open: { conn: 'number', t: 'number', client: 'string', target: 'string' },
   handshake: { conn: 'number', t: 'number', request: 'object', response: 'object|null', upgraded: 'boolean', accept: 'string', extensions: 'object' },
@@ -45,6 +45,8 @@ const REQUIRED: Readonly<Record<SessionEventType | 'capture', Readonly<Record<st
   error: { t: 'number', stage: 'string', detail: 'string' },
   end: { conn: 'number', t: 'number', code: 'number', reason: 'string', clean: 'boolean', durationMs: 'number', bytes: 'object', frames: 'object' },
   http: { conn: 'number', t: 'number', method: 'string', target: 'string', status: 'number|null', durationMs: 'number' },
+  intercept: { conn: 'number', t: 'number', from: 'side', action: 'string', by: 'string' },
+  tunnel: { conn: 'number', t: 'number', client: 'string', target: 'string', why: 'string', bytes: 'object', durationMs: 'number' },
 };
 
 function hasKind(value: unknown, kind: FieldKind): boolean {

@@ -4,7 +4,7 @@ export type Listener = (event: SessionEvent) => void;
 
 interface Subscription {
   readonly listener: Listener;
-  /** null: every type. */
+  /** null: every type but `chunk` (raw bytes, only for sinks that name it). */
   readonly types: ReadonlySet<SessionEventType> | null;
   readonly name: string;
 }
@@ -37,14 +37,14 @@ export class EventBus {
 
   /** True when some subscriber wants events of this type: sources skip building the rest. */
   wants(type: SessionEventType): boolean {
-    for (const s of this.#subs) if (s.types === null || s.types.has(type)) return true;
+    for (const s of this.#subs) if (s.types === null ? type !== 'chunk' : s.types.has(type)) return true;
     return false;
   }
 
   publish(event: SessionEvent): void {
     // #subs is replaced, never mutated, so a listener that (un)subscribes cannot disturb this loop.
     for (const s of this.#subs) {
-      if (s.types !== null && !s.types.has(event.type)) continue;
+      if (s.types === null ? event.type === 'chunk' : !s.types.has(event.type)) continue;
       try {
         s.listener(event);
       } catch (error) {

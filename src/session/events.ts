@@ -90,6 +90,8 @@ export interface FrameEvent extends Base {
   readonly masked: boolean;
   /** Declared payload length. */
   readonly length: number;
+  /** Masked frames: the masking key as 8 hex digits (so the frame can be rebuilt byte for byte). */
+  readonly maskKey?: string;
   /** base64 of the kept, unmasked payload; omitted for a whole uncompressed data message by itself. */
   readonly payload?: string;
   readonly truncated: boolean;
@@ -163,6 +165,34 @@ export interface EndEvent extends Base {
   readonly frames: { readonly client: number; readonly server: number };
   /** frametap shut down with the connection open. */
   readonly shutdown?: true;
+  /** How each peer's TCP stream toward frametap ended (null: that leg never connected). */
+  readonly tcp?: TcpEnds;
+}
+
+/** capture-format `end.tcp`: `fin` a normal close, `reset` an abrupt one, `cut` frametap closed it first. */
+export type TcpEnd = 'fin' | 'reset' | 'cut';
+
+export interface TcpEnds {
+  readonly client: TcpEnd | null;
+  readonly server: TcpEnd | null;
+}
+
+/** Which TCP connection of a proxied connection: client↔frametap or frametap↔upstream. */
+export type Leg = 'client' | 'upstream';
+
+/**
+ * Bus-only, never a capture line: bytes as they crossed one TCP leg, for packet captures (pcapng).
+ * `from` is the sender on that leg (`client` on the client leg is the browser; `client` on the
+ * upstream leg is frametap speaking for it). Published only when a sink wants `chunk`. The handshake
+ * heads are chunks too (the request as received and as forwarded, the response as read and as
+ * relayed), so a leg's chunks are its whole byte stream.
+ */
+export interface ChunkEvent extends Base {
+  readonly type: 'chunk';
+  readonly leg: Leg;
+  readonly from: Side;
+  /** Read-only view of what crossed the leg; copy it to keep it past the call. */
+  readonly bytes: Buffer;
 }
 
 /** A plain HTTP request relayed to the upstream (no open/end). */
@@ -175,6 +205,37 @@ export interface HttpEvent extends Base {
   readonly durationMs: number;
 }
 
+/** capture-format `intercept`: frametap changed one direction's traffic. */
+export type InterceptAction =
+  | 'hold' | 'release' | 'edit' | 'drop' | 'inject' | 'delay' | 'duplicate' | 'corrupt' | 'fragment'
+  | 'swallow' | 'respond' | 'close' | 'ping' | 'cut' | 'refuse' | 'reencode';
+
+export interface InterceptEvent extends Base {
+  readonly type: 'intercept';
+  /** The sender whose traffic was changed; for `inject`, the side frametap speaks for. */
+  readonly from: Side;
+  readonly action: InterceptAction;
+  readonly by: 'user' | 'rule' | 'script' | 'fault';
+  /** The rule's or fault's name. */
+  readonly name?: string;
+  /** The sender's message acted on (`index` counts that sender's messages, from 0). */
+  readonly ref?: { readonly from: Side; readonly index: number };
+  /** What was sent instead, or in addition: a message event's payload fields. */
+  readonly message?: { readonly opcode: number; readonly length: number; readonly text?: string; readonly data?: string; readonly truncated?: boolean };
+  readonly detail?: string;
+}
+
+/** capture-format `tunnel`: forward mode, a CONNECT relayed as raw bytes; written when it closes. */
+export interface TunnelEvent extends Base {
+  readonly type: 'tunnel';
+  readonly client: string;
+  /** `host:port` of the CONNECT. */
+  readonly target: string;
+  readonly why: string;
+  readonly bytes: { readonly client: number; readonly server: number };
+  readonly durationMs: number;
+}
+
 export type SessionEvent =
   | OpenEvent
   | HandshakeEvent
@@ -184,7 +245,10 @@ export type SessionEvent =
   | ViolationEvent
   | ErrorEvent
   | EndEvent
-  | HttpEvent;
+  | HttpEvent
+  | InterceptEvent
+  | TunnelEvent
+  | ChunkEvent;
 
 export type SessionEventType = SessionEvent['type'];
 

@@ -220,6 +220,12 @@ export function formatLogLine(event: SessionEvent, style: LineLogStyle): string 
       return head + paint(style.color && !event.clean, YELLOW, formatEnd(event));
     case 'http':
       return head + paint(style.color, DIM, formatHttp(event));
+    case 'intercept':
+      return head + paint(style.color, YELLOW, `intercept ${event.action} ${event.from} by ${event.by}${event.name ? ` ${event.name}` : ''}${event.detail ? `: ${event.detail}` : ''}`);
+    case 'tunnel':
+      return head + paint(style.color, DIM, `tunnel ${event.target} (${event.why}) client ${size(event.bytes.client)}, server ${size(event.bytes.server)}, ${event.durationMs.toFixed(1)} ms`);
+    case 'chunk':
+      return head + `chunk ${event.leg} leg from ${event.from} ${size(event.bytes.length)}`;
   }
 }
 
