@@ -171,6 +171,11 @@ export class JsonlWriter {
     };
   }
 
+  /** Bytes of the output so far, the header included: written, in flight and queued. */
+  get size(): number {
+    return this.#nextOffset + this.#queuedBytes;
+  }
+
   /** Bytes waiting to be written (queued and in flight). */
   get pendingBytes(): number {
     return this.#queuedBytes + this.#inFlightBytes;

@@ -40,11 +40,12 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** `1048576`, `64k`, `1m` (1024-based). */
+/** `1048576`, `64k`, `1m`, `1g` (1024-based). */
 export function parseSize(value: string, flag: string): number {
-  const m = /^(\d+)([kKmM]?)$/.exec(value.trim());
-  if (!m) throw new UsageError(`bad ${flag} '${value}': expected a byte count like 1048576, 64k or 1m`);
-  const mult = m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1024 : 1024 * 1024;
+  const m = /^(\d+)([kKmMgG]?)$/.exec(value.trim());
+  if (!m) throw new UsageError(`bad ${flag} '${value}': expected a byte count like 1048576, 64k, 1m or 1g`);
+  const unit = m[2]!.toLowerCase();
+  const mult = unit === '' ? 1 : unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : 1024 ** 3;
   const n = Number(m[1]) * mult;
   if (!Number.isSafeInteger(n)) throw new UsageError(`bad ${flag} '${value}': too large`);
   return n;
