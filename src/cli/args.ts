@@ -51,18 +51,32 @@ export function parseSize(value: string, flag: string): number {
   return n;
 }
 
-/** A ws://, wss://, http:// or https:// upstream URL. */
+/**
+ * A ws://, wss://, http:// or https:// upstream URL. A query (or fragment) is refused: the client's
+ * own path and query are what is forwarded (cli.md), so one in -u would be silently dropped, and a
+ * token put there would end up in the capture header and the listening line.
+ */
 export function parseUpstream(value: string): URL {
+  const bare = /^(?:\[[0-9a-fA-F:.]+\]|[\w.-]+)(?::\d{1,5})?(?:\/.*)?$/.test(value);
+  const suggestion = bare ? `; did you mean ws://${value}?` : '';
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`bad upstream URL '${value}': expected ws://, wss://, http:// or https://HOST[:PORT][/prefix]`);
+    throw new UsageError(`bad upstream URL '${value}': expected ws://, wss://, http:// or https://HOST[:PORT][/prefix]${suggestion}`);
   }
   if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
-    throw new UsageError(`bad upstream URL '${value}': scheme must be ws, wss, http or https`);
+    // `localhost:9000` parses as scheme `localhost:`: a host and port without a scheme.
+    throw new UsageError(`bad upstream URL '${value}': ${bare ? 'no scheme' : 'scheme must be ws, wss, http or https'}${suggestion}`);
   }
   if (!url.hostname) throw new UsageError(`bad upstream URL '${value}': no host`);
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    // The value is not repeated: the query may hold a token.
+    const shown = value.replace(/[?#][\s\S]*$/, '?…');
+    throw new UsageError(
+      `bad upstream URL '${shown}': a query in -u is not forwarded (each request keeps the client's own path and query); put it in the client's URL, or send a token with -H 'Authorization: …'`,
+    );
+  }
   return url;
 }
 

@@ -267,8 +267,9 @@ export async function runInProcess(args: readonly string[]): Promise<CliResult> 
     replay: () => import('../../src/cli/commands/replay.js'),
     export: () => import('../../src/cli/commands/export.js'),
     view: () => import('../../src/cli/commands/view.js'),
-    // Only for arguments it rejects before listening: a served mock waits for a signal.
+    // Only for arguments they reject before listening: a served mock or a proxy waits for a signal.
     serve: () => import('../../src/cli/commands/serve.js'),
+    proxy: () => import('../../src/cli/commands/proxy.js'),
   };
   const load = modules[command ?? ''];
   if (!load) throw new Error(`runInProcess: no command ${command}`);
