@@ -261,7 +261,7 @@ export interface CliResult {
  * exit-status mapping), with stdout and stderr collected: the real command on real sockets, without
  * paying a Node start per test. Spawned runs (`runCli`) cover the process-level behaviour.
  */
-export async function runInProcess(args: readonly string[]): Promise<CliResult> {
+export async function runInProcess(args: readonly string[], watch: { readonly onStdout?: (text: string) => void } = {}): Promise<CliResult> {
   const [command, ...rest] = args;
   const modules: Record<string, () => Promise<{ run(argv: readonly string[]): Promise<number> }>> = {
     replay: () => import('../../src/cli/commands/replay.js'),
@@ -287,7 +287,10 @@ export async function runInProcess(args: readonly string[]): Promise<CliResult> 
       cb?.();
       return true;
     };
-  process.stdout.write = grab((x) => (stdout += x)) as typeof process.stdout.write;
+  process.stdout.write = grab((x) => {
+    stdout += x;
+    watch.onStdout?.(x);
+  }) as typeof process.stdout.write;
   process.stderr.write = grab((x) => (stderr += x)) as typeof process.stderr.write;
   let code: number;
   try {
