@@ -13,6 +13,7 @@ import { UsageError } from '../errors.js';
 import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
 import { packBatch } from './batch-pack.js';
 import { encodeEventLine } from './line-encoder.js';
+import { openPrivateFile } from './safe-file.js';
 
 export interface JsonlWriterOptions {
   /** Queued bytes above which `onPressure(true)` fires (default 8 MiB). */
@@ -193,6 +194,11 @@ export class JsonlWriter {
     return this.#target.ready;
   }
 
+  /** Bytes of the output so far, the header included: written, in flight and queued (estimated until encoded). */
+  get size(): number {
+    return this.#nextOffset + this.#inFlightBytes + this.#queuedBytes;
+  }
+
   /** Bytes waiting to be written (queued and in flight). */
   get pendingBytes(): number {
     return this.#queuedBytes + this.#inFlightBytes;
@@ -323,29 +329,13 @@ function reason(error: unknown): string {
 }
 
 /**
- * A new capture replaces an old one. A regular file is unlinked and re-created exclusively, so the
- * new file gets mode 0600 even when the old one was world-readable (and a symlink planted at the
- * path is replaced, not followed). Anything else (a FIFO, /dev/null, /dev/full) is opened as is.
+ * A new capture replaces an old one, created private without following a link (safe-file.ts):
+ * the new file gets mode 0600 even when the old one was world-readable, and a symlink planted at
+ * the path is replaced, not followed. A FIFO or a device (/dev/null, /dev/full) is opened as is.
  */
 function openCaptureFile(path: string): number {
   try {
-    let existing: fs.Stats | null = null;
-    try {
-      existing = fs.lstatSync(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    if (existing?.isDirectory()) {
-      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    }
-    if (existing === null || existing.isFile() || existing.isSymbolicLink()) {
-      if (existing) fs.unlinkSync(path);
-      const fd = fs.openSync(path, 'wx', 0o600);
-      // The umask can only clear bits of 0600; fchmod makes the mode exact all the same.
-      fs.fchmodSync(fd, 0o600);
-      return fd;
-    }
-    return fs.openSync(path, 'w');
+    return openPrivateFile(path);
   } catch (error) {
     throw new UsageError(`cannot write capture file '${path}': ${reason(error)}`);
   }
