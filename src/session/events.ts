@@ -53,6 +53,13 @@ export interface HandshakeResponse {
   readonly reason: string;
   readonly httpVersion: string;
   readonly headers: RawHeaders;
+  /**
+   * A refused upgrade's body: base64 of the bytes after the head, as they came (chunked framing
+   * included), until the response ended or the upstream closed; at most `--max-payload`.
+   */
+  readonly body?: string;
+  /** `body` was cut at `--max-payload`. */
+  readonly bodyTruncated?: true;
 }
 
 export interface ExtensionOffer {

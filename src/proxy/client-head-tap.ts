@@ -1,0 +1,55 @@
+/**
+ * The client's upgrade request head exactly as it arrived (for packet captures: a leg's chunks
+ * are its whole byte stream). Node's HTTP server reads a connection's socket natively, bypassing
+ * `data` events; a `data` listener makes it read through JS instead (its socket listener wrapper
+ * "unconsumes" the parser), and one prepended in the server's `connection` event runs before the
+ * parser sees each chunk. Only the last bytes read are kept: a head is at most `maxHeaderSize`.
+ */
+import type http from 'node:http';
+import type net from 'node:net';
+import { preciseNow } from '../session/session.js';
+import { requestHeadStart } from './http-heads.js';
+
+export interface HeadBytes {
+  readonly bytes: Buffer;
+  /** When its last byte was read (capture-format `t`). */
+  readonly t: number;
+}
+
+export class ClientHeadTap {
+  readonly #socket: net.Socket;
+  /** Keeps at least this many of the last bytes read (and the chunk that crossed the mark). */
+  readonly #keep: number;
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #t = 0;
+
+  constructor(socket: net.Socket, maxHeaderSize: number) {
+    this.#socket = socket;
+    // A head counts the request line too in Node's limit accounting only loosely: keep slack.
+    this.#keep = 2 * maxHeaderSize;
+    socket.prependListener('data', this.#onData);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#t = preciseNow();
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+    while (this.#chunks.length > 1 && this.#length - this.#chunks[0]!.length >= this.#keep) this.#length -= this.#chunks.shift()!.length;
+  };
+
+  /**
+   * Called from the server's `upgrade` event (synchronously, inside the parse of the chunk that
+   * completed the head, which this tap has already seen): the head's bytes, or null when they can
+   * not be told apart. Stops tapping: from here on the connection's bytes are the tee's.
+   */
+  take(req: http.IncomingMessage, bodyHead: Buffer): HeadBytes | null {
+    this.#socket.removeListener('data', this.#onData);
+    const window = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    // Node hands over the rest of the chunk after the head as `bodyHead`.
+    const end = window.length - bodyHead.length;
+    const start = requestHeadStart(window, end, `${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    return start === null ? null : { bytes: Buffer.from(window.subarray(start, end)), t: this.#t };
+  }
+}
