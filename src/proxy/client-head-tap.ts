@@ -26,9 +26,14 @@ export class ClientHeadTap {
 
   constructor(socket: net.Socket, maxHeaderSize: number) {
     this.#socket = socket;
-    // A head counts the request line too in Node's limit accounting only loosely: keep slack.
+    // Twice the limit: room for the request line and for empty lines before it.
     this.#keep = 2 * maxHeaderSize;
     socket.prependListener('data', this.#onData);
+  }
+
+  /** Bytes held right now (bounded by twice maxHeaderSize plus the last chunk). */
+  get kept(): number {
+    return this.#length;
   }
 
   readonly #onData = (chunk: Buffer): void => {

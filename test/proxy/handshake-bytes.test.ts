@@ -1,0 +1,264 @@
+/**
+ * Issue 11, "the relay promise includes the handshake": raw TCP peers on both sides, and the bytes
+ * each one sent compared with what the other received. The request goes upstream in the client's
+ * order, case and duplicates (only Host and -H changed); the upstream's 101 or refusal reaches the
+ * client exactly as written (odd case, extra spaces, duplicates, interim 1xx heads); and the
+ * onHandshakeBytes hook (published as `chunk` events) carries exactly those bytes for each leg.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChunkEvent, HandshakeEvent, Leg, Side } from '../../src/session/events.js';
+import { deferred, withTimeout } from '../helpers/deferred.js';
+import { ByteSink } from '../helpers/raw-peers.js';
+import { startHarness, type Harness } from './harness.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+/** RFC 6455 §1.3's example answer to KEY. */
+const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+
+interface CraftedServer {
+  readonly port: number;
+  /** Everything the upstream received on its first connection. */
+  readonly received: ByteSink;
+  readonly connections: () => number;
+}
+
+/** A TCP "upstream" that answers the first request head with `answer`, written in the given pieces. */
+async function craftedServer(answer: readonly Buffer[], then: 'keep' | 'end' = 'keep'): Promise<CraftedServer> {
+  const received = new ByteSink();
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.setNoDelay(true);
+    let answered = false;
+    socket.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      if (answered || received.bytes.indexOf('\r\n\r\n') < 0) return;
+      answered = true;
+      void (async () => {
+        for (const piece of answer) {
+          socket.write(piece);
+          // Separate reads where the kernel allows: the relay must not depend on how bytes arrive.
+          await new Promise((r) => setImmediate(r));
+        }
+        if (then === 'end') socket.end();
+      })();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as AddressInfo).port, received, connections: () => connections };
+}
+
+interface RawPeer {
+  readonly socket: net.Socket;
+  readonly received: ByteSink;
+}
+
+async function rawClient(port: number, bytes: Buffer): Promise<RawPeer> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => {});
+  cleanups.push(() => void socket.destroy());
+  const received = new ByteSink();
+  socket.on('data', (c: Buffer) => received.push(c));
+  socket.on('end', () => received.ended.resolve());
+  socket.on('close', () => received.ended.resolve());
+  await withTimeout(new Promise((r) => socket.once('connect', r)), 'connect');
+  socket.write(bytes);
+  return { socket, received };
+}
+
+/** The proxy in front of `port`, with a `chunk` subscriber (subscribed before any connection). */
+async function proxyTo(port: number, options: Parameters<typeof startHarness>[1] = {}): Promise<{ h: Harness; chunks: ChunkEvent[] }> {
+  const h = await startHarness(`ws://127.0.0.1:${port}`, options);
+  cleanups.push(() => h.proxy.stop());
+  const chunks: ChunkEvent[] = [];
+  h.bus.subscribe('chunks', (e) => chunks.push({ ...(e as ChunkEvent), bytes: Buffer.from((e as ChunkEvent).bytes) }), ['chunk']);
+  return { h, chunks };
+}
+
+function leg(chunks: readonly ChunkEvent[], which: Leg, from: Side): Buffer {
+  return Buffer.concat(chunks.filter((c) => c.leg === which && c.from === from).map((c) => c.bytes));
+}
+
+function upgradeRequest(proxyPort: number): string {
+  return [
+    'GET /chat?room=1&&x=%zz HTTP/1.1',
+    'X-Dup: 1',
+    'user-agent: raw/1.0',
+    `HOST: 127.0.0.1:${proxyPort}`,
+    'X-Other: o',
+    'x-dup: 2',
+    'upgrade: websocket',
+    'CONNECTION: keep-alive, Upgrade',
+    `sec-websocket-key: ${KEY}`,
+    'Sec-WebSocket-Version: 13',
+    'X-Dup: 3',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+describe('the handshake on the wire', () => {
+  it('101: the request keeps its line, order, case and duplicates (Host rewritten in place); the 101 reaches the client as written', async () => {
+    const head101 =
+      'HTTP/1.1 101 switching   protocols  \r\n' +
+      'upgrade:    WebSocket   \r\n' +
+      'CONNECTION: Upgrade\r\n' +
+      `sec-websocket-ACCEPT:${ACCEPT}\r\n` +
+      'X-Dup: 1\r\n' +
+      'Server: crafted\r\n' +
+      'x-dup:  2 \r\n' +
+      '\r\n';
+    const frame = Buffer.from([0x81, 0x02, 0x68, 0x69]); // "hi" from the server, in the 101's last write
+    const up = await craftedServer([Buffer.from(head101.slice(0, 7), 'latin1'), Buffer.from(head101.slice(7, 60), 'latin1'), Buffer.concat([Buffer.from(head101.slice(60), 'latin1'), frame])]);
+    const { h, chunks } = await proxyTo(up.port);
+    const request = upgradeRequest(h.proxy.port);
+    const client = await rawClient(h.proxy.port, Buffer.from(request, 'latin1'));
+
+    const got = await client.received.atLeast(head101.length + frame.length);
+    expect(got.toString('latin1')).toBe(head101 + frame.toString('latin1'));
+    const forwarded = request.replace(`HOST: 127.0.0.1:${h.proxy.port}`, `HOST: 127.0.0.1:${up.port}`);
+    expect((await up.received.atLeast(forwarded.length)).toString('latin1')).toBe(forwarded);
+
+    const hs = (await h.event('handshake')) as HandshakeEvent;
+    expect(hs).toMatchObject({ upgraded: true, accept: 'ok', response: { status: 101, reason: 'switching   protocols  ', httpVersion: '1.1' } });
+    expect(hs.request.headers.slice(0, 3)).toEqual([['X-Dup', '1'], ['user-agent', 'raw/1.0'], ['HOST', `127.0.0.1:${h.proxy.port}`]]);
+    expect(hs.forwarded!.headers[2]).toEqual(['HOST', `127.0.0.1:${up.port}`]);
+    expect(hs.response!.headers).toContainEqual(['x-dup', '2']);
+    expect(await h.event('message')).toMatchObject({ from: 'server', text: 'hi' });
+
+    // The hook: each leg's handshake bytes exactly as the raw peers sent and received them.
+    expect(leg(chunks, 'client', 'client').toString('latin1')).toBe(request);
+    expect(leg(chunks, 'upstream', 'client').toString('latin1')).toBe(forwarded);
+    expect(leg(chunks, 'upstream', 'server').toString('latin1')).toBe(head101);
+    expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(head101);
+    expect(chunks.every((c) => c.conn === 1 && typeof c.t === 'number')).toBe(true);
+  });
+
+  it('interim 1xx heads before the 101 are relayed too, and -H replaces a header in its place', async () => {
+    const heads = `HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`;
+    const up = await craftedServer([Buffer.from(heads, 'latin1')]);
+    const { h, chunks } = await proxyTo(up.port, { headers: [['x-other', 'forced']] });
+    const request = upgradeRequest(h.proxy.port);
+    const client = await rawClient(h.proxy.port, Buffer.from(request, 'latin1'));
+    expect((await client.received.atLeast(heads.length)).toString('latin1')).toBe(heads);
+    const forwarded = request.replace(`HOST: 127.0.0.1:${h.proxy.port}`, `HOST: 127.0.0.1:${up.port}`).replace('X-Other: o', 'x-other: forced');
+    expect((await up.received.atLeast(forwarded.length)).toString('latin1')).toBe(forwarded);
+    expect(((await h.event('handshake')) as HandshakeEvent).response).toMatchObject({ status: 101 });
+    expect(leg(chunks, 'upstream', 'server').toString('latin1')).toBe(heads);
+    expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(heads);
+  });
+
+  it('an upgrade after a plain request on the same connection: the hook has only the upgrade head', async () => {
+    const head101 = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`;
+    // The upstream answers the plain request first (web() keeps its own connection), then the upgrade.
+    const page = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const sockets = new Set<net.Socket>();
+    const upgradeReceived = new ByteSink();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      let buf = '';
+      s.on('data', (c: Buffer) => {
+        buf += c.toString('latin1');
+        if (!buf.includes('\r\n\r\n')) return;
+        if (/^POST \/page /.test(buf)) s.write(page);
+        else {
+          upgradeReceived.push(Buffer.from(buf, 'latin1'));
+          s.write(head101);
+        }
+        buf = '';
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const { h, chunks } = await proxyTo((server.address() as AddressInfo).port);
+    const client = await rawClient(h.proxy.port, Buffer.from('POST /page HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc', 'latin1'));
+    await receivedUntil(client, (text) => text.endsWith('ok'), 'the page');
+    const request = upgradeRequest(h.proxy.port);
+    // RFC 9112 §2.2: a server ignores an empty line before a request line; it is not part of the head.
+    client.socket.write(`\r\n${request}`, 'latin1');
+    await receivedUntil(client, (text) => text.endsWith(head101), 'the 101');
+    expect(leg(chunks, 'client', 'client').toString('latin1')).toBe(request);
+    expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(head101);
+    expect(upgradeReceived.bytes.toString('latin1')).toBe(leg(chunks, 'upstream', 'client').toString('latin1'));
+  });
+});
+
+describe('a refused upgrade on the wire', () => {
+  it('403 with a body: head and body relayed byte for byte, the body kept as response.body, the connection ended', async () => {
+    const body = Buffer.concat([Buffer.from('denied: '), Buffer.from([0x00, 0xff, 0xfe, 0x80]), Buffer.from(' \u00e9')]);
+    const head = `HTTP/1.1 403  Forbidden \r\nx-why:   origin  \r\nX-Why: second\r\nContent-Length: ${body.length}\r\nconnection: close\r\n\r\n`;
+    const up = await craftedServer([Buffer.from(head.slice(0, 20), 'latin1'), Buffer.concat([Buffer.from(head.slice(20), 'latin1'), body.subarray(0, 5)]), body.subarray(5)], 'keep');
+    const { h, chunks } = await proxyTo(up.port);
+    const request = upgradeRequest(h.proxy.port);
+    const client = await rawClient(h.proxy.port, Buffer.from(request, 'latin1'));
+    await withTimeout(client.received.ended.promise, 'the end of the refusal');
+    expect(client.received.bytes.equals(Buffer.concat([Buffer.from(head, 'latin1'), body]))).toBe(true);
+    const hs = (await h.event('handshake')) as HandshakeEvent;
+    expect(hs).toMatchObject({ upgraded: false, response: { status: 403, reason: ' Forbidden ', headers: [['x-why', 'origin'], ['X-Why', 'second'], ['Content-Length', String(body.length)], ['connection', 'close']] } });
+    expect(Buffer.from(hs.response!.body!, 'base64').equals(body)).toBe(true);
+    expect(hs.response!.bodyTruncated).toBeUndefined();
+    await h.event('end');
+    expect(h.events.map((e) => e.type)).toEqual(['open', 'handshake', 'end']);
+
+    expect(leg(chunks, 'client', 'client').toString('latin1')).toBe(request);
+    expect(leg(chunks, 'upstream', 'client').equals(up.received.bytes)).toBe(true);
+    expect(leg(chunks, 'upstream', 'server').equals(client.received.bytes)).toBe(true);
+    expect(leg(chunks, 'client', 'server').equals(client.received.bytes)).toBe(true);
+  });
+
+  it('a body past --max-payload is relayed whole and kept cut, with bodyTruncated; a chunked one as it came', async () => {
+    const chunked = `HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n`;
+    const up = await craftedServer([Buffer.from(chunked, 'latin1')]);
+    const { h } = await proxyTo(up.port, { maxPayload: 7 });
+    const client = await rawClient(h.proxy.port, Buffer.from(upgradeRequest(h.proxy.port), 'latin1'));
+    await withTimeout(client.received.ended.promise, 'the end of the refusal');
+    expect(client.received.bytes.toString('latin1')).toBe(chunked);
+    const hs = (await h.event('handshake')) as HandshakeEvent;
+    expect(hs.response).toMatchObject({ status: 503, bodyTruncated: true });
+    expect(Buffer.from(hs.response!.body!, 'base64').toString('latin1')).toBe('3\r\nabc\r');
+  });
+
+  it('a body that never completes is cut at the upstream timeout: what came is kept, an error says why', async () => {
+    const head = 'HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\npartial';
+    const up = await craftedServer([Buffer.from(head, 'latin1')]);
+    const { h } = await proxyTo(up.port, { upstreamTimeoutMs: 300 });
+    const client = await rawClient(h.proxy.port, Buffer.from(upgradeRequest(h.proxy.port), 'latin1'));
+    await withTimeout(client.received.ended.promise, 'the cut');
+    expect(client.received.bytes.toString('latin1')).toBe(head);
+    const hs = (await h.event('handshake')) as HandshakeEvent;
+    expect(Buffer.from(hs.response!.body!, 'base64').toString()).toBe('partial');
+    expect(await h.event('error')).toMatchObject({ stage: 'handshake', code: 'ETIMEDOUT' });
+    await h.event('end');
+  });
+});
+
+/** Resolves once what `peer` received satisfies `predicate` (checked on each chunk). */
+function receivedUntil(peer: RawPeer, predicate: (text: string) => boolean, what: string): Promise<void> {
+  const done = deferred();
+  const check = (): void => {
+    if (!predicate(peer.received.bytes.toString('latin1'))) return;
+    peer.socket.off('data', check);
+    done.resolve();
+  };
+  peer.socket.on('data', check);
+  check();
+  return withTimeout(done.promise, what);
+}
