@@ -151,6 +151,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         durationMs: Math.round((t - ctx.started) * 1000) / 1000,
       });
     });
+    // http-proxy emits `proxyReq` (where the path, Host and -H are applied, and the timeout set)
+    // only when the request carries no `Expect`. Node's server has already answered
+    // `100 Continue` to the client itself (no `checkContinue` listener), so the upstream need not.
+    delete req.headers.expect;
     proxy.web(req, res, { target: upstream.target as unknown as httpProxy.ProxyTargetUrl, ...tlsOptions }, (error: Error) => {
       if (ctx.status !== null) {
         res.destroy();

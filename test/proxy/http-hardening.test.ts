@@ -160,3 +160,24 @@ describe('plain HTTP to a TLS upstream', () => {
   });
 });
 
+
+describe('plain HTTP with Expect: 100-continue', () => {
+  it('still gets the path prefix, the Host rewrite and -H (http-proxy skips its hook for Expect)', async () => {
+    const up = await answeringServer('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    const h = await startHarness(`http://127.0.0.1:${up.port}/api`, { headers: [['X-Forced', '1']] });
+    cleanups.push(() => h.proxy.stop());
+    const socket = net.connect(h.proxy.port, '127.0.0.1');
+    socket.on('error', () => {});
+    cleanups.push(() => void socket.destroy());
+    const got = new ByteSink();
+    socket.on('data', (c: Buffer) => got.push(c));
+    socket.write('POST /up HTTP/1.1\r\nHost: proxy\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\n');
+    expect((await got.atLeast(25)).toString('latin1')).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    socket.write('abc');
+    const head = (await up.received.atLeast(20)).toString('latin1');
+    expect(head).toMatch(/^POST \/api\/up HTTP\/1\.1\r\n/);
+    expect(head).toMatch(new RegExp(`\r\nhost: 127\\.0\\.0\\.1:${up.port}\r\n`, 'i'));
+    expect(head).toMatch(/\r\nX-Forced: 1\r\n/i);
+    expect(await h.event('http')).toMatchObject({ status: 200 });
+  });
+});
