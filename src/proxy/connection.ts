@@ -12,7 +12,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import { encodePayload } from '../capture/payload.js';
 import type { HandshakeResponse, Leg, RawHeaders, Side } from '../session/events.js';
 import { preciseNow, type Session } from '../session/session.js';
 import type { HeadBytes } from './client-head-tap.js';
@@ -278,7 +277,7 @@ export class UpgradeConnection {
     const body = Buffer.concat(refusal.body);
     this.session.handshake({
       ...this.#handshakeRequest(),
-      response: { ...refusal.response, ...(body.length > 0 || refusal.truncated ? { body: encodePayload(body) } : {}), ...(refusal.truncated ? { bodyTruncated: true } : {}) },
+      response: { ...refusal.response, ...(body.length > 0 || refusal.truncated ? { body } : {}), ...(refusal.truncated ? { bodyTruncated: true } : {}) },
     });
     const client = this.#o.client;
     if (how === 'complete' && !client.destroyed) {

@@ -9,6 +9,10 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChunkEvent, HandshakeEvent, Leg, Side } from '../../src/session/events.js';
+import { encodeEventLine } from '../../src/capture/line-encoder.js';
+import { parseCaptureLine } from '../../src/capture/jsonl-reader.js';
+import type { CapturedHandshake } from '../../src/capture/capture-object.js';
+import { ev } from '../helpers/captured.js';
 import { deferred, withTimeout } from '../helpers/deferred.js';
 import { ByteSink } from '../helpers/raw-peers.js';
 import { startHarness, type Harness } from './harness.js';
@@ -213,8 +217,15 @@ describe('a refused upgrade on the wire', () => {
     expect(client.received.bytes.equals(Buffer.concat([Buffer.from(head, 'latin1'), body]))).toBe(true);
     const hs = (await h.event('handshake')) as HandshakeEvent;
     expect(hs).toMatchObject({ upgraded: false, response: { status: 403, reason: ' Forbidden ', headers: [['x-why', 'origin'], ['X-Why', 'second'], ['Content-Length', String(body.length)], ['connection', 'close']] } });
-    expect(Buffer.from(hs.response!.body!, 'base64').equals(body)).toBe(true);
+    const captured = hs as unknown as CapturedHandshake;
+    expect(captured.response!.body).toBe(body.toString('base64'));
     expect(hs.response!.bodyTruncated).toBeUndefined();
+    // The capture line holds it as base64 (capture-format `response.body`), and reads back as bytes.
+    const inMemory = ev(hs) as HandshakeEvent;
+    expect(inMemory.response!.body!.equals(body)).toBe(true);
+    const line = encodeEventLine(inMemory)!.toString('utf8');
+    expect(JSON.parse(line).response.body).toBe(body.toString('base64'));
+    expect((parseCaptureLine(line.trimEnd()) as HandshakeEvent).response!.body!.equals(body)).toBe(true);
     await h.event('end');
     expect(h.events.map((e) => e.type)).toEqual(['open', 'handshake', 'end']);
 
@@ -233,7 +244,7 @@ describe('a refused upgrade on the wire', () => {
     expect(client.received.bytes.toString('latin1')).toBe(chunked);
     const hs = (await h.event('handshake')) as HandshakeEvent;
     expect(hs.response).toMatchObject({ status: 503, bodyTruncated: true });
-    expect(Buffer.from(hs.response!.body!, 'base64').toString('latin1')).toBe('3\r\nabc\r');
+    expect((hs as unknown as CapturedHandshake).response!.body).toBe(Buffer.from('3\r\nabc\r').toString('base64'));
   });
 
   it('a body that never completes is cut at the upstream timeout: what came is kept, an error says why', async () => {
@@ -244,7 +255,7 @@ describe('a refused upgrade on the wire', () => {
     await withTimeout(client.received.ended.promise, 'the cut');
     expect(client.received.bytes.toString('latin1')).toBe(head);
     const hs = (await h.event('handshake')) as HandshakeEvent;
-    expect(Buffer.from(hs.response!.body!, 'base64').toString()).toBe('partial');
+    expect((hs as unknown as CapturedHandshake).response!.body).toBe(Buffer.from('partial').toString('base64'));
     expect(await h.event('error')).toMatchObject({ stage: 'handshake', code: 'ETIMEDOUT' });
     await h.event('end');
   });
