@@ -70,7 +70,9 @@ export interface UpgradeConnectionOptions {
 
 export class UpgradeConnection {
   readonly session: Session;
-  readonly #o: UpgradeConnectionOptions;
+  readonly #o: Omit<UpgradeConnectionOptions, 'head' | 'requestHead'>;
+  /** Reported once at start(), then dropped. */
+  #requestHead: HeadBytes | null;
   #state: State = 'pending';
   #request: http.ClientRequest | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -82,13 +84,23 @@ export class UpgradeConnection {
   #readT = 0;
   #refusal: { readonly response: HandshakeResponse; body: Buffer[]; kept: number; truncated: boolean; done: boolean } | null = null;
   #shuttingDown = false;
+  /**
+   * Client bytes read with the request head, and when; dropped once used: Node's `head` is a view
+   * of the whole chunk it came in, which an idle connection must not keep alive.
+   */
+  #earlyClientBytes: Buffer | null;
+  readonly #requestHeadT: number;
   readonly #progress: DialProgress = { connected: false, secured: false };
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
 
   constructor(options: UpgradeConnectionOptions) {
-    this.#o = options;
+    const { head, requestHead, ...rest } = options;
+    this.#o = rest;
     this.session = options.session;
+    this.#requestHead = requestHead ?? null;
+    this.#earlyClientBytes = head.length > 0 ? head : null;
+    this.#requestHeadT = options.requestHead?.t ?? preciseNow();
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
     // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
     // kills the process. After the 101 the tee passes a reset on as a reset.
@@ -114,7 +126,8 @@ export class UpgradeConnection {
   /** Dials the upstream and sends the request. */
   start(): void {
     const o = this.#o;
-    if (o.requestHead) this.#report('client', 'client', o.requestHead.bytes, o.requestHead.t);
+    if (this.#requestHead) this.#report('client', 'client', this.#requestHead.bytes, this.#requestHead.t);
+    this.#requestHead = null;
     let request: http.ClientRequest;
     try {
       const tls = o.upstream.servername !== null ? { servername: o.upstream.servername } : {};
@@ -211,7 +224,8 @@ export class UpgradeConnection {
     this.#report('client', 'server', head, preciseNow());
     // What came with the heads is the first chunk of each direction, relayed and inspected by the tee.
     if (upstreamHead.length > 0) socket.unshift(upstreamHead);
-    if (this.#o.head.length > 0) client.unshift(this.#o.head);
+    if (this.#earlyClientBytes) client.unshift(this.#earlyClientBytes);
+    this.#earlyClientBytes = null;
     for (const s of [client, socket]) {
       s.setTimeout(0);
       s.setNoDelay(true);
@@ -352,7 +366,8 @@ export class UpgradeConnection {
 
   /** Client bytes read with the request head that no tee will relay: they crossed the client leg only. */
   #reportEarlyClientBytes(): void {
-    if (this.#o.head.length > 0) this.#report('client', 'client', this.#o.head, this.#o.requestHead?.t ?? preciseNow());
+    if (this.#earlyClientBytes) this.#report('client', 'client', this.#earlyClientBytes, this.#requestHeadT);
+    this.#earlyClientBytes = null;
   }
 
   #report(leg: Leg, from: Side, bytes: Buffer, t: number): void {
