@@ -189,8 +189,9 @@ export class UpgradeConnection {
       this.#read.push(chunk);
       this.#readLength += chunk.length;
       this.#readT = t;
+      // Failed here, before Node's parser sees the chunk: whatever it then emits finds the state settled.
       if (this.#readLength > MAX_RESPONSE_HEADS)
-        this.#request?.destroy(codedError(`upstream sent more than ${MAX_RESPONSE_HEADS} bytes without a final response head`, 'HPE_HEADER_OVERFLOW'));
+        this.#dialFailed(codedError(`upstream sent more than ${MAX_RESPONSE_HEADS} bytes without a final response head`, 'HPE_HEADER_OVERFLOW'));
       return;
     }
     if (this.#state === 'refused') this.#relayRefusal(chunk, t);
@@ -249,6 +250,12 @@ export class UpgradeConnection {
   #onRefusal(res: http.IncomingMessage): void {
     if (this.#state !== 'pending') {
       res.resume();
+      return;
+    }
+    if (res.statusCode === 101) {
+      // Node hands a 101 over as an upgrade only with `Upgrade` and `Connection: upgrade`; without
+      // them it has parsed what follows as HTTP, so there is no byte stream left to relay.
+      this.#dialFailed(codedError('upstream answered 101 without "Upgrade" and "Connection: upgrade" headers (RFC 6455 §4.2.2)', 'EPROTO'));
       return;
     }
     this.#state = 'refused';

@@ -261,6 +261,30 @@ describe('a refused upgrade on the wire', () => {
   });
 });
 
+describe('answers that cannot be relayed as an upgrade', () => {
+  it('a 101 without Upgrade / Connection: upgrade headers: 502 and an error event', async () => {
+    const up = await craftedServer([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nX-Only: this\r\n\r\n\x81\x02hi', 'latin1')]);
+    const { h } = await proxyTo(up.port);
+    const client = await rawClient(h.proxy.port, Buffer.from(upgradeRequest(h.proxy.port), 'latin1'));
+    await withTimeout(client.received.ended.promise, 'the 502');
+    expect(client.received.bytes.toString('latin1')).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(await h.event('error')).toMatchObject({ stage: 'handshake', code: 'EPROTO' });
+    expect(await h.event('end')).toMatchObject({ code: 1006 });
+  });
+
+  it('interim 1xx heads without end: 502 once 64 KiB came without a final head', async () => {
+    const interim = Buffer.from(`HTTP/1.1 103 Early Hints\r\nLink: <${'a'.repeat(200)}>\r\n\r\n`, 'latin1');
+    const up = await craftedServer(Array.from({ length: 400 }, () => interim));
+    const { h } = await proxyTo(up.port);
+    const client = await rawClient(h.proxy.port, Buffer.from(upgradeRequest(h.proxy.port), 'latin1'));
+    await withTimeout(client.received.ended.promise, 'the 502');
+    expect(client.received.bytes.toString('latin1')).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(await h.event('error')).toMatchObject({ stage: 'handshake', code: 'HPE_HEADER_OVERFLOW' });
+    expect(h.events.filter((e) => e.type === 'handshake')).toHaveLength(1);
+    await h.event('end');
+  });
+});
+
 /** Resolves once what `peer` received satisfies `predicate` (checked on each chunk). */
 function receivedUntil(peer: RawPeer, predicate: (text: string) => boolean, what: string): Promise<void> {
   const done = deferred();
