@@ -103,10 +103,10 @@ export class UpgradeConnection {
     this.#requestHeadT = options.requestHead?.t ?? preciseNow();
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
     // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
-    // kills the process. After the 101 the tee passes a reset on as a reset.
+    // kills the process. A peer's reset is the end of its stream (`end.tcp`), not frametap's
+    // failure: no error event; after the 101 it is passed on as a reset, the upstream side `cut`.
     options.client.on('error', (error: Error & { code?: string }) => {
-      if (this.#state !== 'upgraded') return;
-      this.session.error('relay', error, 'client');
+      if (this.#state === 'upgraded' && error.code === 'ECONNRESET') this.#tee?.cut('server', true);
     });
     options.client.once('close', () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
@@ -234,8 +234,8 @@ export class UpgradeConnection {
     }
     const session = this.session;
     this.#tee = new Tee(client, socket, {
-      onChunk: (from, chunk, t) => session.push(from, chunk, t),
-      onStreamEnd: (from, t) => void session.endOf(from, t),
+      client: session.direction('client'),
+      server: session.direction('server'),
       onClosed: () => this.#finish(),
     });
     this.#tee.start();

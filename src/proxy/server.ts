@@ -203,8 +203,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       maxPayload: options.maxPayload,
       throttled: () => throttled,
       requestHead,
-      // Bus-only `chunk` events (packet captures): the tee's chunks are published by the session.
-      ...(bus.wants('chunk') ? { onHandshakeBytes: (leg, from, bytes, t) => bus.publish({ type: 'chunk', conn, t, leg, from, bytes }) } : {}),
+      // Bus-only `chunk` events (packet captures), in the session's event order; the session
+      // publishes the tee's chunks itself.
+      onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
     });
     live.add(connection);
     void connection.done.then(() => live.delete(connection));

@@ -31,15 +31,19 @@ interface CraftedServer {
   /** Everything the upstream received on its first connection. */
   readonly received: ByteSink;
   readonly connections: () => number;
+  /** The first connection's socket. */
+  socket(): Promise<net.Socket>;
 }
 
 /** A TCP "upstream" that answers the first request head with `answer`, written in the given pieces. */
 async function craftedServer(answer: readonly Buffer[], then: 'keep' | 'end' = 'keep'): Promise<CraftedServer> {
   const received = new ByteSink();
   let connections = 0;
+  const first = deferred<net.Socket>();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     connections++;
+    first.resolve(socket);
     sockets.add(socket);
     socket.on('error', () => {});
     socket.setNoDelay(true);
@@ -63,7 +67,7 @@ async function craftedServer(answer: readonly Buffer[], then: 'keep' | 'end' = '
     for (const s of sockets) s.destroy();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { port: (server.address() as AddressInfo).port, received, connections: () => connections };
+  return { port: (server.address() as AddressInfo).port, received, connections: () => connections, socket: () => withTimeout(first.promise, 'the upstream connection') };
 }
 
 interface RawPeer {
@@ -144,11 +148,18 @@ describe('the handshake on the wire', () => {
     expect(hs.response!.headers).toContainEqual(['x-dup', '2']);
     expect(await h.event('message')).toMatchObject({ from: 'server', text: 'hi' });
 
-    // The hook: each leg's handshake bytes exactly as the raw peers sent and received them.
+    // `chunk` events (the hook for the heads, the tee after them): each leg's whole byte stream,
+    // exactly as the raw peers sent and received it.
     expect(leg(chunks, 'client', 'client').toString('latin1')).toBe(request);
     expect(leg(chunks, 'upstream', 'client').toString('latin1')).toBe(forwarded);
-    expect(leg(chunks, 'upstream', 'server').toString('latin1')).toBe(head101);
-    expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(head101);
+    expect(leg(chunks, 'upstream', 'server').toString('latin1')).toBe(head101 + frame.toString('latin1'));
+    expect(leg(chunks, 'client', 'server').equals(client.received.bytes)).toBe(true);
+    // Client frames after the 101: the tee's, on both legs, once each.
+    const masked = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x6f ^ 2]);
+    client.socket.write(masked);
+    await up.received.atLeast(forwarded.length + masked.length);
+    expect(leg(chunks, 'client', 'client').equals(Buffer.concat([Buffer.from(request, 'latin1'), masked]))).toBe(true);
+    expect(leg(chunks, 'upstream', 'client').equals(up.received.bytes)).toBe(true);
     expect(chunks.every((c) => c.conn === 1 && typeof c.t === 'number')).toBe(true);
   });
 
@@ -164,6 +175,22 @@ describe('the handshake on the wire', () => {
     expect(((await h.event('handshake')) as HandshakeEvent).response).toMatchObject({ status: 101 });
     expect(leg(chunks, 'upstream', 'server').toString('latin1')).toBe(heads);
     expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(heads);
+  });
+
+  it('client frames sent with the request head go upstream after it, and each leg carries them once', async () => {
+    const head101 = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`;
+    const up = await craftedServer([Buffer.from(head101, 'latin1')]);
+    const { h, chunks } = await proxyTo(up.port);
+    const request = upgradeRequest(h.proxy.port);
+    const early = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]);
+    const client = await rawClient(h.proxy.port, Buffer.concat([Buffer.from(request, 'latin1'), early]));
+    const forwarded = request.replace(`HOST: 127.0.0.1:${h.proxy.port}`, `HOST: 127.0.0.1:${up.port}`);
+    expect((await up.received.atLeast(forwarded.length + early.length)).equals(Buffer.concat([Buffer.from(forwarded, 'latin1'), early]))).toBe(true);
+    expect(await h.event('message')).toMatchObject({ from: 'client', text: 'hi' });
+    expect((await client.received.atLeast(head101.length)).toString('latin1')).toBe(head101);
+    expect(leg(chunks, 'client', 'client').equals(Buffer.concat([Buffer.from(request, 'latin1'), early]))).toBe(true);
+    expect(leg(chunks, 'upstream', 'client').equals(up.received.bytes)).toBe(true);
+    expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(head101);
   });
 
   it('an upgrade after a plain request on the same connection: the hook has only the upgrade head', async () => {
@@ -202,6 +229,23 @@ describe('the handshake on the wire', () => {
     expect(leg(chunks, 'client', 'client').toString('latin1')).toBe(request);
     expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(head101);
     expect(upgradeReceived.bytes.toString('latin1')).toBe(leg(chunks, 'upstream', 'client').toString('latin1'));
+  });
+});
+
+describe('after the 101', () => {
+  it("a peer's reset is end.tcp (reset, the other side cut and reset too), never an error event", async () => {
+    const head101 = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`;
+    const up = await craftedServer([Buffer.from(head101, 'latin1')]);
+    const upstreamReset = deferred<string | undefined>();
+    const { h } = await proxyTo(up.port);
+    const client = await rawClient(h.proxy.port, Buffer.from(upgradeRequest(h.proxy.port), 'latin1'));
+    await client.received.atLeast(head101.length);
+    const upstream = await up.socket();
+    upstream.once('error', (e: Error & { code?: string }) => upstreamReset.resolve(e.code));
+    client.socket.resetAndDestroy();
+    expect(await withTimeout(upstreamReset.promise, 'the reset passed on')).toBe('ECONNRESET');
+    expect(await h.event('end')).toMatchObject({ code: 1006, tcp: { client: 'reset', server: 'cut' } });
+    expect(h.events.some((e) => e.type === 'error')).toBe(false);
   });
 });
 
