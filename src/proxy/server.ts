@@ -130,6 +130,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     connectionsCheckingInterval: options.connectionsCheckingIntervalMs ?? DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
   }, (req, res) => {
+    if (req.httpVersion !== '1.0' && hostCount(req) !== 1) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('frametap: a request must have exactly one Host header (RFC 9112 §3.2)\n');
+      return;
+    }
     const path = upstreamPath(upstream, req.url ?? '');
     if (path === null) {
       // Absolute-form targets would let a client pick the host: this is a reverse proxy.
@@ -278,6 +282,8 @@ function refuseUpgrade(req: http.IncomingMessage): string | null {
   if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) {
     return 'a WebSocket upgrade must be HTTP/1.1 or later (RFC 6455 §4.1)';
   }
+  const hosts = hostCount(req);
+  if (hosts !== 1) return `a request must have exactly one Host header, not ${hosts} (RFC 9112 §3.2)`;
   // A body would be taken for WebSocket frames after the 101 by both peers, and Node would
   // close a chunked one with a `0\r\n\r\n` the client never sent: refuse it (issue 11).
   const length = req.headers['content-length'];
@@ -285,6 +291,17 @@ function refuseUpgrade(req: http.IncomingMessage): string | null {
     return 'an upgrade request must not have a body (Content-Length or Transfer-Encoding): after the 101 its bytes would be read as frames';
   }
   return null;
+}
+
+/**
+ * RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+ * request message that lacks a Host header field and to any that contains more than one". Node
+ * refuses a missing one itself, but passes duplicates on (which one the upstream reads is a guess).
+ */
+function hostCount(req: http.IncomingMessage): number {
+  let n = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') n++;
+  return n;
 }
 
 /** The answer to a request Node's HTTP server could not take (`clientError`). */

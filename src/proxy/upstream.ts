@@ -95,7 +95,7 @@ export function forwardedHeaders(request: RawHeaders, options: { readonly hostHe
       continue;
     }
     if (key === 'host' && hostHeader !== null) {
-      // RFC 9112 §3.2: exactly one Host; a second one was refused by Node's parser already.
+      // RFC 9112 §3.2: exactly one Host (server.ts refuses a request with more).
       if (!hostSeen) out.push([name, hostHeader]);
       hostSeen = true;
       continue;

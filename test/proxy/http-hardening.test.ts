@@ -105,6 +105,18 @@ describe('an upgrade request with a body', () => {
     expect(up.connections()).toBe(1);
   });
 
+  it('two Host headers: 400 (RFC 9112 §3.2) on both paths, the upstream never contacted', async () => {
+    const up = await answeringServer('HTTP/1.1 500 No\r\n\r\n');
+    const h = await startHarness(`ws://127.0.0.1:${up.port}`);
+    cleanups.push(() => h.proxy.stop());
+    const upgrade = await exchange(h.proxy.port, `GET /ws HTTP/1.1\r\nHost: a\r\nhost: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    expect(upgrade.status).toBe(400);
+    expect(upgrade.text).toMatch(/exactly one Host/);
+    const plain = await exchange(h.proxy.port, 'GET /page HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n');
+    expect(plain.status).toBe(400);
+    expect(up.connections()).toBe(0);
+  });
+
   it('an HTTP/1.0 upgrade: 400 (RFC 6455 §4.1), the upstream never contacted', async () => {
     const up = await answeringServer('HTTP/1.1 500 No\r\n\r\n');
     const h = await startHarness(`ws://127.0.0.1:${up.port}`);
