@@ -163,6 +163,34 @@ describe('the handshake on the wire', () => {
     expect(chunks.every((c) => c.conn === 1 && typeof c.t === 'number')).toBe(true);
   });
 
+  it('heads written one byte at a time on both sides arrive whole and exact (101 and a refusal)', async () => {
+    const bytewise = (text: string): Buffer[] => [...Buffer.from(text, 'latin1')].map((byte) => Buffer.from([byte]));
+    const head101 = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\nX-Dup: 1\r\nx-dup: 2\r\n\r\n`;
+    const refusal = 'HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope';
+    for (const [answer, status] of [[head101, 101], [refusal, 403]] as const) {
+      const up = await craftedServer(bytewise(answer));
+      const { h, chunks } = await proxyTo(up.port);
+      const request = upgradeRequest(h.proxy.port);
+      const socket = net.connect({ port: h.proxy.port, host: '127.0.0.1' });
+      socket.setNoDelay(true);
+      socket.on('error', () => {});
+      cleanups.push(() => void socket.destroy());
+      const client: RawPeer = { socket, received: new ByteSink() };
+      socket.on('data', (c: Buffer) => client.received.push(c));
+      await withTimeout(new Promise((r) => socket.once('connect', r)), 'connect');
+      for (const piece of bytewise(request)) {
+        socket.write(piece);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect((await client.received.atLeast(answer.length)).toString('latin1')).toBe(answer);
+      expect(((await h.event('handshake')) as HandshakeEvent).response).toMatchObject({ status });
+      expect(leg(chunks, 'client', 'client').toString('latin1')).toBe(request);
+      expect(leg(chunks, 'upstream', 'server').toString('latin1')).toBe(answer);
+      expect(leg(chunks, 'client', 'server').toString('latin1')).toBe(answer);
+      await h.proxy.stop();
+    }
+  });
+
   it('interim 1xx heads before the 101 are relayed too, and -H replaces a header in its place', async () => {
     const heads = `HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`;
     const up = await craftedServer([Buffer.from(heads, 'latin1')]);
