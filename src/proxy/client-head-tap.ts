@@ -7,14 +7,7 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
-import { preciseNow } from '../session/session.js';
 import { requestHeadStart } from './http-heads.js';
-
-export interface HeadBytes {
-  readonly bytes: Buffer;
-  /** When its last byte was read (capture-format `t`). */
-  readonly t: number;
-}
 
 export class ClientHeadTap {
   readonly #socket: net.Socket;
@@ -22,7 +15,6 @@ export class ClientHeadTap {
   readonly #keep: number;
   #chunks: Buffer[] = [];
   #length = 0;
-  #t = 0;
 
   constructor(socket: net.Socket, maxHeaderSize: number) {
     this.#socket = socket;
@@ -37,7 +29,6 @@ export class ClientHeadTap {
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#t = preciseNow();
     this.#chunks.push(chunk);
     this.#length += chunk.length;
     while (this.#chunks.length > 1 && this.#length - this.#chunks[0]!.length >= this.#keep) this.#length -= this.#chunks.shift()!.length;
@@ -48,13 +39,13 @@ export class ClientHeadTap {
    * completed the head, which this tap has already seen): the head's bytes, or null when they can
    * not be told apart. Stops tapping: from here on the connection's bytes are the tee's.
    */
-  take(req: http.IncomingMessage, bodyHead: Buffer): HeadBytes | null {
+  take(req: http.IncomingMessage, bodyHead: Buffer): Buffer | null {
     this.#socket.removeListener('data', this.#onData);
     const window = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
     this.#chunks = [];
     // Node hands over the rest of the chunk after the head as `bodyHead`.
     const end = window.length - bodyHead.length;
     const start = requestHeadStart(window, end, `${req.method} ${req.url} HTTP/${req.httpVersion}`);
-    return start === null ? null : { bytes: Buffer.from(window.subarray(start, end)), t: this.#t };
+    return start === null ? null : Buffer.from(window.subarray(start, end));
   }
 }

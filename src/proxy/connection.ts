@@ -14,7 +14,6 @@ import https from 'node:https';
 import type net from 'node:net';
 import type { HandshakeResponse, Leg, RawHeaders, Side } from '../session/events.js';
 import { preciseNow, type Session } from '../session/session.js';
-import type { HeadBytes } from './client-head-tap.js';
 import { finalResponseHeadEnd } from './http-heads.js';
 import { closeWhenFlushed, writeBadGateway } from './refusal.js';
 import { Tee } from './tee.js';
@@ -56,14 +55,15 @@ export interface UpgradeConnectionOptions {
   /** Whether every relayed socket is paused for capture backpressure right now. */
   readonly throttled: () => boolean;
   /** The request head as the client sent it (server.ts taps it when someone wants `chunk` events). */
-  readonly requestHead?: HeadBytes | null;
+  readonly requestHead?: Buffer | null;
   /**
    * Every byte that crosses a leg outside the tee, when it crosses: the request head as received
    * (client leg) and as sent (upstream leg), the upstream's response head, interim 1xx heads
    * included, as read (upstream leg) and as relayed (client leg), a refusal's body the same way,
    * frametap's own 502, and on a failed or refused upgrade the client bytes that came with its
    * request. After a 101 the tee sees everything else, early client bytes and the upstream's
-   * bytes that came with the 101 first.
+   * bytes that came with the 101 first. For a TLS upstream the upstream leg's bytes are those
+   * inside TLS. `t` never goes back: bytes read before the connection's `open` are stamped at start().
    */
   readonly onHandshakeBytes?: HandshakeBytesHook;
 }
@@ -72,7 +72,7 @@ export class UpgradeConnection {
   readonly session: Session;
   readonly #o: Omit<UpgradeConnectionOptions, 'head' | 'requestHead'>;
   /** Reported once at start(), then dropped. */
-  #requestHead: HeadBytes | null;
+  #requestHead: Buffer | null;
   #state: State = 'pending';
   #request: http.ClientRequest | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -89,7 +89,6 @@ export class UpgradeConnection {
    * of the whole chunk it came in, which an idle connection must not keep alive.
    */
   #earlyClientBytes: Buffer | null;
-  readonly #requestHeadT: number;
   readonly #progress: DialProgress = { connected: false, secured: false };
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
@@ -100,7 +99,6 @@ export class UpgradeConnection {
     this.session = options.session;
     this.#requestHead = requestHead ?? null;
     this.#earlyClientBytes = head.length > 0 ? head : null;
-    this.#requestHeadT = options.requestHead?.t ?? preciseNow();
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
     // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
     // kills the process. A peer's reset is the end of its stream (`end.tcp`), not frametap's
@@ -126,7 +124,8 @@ export class UpgradeConnection {
   /** Dials the upstream and sends the request. */
   start(): void {
     const o = this.#o;
-    if (this.#requestHead) this.#report('client', 'client', this.#requestHead.bytes, this.#requestHead.t);
+    // Stamped now, not when read: a connection's events (its `open` included) never go back in time.
+    if (this.#requestHead) this.#report('client', 'client', this.#requestHead, preciseNow());
     this.#requestHead = null;
     let request: http.ClientRequest;
     try {
@@ -373,7 +372,7 @@ export class UpgradeConnection {
 
   /** Client bytes read with the request head that no tee will relay: they crossed the client leg only. */
   #reportEarlyClientBytes(): void {
-    if (this.#earlyClientBytes) this.#report('client', 'client', this.#earlyClientBytes, this.#requestHeadT);
+    if (this.#earlyClientBytes) this.#report('client', 'client', this.#earlyClientBytes, preciseNow());
     this.#earlyClientBytes = null;
   }
 

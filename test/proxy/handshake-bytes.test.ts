@@ -160,7 +160,10 @@ describe('the handshake on the wire', () => {
     await up.received.atLeast(forwarded.length + masked.length);
     expect(leg(chunks, 'client', 'client').equals(Buffer.concat([Buffer.from(request, 'latin1'), masked]))).toBe(true);
     expect(leg(chunks, 'upstream', 'client').equals(up.received.bytes)).toBe(true);
-    expect(chunks.every((c) => c.conn === 1 && typeof c.t === 'number')).toBe(true);
+    expect(chunks.every((c) => c.conn === 1)).toBe(true);
+    // A connection's times never go back: no chunk before its `open`, each one at or after the last.
+    const opened = (await h.event('open')).t;
+    expect(chunks.every((c, i) => c.t >= opened && (i === 0 || c.t >= chunks[i - 1]!.t))).toBe(true);
   });
 
   it('heads written one byte at a time on both sides arrive whole and exact (101 and a refusal)', async () => {
