@@ -78,6 +78,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let throttled = false;
   const live = new Set<UpgradeConnection>();
   const heads = new WeakMap<net.Socket, ClientHeadTap>();
+  /** The response in progress on a connection: a late `clientError` must not write into it. */
+  const responding = new WeakMap<net.Socket, http.ServerResponse>();
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
 
   const proxy = httpProxy.createProxyServer({});
@@ -130,6 +132,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     connectionsCheckingInterval: options.connectionsCheckingIntervalMs ?? DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
   }, (req, res) => {
+    responding.set(req.socket, res);
     if (req.httpVersion !== '1.0' && hostCount(req) !== 1) {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('frametap: a request must have exactly one Host header (RFC 9112 §3.2)\n');
       return;
@@ -228,7 +231,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
 
   server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A plain request's body that stalls past requestTimeout while its response is already going
+    // out: no second status line in the middle of it, just the end of the connection.
+    if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
       socket.destroy();
       return;
     }

@@ -193,3 +193,22 @@ describe('plain HTTP with Expect: 100-continue', () => {
     expect(await h.event('http')).toMatchObject({ status: 200 });
   });
 });
+
+describe('a plain request body that stalls past requestTimeout', () => {
+  it('after the response has started: the connection is closed, no 408 written into the response', async () => {
+    const up = await answeringServer('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+    const h = await startHarness(`http://127.0.0.1:${up.port}`, { headersTimeoutMs: 200, requestTimeoutMs: 300, connectionsCheckingIntervalMs: 50 });
+    cleanups.push(() => h.proxy.stop());
+    const answer = await exchange(h.proxy.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+    expect(answer.status).toBe(200);
+    expect(answer.text).not.toMatch(/408/);
+  });
+
+  it('before any response: 408', async () => {
+    const silent = await answeringServer('');
+    const h = await startHarness(`http://127.0.0.1:${silent.port}`, { headersTimeoutMs: 200, requestTimeoutMs: 300, connectionsCheckingIntervalMs: 50, upstreamTimeoutMs: 60_000 });
+    cleanups.push(() => h.proxy.stop());
+    const answer = await exchange(h.proxy.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+    expect(answer.status).toBe(408);
+  });
+});
