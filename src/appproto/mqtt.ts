@@ -280,6 +280,7 @@ export class MqttStream {
   }
 
   push(from: Side, bytes: Uint8Array): DecodeResult[] {
+    if (this.#skip[from] === Number.POSITIVE_INFINITY) return [undecodable('mqtt', `the ${from}'s stream was lost earlier; not decoded`)];
     const out: DecodeResult[] = [];
     let chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (this.#skip[from] > 0) {
@@ -294,9 +295,8 @@ export class MqttStream {
       if (head === 'partial') break;
       if (head === 'bad') {
         out.push(undecodable('mqtt', `bad remaining length at the start of a ${from} packet; rest of this direction not decoded`));
-        buf = Buffer.alloc(0);
-        this.#skip[from] = Number.POSITIVE_INFINITY;
-        break;
+        this.lose(from);
+        return out;
       }
       const total = head.headerLength + head.remaining;
       if (total > this.limits.maxPacketBytes) {
