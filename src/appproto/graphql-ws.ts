@@ -18,8 +18,13 @@ const SUBSCRIPTIONS_WS = new Set(['connection_init', 'connection_ack', 'connecti
 /** Whether a JSON value is a message of either protocol (for sniffing). */
 export function isGraphqlMessage(v: JsonValue): boolean {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  const type = (v as Record<string, JsonValue>).type;
-  return typeof type === 'string' && (TRANSPORT_WS.has(type) || SUBSCRIPTIONS_WS.has(type)) && !('jsonrpc' in v);
+  const m = v as Record<string, JsonValue>;
+  const type = m.type;
+  if (typeof type !== 'string' || !(TRANSPORT_WS.has(type) || SUBSCRIPTIONS_WS.has(type))) return false;
+  // Both protocols' messages have only these fields; operation messages carry a string id.
+  if (!Object.keys(m).every((k) => k === 'type' || k === 'id' || k === 'payload')) return false;
+  const needsId = ['subscribe', 'next', 'complete', 'start', 'data', 'stop'].includes(type);
+  return !needsId || typeof m.id === 'string' || typeof m.id === 'number';
 }
 
 /** `operationName`, else the first words of the query (`subscription OnChat`). */

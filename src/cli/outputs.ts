@@ -12,6 +12,8 @@ import { startLineLog, type LineLog } from '../sinks/line-log.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import type { UiMode } from './args.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
+import { appLogAnnotator } from '../sinks/app-log.js';
 
 export interface DashboardSetup {
   readonly source: 'live' | 'view' | 'replay';
@@ -30,6 +32,8 @@ export interface OutputsOptions {
   readonly header: CaptureHeader;
   /** Needed in tui mode. */
   readonly dashboard?: DashboardSetup;
+  /** Decoding of app protocols (`--view`, `--pair`, …) for the log and the dashboard; null turns it off. */
+  readonly app?: AppViewOptions | null;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
 }
@@ -77,7 +81,8 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {
-      const log: LineLog = startLineLog({ bus, stream: stdout });
+      const annotate = options.app === null ? undefined : appLogAnnotator(options.app ?? {});
+      const log: LineLog = startLineLog({ bus, stream: stdout, ...(annotate ? { annotate } : {}) });
       closers.push(() => log.close());
     } else if (ui === 'tui') {
       const setup = options.dashboard;

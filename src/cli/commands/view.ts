@@ -7,15 +7,17 @@ import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
 import { captureHeader } from '../../capture/header.js';
 import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
-export const HELP = `usage: frametap view FILE [--ui MODE]
+export const HELP = `usage: frametap view FILE [--ui MODE] [--view NAME] [--pair PATH] [--pair-timeout SECS]
+                     [--proto FILE --proto-type NAME]
 
 Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with WebSocket messages
 (Chrome DevTools "Save all as HAR", Playwright recordHar). A HAR has messages only, no frames.
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
-  -h, --help      this help
+${APP_FLAGS_HELP}  -h, --help      this help
 
 examples:
   frametap view session.jsonl
@@ -25,6 +27,7 @@ examples:
 const FLAGS = {
   ui: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -36,6 +39,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const file = fileArgument('view', positionals, 'the capture (.jsonl) or HAR to show');
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   const { captureFormat, loadCapture } = await import('../../capture/load.js');
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
@@ -67,7 +71,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app });
   try {
     for (const event of loaded.events) bus.publish(event);
   } finally {

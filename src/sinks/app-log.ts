@@ -1,0 +1,47 @@
+/**
+ * The app-protocol part of `--ui log`: for each message line, the decoded summary (and on a
+ * reply's line its latency); lines of their own for requests left unanswered and for each
+ * connection's pairing figures at its end. Runs in the line log's sink, never on the relay path.
+ */
+import { AppViews, type AppNote, type AppViewOptions } from '../appproto/connection-app.js';
+import { formatPairStats } from '../appproto/pairing.js';
+import type { SessionEvent } from '../session/events.js';
+import { clock, previewText } from './line-log.js';
+
+export interface LineAnnotation {
+  /** Appended to the event's own line. */
+  readonly suffix: string | null;
+  /** Whole lines (without time and connection) written after it. */
+  readonly extra: readonly string[];
+}
+
+/** How often (in event time) open requests of every connection are checked against the timeout. */
+const TICK_MS = 1000;
+
+/** An annotator for the line log; holds one AppViews for the bus. */
+export function appLogAnnotator(options: AppViewOptions = {}, utc = false): (event: SessionEvent) => LineAnnotation {
+  const views = new AppViews(options);
+  let lastTick = -Infinity;
+  const timeout = views.options.pair?.timeoutMs ?? 30_000;
+  return (event) => {
+    const notes: AppNote[] = views.observe(event);
+    if (event.t - lastTick >= TICK_MS) {
+      lastTick = event.t;
+      notes.push(...views.tick(event.t));
+    }
+    let suffix: string | null = null;
+    const extra: string[] = [];
+    for (const note of notes) {
+      const head = `${clock(event.t, utc)} #${note.conn} `;
+      if (note.kind === 'message') {
+        if (note.view.summary !== null) suffix = `· ${previewText(note.view.summary, 120).slice(1, -1)}`;
+      } else if (note.kind === 'unanswered') {
+        for (const u of note.items) extra.push(`${head}unanswered: ${previewText(u.request, 120).slice(1, -1)} (no reply in ${timeout / 1000} s)`);
+      } else {
+        for (const u of note.unanswered) extra.push(`${head}unanswered: ${previewText(u.request, 120).slice(1, -1)} (no reply before the end)`);
+        if (note.stats.requests > 0 || note.stats.unmatched > 0) extra.push(`${head}pairs: ${formatPairStats(note.stats)}`);
+      }
+    }
+    return { suffix, extra };
+  };
+}
