@@ -4,6 +4,7 @@
  */
 import { closeCodeName } from '../protocol/constants.js';
 import { type JsonPath, type JsonValue, withoutPath } from './json-path.js';
+import { jsonEnvelope } from '../appproto/envelope.js';
 
 /** One data message as compared: the bytes kept and the true length. */
 export interface AnswerMessage {
@@ -60,10 +61,11 @@ function sameContent(was: AnswerMessage, is: AnswerMessage, ignore: readonly Jso
     return was.length === is.length && is.data.subarray(0, was.data.length).equals(was.data);
   }
   if (was.opcode === 1 && ignore.length > 0) {
-    const a = parseJson(was.data);
-    const b = parseJson(is.data);
+    // The JSON may sit inside an app protocol's envelope (socket.io `42["event",{…}]`, a STOMP body).
+    const a = jsonEnvelope(was.data.toString('utf8'));
+    const b = jsonEnvelope(is.data.toString('utf8'));
     if (a !== undefined && b !== undefined) {
-      return jsonEqual(stripAll(a, ignore), stripAll(b, ignore));
+      return a.head === b.head && jsonEqual(stripAll(a.json, ignore), stripAll(b.json, ignore));
     }
   }
   return was.data.equals(is.data);
@@ -119,6 +121,8 @@ export function showMessage(m: AnswerMessage | null, ignore: readonly JsonPath[]
     const shown = ignore.length > 0 ? stripAll(json, ignore) : json;
     return clip(JSON.stringify(shown, null, 2)) + cut;
   }
+  const env = ignore.length > 0 ? jsonEnvelope(m.data.toString('utf8')) : undefined;
+  if (env !== undefined) return clip(`${JSON.stringify(env.head)} ${JSON.stringify(stripAll(env.json, ignore), null, 2)}`) + cut;
   return clip(JSON.stringify(m.data.toString('utf8'))) + cut;
 }
 

@@ -38,7 +38,9 @@ compressed as captured, pings, the close) and records what the server answers. F
       --ui MODE        tui, log (default when not on a terminal), jsonl, none
       --check          compare the server's answers with the captured ones: exit 1 and a diff when
                        they differ
-      --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable)
+      --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable);
+                       reaches into socket.io packets (42["tick",{"ts":1}]: $[1].ts) and STOMP
+                       JSON bodies
   -h, --help           this help
 
 exit status: 0 done (and matching with --check), 1 answers differ, 2 usage error, 3 could not run
