@@ -6,7 +6,8 @@
 import { AppViews, type AppNote, type AppViewOptions } from '../appproto/connection-app.js';
 import { formatPairStats } from '../appproto/pairing.js';
 import type { SessionEvent } from '../session/events.js';
-import { clock, previewText } from './line-log.js';
+import { clock } from './line-log.js';
+import { safeLine } from '../appproto/safe-text.js';
 
 export interface LineAnnotation {
   /** Appended to the event's own line. */
@@ -34,11 +35,11 @@ export function appLogAnnotator(options: AppViewOptions = {}, utc = false): (eve
     for (const note of notes) {
       const head = `${clock(event.t, utc)} #${note.conn} `;
       if (note.kind === 'message') {
-        if (note.view.summary !== null) suffix = `· ${previewText(note.view.summary, 120).slice(1, -1)}`;
+        if (note.view.summary !== null) suffix = `· ${safeLine(note.view.summary)}`;
       } else if (note.kind === 'unanswered') {
-        for (const u of note.items) extra.push(`${head}unanswered: ${previewText(u.request, 120).slice(1, -1)} (no reply in ${timeout / 1000} s)`);
+        for (const u of note.items) extra.push(`${head}unanswered: ${safeLine(u.request)} (no reply in ${timeout / 1000} s)`);
       } else {
-        for (const u of note.unanswered) extra.push(`${head}unanswered: ${previewText(u.request, 120).slice(1, -1)} (no reply before the end)`);
+        for (const u of note.unanswered) extra.push(`${head}unanswered: ${safeLine(u.request)} (no reply before the end)`);
         if (note.stats.requests > 0 || note.stats.unmatched > 0) extra.push(`${head}pairs: ${formatPairStats(note.stats)}`);
       }
     }

@@ -111,3 +111,15 @@ describe('pair tracker', () => {
     expect(end).toMatchObject([{ kind: 'end', stats: { requests: 2, unanswered: 2 }, unanswered: [{ request: 'socket.io never ack 2' }] }]);
   });
 });
+
+describe('log annotations', () => {
+  it('peer-controlled text cannot reach the terminal as control characters', async () => {
+    const { appLogAnnotator } = await import('../../src/sinks/app-log.js');
+    const annotate = appLogAnnotator();
+    const text = '42["evil\\u001b[2J\\n",1]';
+    const a = annotate({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
+    expect(a.suffix).toBeNull();
+    const b = appLogAnnotator({ view: 'socketio' })({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
+    expect(b.suffix).toBe('· socket.io evil\\u001b[2J\\u000a');
+  });
+});
