@@ -102,7 +102,7 @@ describe('pair tracker', () => {
     const views = new AppViews({ pair: { timeoutMs: 1000 } });
     const hs = { type: 'handshake', conn: 1, t: 0, request: { method: 'GET', target: '/socket.io/?EIO=4&transport=websocket', httpVersion: '1.1', headers: [] }, response: null, upgraded: true, accept: 'ok', protocol: null, extensions: [] } as SessionEvent;
     views.observe(hs);
-    const msg = (t: number, text: string): SessionEvent => ({ type: 'message', conn: 1, t, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
+    const msg = (t: number, text: string): SessionEvent => ({ type: 'message', conn: 1, t, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, data: Buffer.from(text), truncated: false });
     expect(views.observe(msg(10, '42["a"]'))).toEqual([{ kind: 'message', conn: 1, view: expect.objectContaining({ summary: 'socket.io a' }) }]);
     views.observe(msg(20, '421["slow"]'));
     views.observe(msg(30, '422["never"]'));
@@ -117,9 +117,9 @@ describe('log annotations', () => {
     const { appLogAnnotator } = await import('../../src/sinks/app-log.js');
     const annotate = appLogAnnotator();
     const text = '42["evil\\u001b[2J\\n",1]';
-    const a = annotate({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
+    const a = annotate({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, data: Buffer.from(text), truncated: false });
     expect(a.suffix).toBeNull();
-    const b = appLogAnnotator({ view: 'socketio' })({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
+    const b = appLogAnnotator({ view: 'socketio' })({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, data: Buffer.from(text), truncated: false });
     expect(b.suffix).toBe('· socket.io evil\\u001b[2J\\u000a');
   });
 });
