@@ -177,14 +177,14 @@ function framePreview(e: FrameEvent, width: number, message?: MessageEvent): str
 }
 
 /** One row of the message log: time, arrow, kind, frame count, length (compressed flag), preview. */
-export function formatMessageRow(e: MessageEvent, width: number, wireLength?: number): string {
+export function formatMessageRow(e: MessageEvent, width: number, wireLength?: number, preview?: string): string {
   const name = (e.opcode === 1 ? 'text' : 'binary').padEnd(6);
   const info = `${e.frames > 1 ? `${e.frames}fr` : ''}${e.compressed ? ' z' : ''}`.trim().padEnd(6);
   // Compressed (RFC 7692): bytes on the wire → inflated length.
   const len = (e.compressed && wireLength !== undefined ? formatLength(wireLength, e.length) : formatSize(e.length)).padStart(9);
   const head = `${formatClock(e.t).padEnd(TIME_W)} ${arrow(e.from)} ${name} ${info} ${len}  `;
   const rest = Math.max(0, width - head.length);
-  return head + messagePreview(e, rest);
+  return head + (preview !== undefined ? oneLine(preview, rest) : messagePreview(e, rest));
 }
 
 export function messagePreview(e: MessageEvent, width: number): string {

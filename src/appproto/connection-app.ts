@@ -148,4 +148,10 @@ export class AppViews {
   stats(conn: number): PairStats | null {
     return this.#conns.get(conn)?.stats() ?? null;
   }
+
+  /** Live figures of an open connection, read when shown (null when it is not known). */
+  connectionStats(conn: number): (() => PairStats) | null {
+    const app = this.#conns.get(conn);
+    return app ? () => app.stats() : null;
+  }
 }

@@ -59,6 +59,8 @@ export class PairTracker {
   readonly #open = new Map<string, Open[]>();
   #openCount = 0;
   readonly #latencies: number[] = [];
+  /** The window sorted, made when stats are read after a new reply. */
+  #sorted: number[] | null = null;
   #next = 0;
   #requests = 0;
   #replies = 0;
@@ -90,6 +92,7 @@ export class PairTracker {
     if (this.#latencies.length < this.options.window) this.#latencies.push(latencyMs);
     else this.#latencies[this.#next] = latencyMs;
     this.#next = (this.#next + 1) % this.options.window;
+    this.#sorted = null;
     return { kind: 'reply', key, latencyMs, requestT, request };
   }
 
@@ -133,7 +136,8 @@ export class PairTracker {
   }
 
   stats(): PairStats {
-    const sorted = [...this.#latencies].sort((a, b) => a - b);
+    this.#sorted ??= [...this.#latencies].sort((a, b) => a - b);
+    const sorted = this.#sorted;
     return {
       requests: this.#requests,
       replies: this.#replies,

@@ -91,6 +91,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
         bus,
         ...setup,
         captureFile: writer?.path ?? null,
+        ...(options.app !== undefined ? { app: options.app } : {}),
         ...(writer ? { captureIndex: (cb) => writer.onLine(cb) } : {}),
       });
       closers.push(() => dashboard.destroy());

@@ -5,6 +5,7 @@
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
+import type { AppViewOptions } from '../../appproto/connection-app.js';
 import { captureHeader } from '../../capture/header.js';
 import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
 import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
@@ -44,7 +45,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const { captureFormat, loadCapture } = await import('../../capture/load.js');
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
-  if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
+  if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file, app);
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -53,7 +54,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const bus = new EventBus();
     const { startDashboard } = await import('../../../ui/dashboard.js');
     const session = untilQuit();
-    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit });
+    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit, app });
     try {
       // Held by the dashboard while it owns the screen, printed once it is gone.
       for (const w of warnings) onWarning(w);
@@ -107,7 +108,7 @@ const BATCH = 2000;
  * length go to the dashboard's capture index, so a capture of millions of messages is viewed with
  * the same bounded memory as live traffic, older rows read back from the file on demand.
  */
-async function viewCaptureStreaming(file: string): Promise<number> {
+async function viewCaptureStreaming(file: string, app: AppViewOptions): Promise<number> {
   const { readCaptureLines } = await import('../../capture/jsonl-reader.js');
   const { startDashboard } = await import('../../../ui/dashboard.js');
   const bus = new EventBus();
@@ -121,6 +122,7 @@ async function viewCaptureStreaming(file: string): Promise<number> {
     listen: null,
     upstream: null,
     captureFile: file,
+    app,
     captureIndex: (cb) => {
       index.cb = cb;
       return () => {
