@@ -149,18 +149,18 @@ export function formatLength(length: number, inflated?: number): string {
 const TIME_W = 12;
 
 /** One row of the frame log: time, arrow, opcode, flags, length, preview. */
-export function formatFrameRow(e: FrameEvent, width: number, message?: MessageEvent): string {
+export function formatFrameRow(e: FrameEvent, width: number, message?: MessageEvent, preview?: string): string {
   const name = opcodeName(e.opcode).padEnd(6);
   const len = formatSize(e.length).padStart(9);
   const head = `${formatClock(e.t).padEnd(TIME_W)} ${arrow(e.from)} ${name} ${formatFlags(e)} ${len}  `;
   const rest = Math.max(0, width - head.length);
-  return head + framePreview(e, rest, message);
+  return head + framePreview(e, rest, message, preview);
 }
 
-function framePreview(e: FrameEvent, width: number, message?: MessageEvent): string {
+function framePreview(e: FrameEvent, width: number, message?: MessageEvent, preview?: string): string {
   if (e.incomplete) return `incomplete: ${e.received ?? 0} of ${e.length} bytes arrived`;
   if (e.payload === undefined) {
-    if (message) return messagePreview(message, width);
+    if (message) return preview !== undefined ? oneLine(preview, width) : messagePreview(message, width);
     return e.opcode === 1 || e.opcode === 2 ? '(payload in message)' : '';
   }
   const bytes = bytesOf(e.payload);

@@ -62,7 +62,7 @@ export interface Row {
   message?: MessageEvent;
   /** Message rows of a compressed message: its frames' payload bytes on the wire. */
   wireLength?: number;
-  /** Message rows: what the payload decoded to (ui/app-view.ts). */
+  /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
   app?: RowApp;
 }
 
@@ -433,7 +433,10 @@ export class DashboardStore {
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
         if (frames && frames[0] === frames[1]) {
           const f = c.logs.frames.get(frames[0]);
-          if (f && f.event.type === 'frame' && f.event.payload === undefined) f.message = row.event as MessageEvent;
+          if (f && f.event.type === 'frame' && f.event.payload === undefined) {
+            f.message = row.event as MessageEvent;
+            f.app = row.app;
+          }
         }
         break;
       }

@@ -29,7 +29,7 @@ export interface AppViewOptions {
 export interface MessageAppView {
   readonly results: readonly DecodeResult[];
   readonly pairs: readonly PairOutcome[];
-  /** The summaries joined with ` · `, a reply's latency after it; null when nothing decoded. */
+  /** The summaries joined with ` | `, a reply's latency after it; null when nothing decoded. */
   readonly summary: string | null;
 }
 
@@ -81,7 +81,7 @@ export class ConnectionApp {
 
 function summarize(results: readonly DecodeResult[], pairs: readonly PairOutcome[]): string | null {
   if (results.length === 0) return null;
-  const text = results.map((r) => r.summary).join(' · ');
+  const text = results.map((r) => r.summary).join(' | ');
   const reply = pairs.find((p): p is Extract<PairOutcome, { kind: 'reply' }> => p.kind === 'reply');
   if (reply) return `${text} (reply in ${ms(reply.latencyMs)})`;
   const dropped = pairs.find((p) => p.kind === 'dropped' && p.first);

@@ -21,7 +21,7 @@ export function formatConnectionRow(c: ConnectionView, now: number): string {
 /** Request/reply figures after the close column (docs/app-protocols.md). */
 function pairs(c: ConnectionView): string {
   const text = pairColumn(c.appStats?.() ?? null);
-  return text ? `  · ${text}` : '';
+  return text ? `  pairs ${text}` : '';
 }
 
 /** `1000 Normal Closure (client, clean)`, `1006 Abnormal Closure`, `refused 403`. */

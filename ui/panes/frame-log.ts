@@ -9,7 +9,7 @@ import { line, type Line, type LineStyle } from './lines.js';
 export function formatRow(e: SessionEvent, width: number, message?: MessageEvent, wireLength?: number, summary?: string): string {
   switch (e.type) {
     case 'frame':
-      return formatFrameRow(e, width, message);
+      return formatFrameRow(e, width, message, summary);
     case 'message':
       return formatMessageRow(e, width, wireLength, summary);
     case 'close':
