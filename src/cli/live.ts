@@ -80,6 +80,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       header,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
       ...(options.app ? { app: options.app } : {}),
+      live: true,
     });
   } catch (error) {
     await proxy.stop();

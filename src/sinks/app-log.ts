@@ -19,21 +19,23 @@ export interface LineAnnotation {
 /** How often (in event time) open requests of every connection are checked against the timeout. */
 const TICK_MS = 1000;
 
-/** An annotator for the line log; holds one AppViews for the bus. */
-export function appLogAnnotator(options: AppViewOptions = {}, utc = false): (event: SessionEvent) => LineAnnotation {
+export interface AppLog {
+  /** For the line log's `annotate`: this event's suffix and the lines after it. */
+  readonly annotate: (event: SessionEvent) => LineAnnotation;
+  /** Live traffic only (times are wall-clock): lines for requests past the timeout at `now`. */
+  readonly tick: (now: number) => string[];
+}
+
+/** The app-protocol annotations of the line log; holds one AppViews for the bus. */
+export function appLog(options: AppViewOptions = {}, utc = false): AppLog {
   const views = new AppViews(options);
   let lastTick = -Infinity;
   const timeout = views.options.pair?.timeoutMs ?? 30_000;
-  return (event) => {
-    const notes: AppNote[] = views.observe(event);
-    if (event.t - lastTick >= TICK_MS) {
-      lastTick = event.t;
-      notes.push(...views.tick(event.t));
-    }
+  const lines = (notes: readonly AppNote[], t: number): { suffix: string | null; extra: string[] } => {
     let suffix: string | null = null;
     const extra: string[] = [];
     for (const note of notes) {
-      const head = `${clock(event.t, utc)} #${note.conn} `;
+      const head = `${clock(t, utc)} #${note.conn} `;
       if (note.kind === 'message') {
         if (note.view.summary !== null) suffix = `· ${safeLine(note.view.summary)}`;
       } else if (note.kind === 'unanswered') {
@@ -45,4 +47,20 @@ export function appLogAnnotator(options: AppViewOptions = {}, utc = false): (eve
     }
     return { suffix, extra };
   };
+  return {
+    annotate: (event) => {
+      const notes: AppNote[] = views.observe(event);
+      if (event.t - lastTick >= TICK_MS) {
+        lastTick = event.t;
+        notes.push(...views.tick(event.t));
+      }
+      return lines(notes, event.t);
+    },
+    tick: (now) => lines(views.tick(now), now).extra,
+  };
+}
+
+/** An annotator for the line log (see appLog). */
+export function appLogAnnotator(options: AppViewOptions = {}, utc = false): (event: SessionEvent) => LineAnnotation {
+  return appLog(options, utc).annotate;
 }
