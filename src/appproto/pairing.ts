@@ -16,6 +16,9 @@ export interface PairOptions {
   readonly window: number;
 }
 
+/** Characters of a request's summary kept while it is open. */
+const LABEL_CHARS = 120;
+
 export const DEFAULT_PAIR_OPTIONS: PairOptions = { timeoutMs: 30_000, maxOutstanding: 10_000, window: 10_000 };
 
 export type PairOutcome =
@@ -73,7 +76,9 @@ export class PairTracker {
   }
 
   /** One message's pairing mark from `from` at `t`; `label` names the message (its summary). */
-  observe(from: Side, t: number, mark: PairMark, label = mark.key): PairOutcome {
+  observe(from: Side, t: number, mark: PairMark, fullLabel = mark.key): PairOutcome {
+    // Open requests are kept by the thousand: their labels are kept short.
+    const label = fullLabel.length > LABEL_CHARS ? `${fullLabel.slice(0, LABEL_CHARS)}…` : fullLabel;
     const other: Side = from === 'client' ? 'server' : 'client';
     const { key } = mark;
     if (mark.role === 'request') return this.#request(from, t, key, label);

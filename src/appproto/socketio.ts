@@ -118,6 +118,11 @@ export class SocketIoDecoder {
       return { ok: true, view: 'socketio', summary: `engine.io binary ${bytes.length} B`, tree: { label: 'engine.io binary', value: hexOf(bytes) }, fields: { type: 'binary' } };
     }
     p.received.push(bytes);
+    const held = p.received.reduce((n, b) => n + b.length, 0);
+    if (held > this.limits.maxBytes) {
+      this.#pending[from] = null;
+      stop(`attachments of ${held} bytes (limit ${this.limits.maxBytes})`);
+    }
     const name = eventName(p.packet) ?? `ack ${p.packet.id}`;
     if (p.received.length < p.packet.attachments) {
       return {

@@ -272,3 +272,13 @@ describe('view selection', () => {
     expect(summaries(ctx.push({ from: 'client', opcode: 2, bytes: pub!.bytes.subarray(0, 4), t: 0, truncated: true }))).toEqual(['undecodable: only 4 bytes kept (--max-payload)']);
   });
 });
+
+describe('attachment bytes are bounded too', () => {
+  it('a BINARY_EVENT whose attachments pass maxBytes together is dropped', () => {
+    const d = new SocketIoDecoder(4, { maxDepth: 64, maxItems: 20_000, maxBytes: 1000, maxAttachments: 64, maxPacketBytes: 1000 });
+    expect(d.push('client', 1, Buffer.from('453-["x",{"_placeholder":true,"num":0}]')).ok).toBe(true);
+    expect(d.push('client', 2, Buffer.alloc(600)).summary).toBe('socket.io attachment 1/3 of x');
+    expect(d.push('client', 2, Buffer.alloc(600)).summary).toBe('undecodable: attachments of 1200 bytes (limit 1000)');
+    expect(d.push('client', 2, Buffer.alloc(1)).summary).toBe('engine.io binary 1 B');
+  });
+});
