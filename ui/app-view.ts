@@ -59,7 +59,7 @@ export function pairColumn(stats: PairStats | null): string {
 const MAX_TREE_LINES = 400;
 
 /** The detail pane's decoded section: one heading per result, then the tree indented. */
-export function appTreeLines(app: RowApp | undefined): Line[] {
+export function appTreeLines(app: RowApp | undefined, depth = Infinity): Line[] {
   if (app === undefined) return [];
   const out: Line[] = [line(`decoded: ${app.summary}`, 'heading')];
   if (app.latencyMs !== null) out.push(line(`reply to "${safeLine(app.request ?? '')}" after ${ms(app.latencyMs)}`));
@@ -72,7 +72,7 @@ export function appTreeLines(app: RowApp | undefined): Line[] {
       out.push(line(safeLine(r.summary), 'violation'));
       continue;
     }
-    walk(r.tree, 0, out);
+    walk(r.tree, 0, depth, out);
     if (out.length >= MAX_TREE_LINES) {
       out.push(line('…', 'dim'));
       break;
@@ -81,9 +81,18 @@ export function appTreeLines(app: RowApp | undefined): Line[] {
   return out;
 }
 
-function walk(node: TreeNode, depth: number, out: Line[]): void {
+function walk(node: TreeNode, depth: number, maxDepth: number, out: Line[]): void {
   if (out.length >= MAX_TREE_LINES) return;
   const value = node.value !== undefined ? `: ${node.value}` : '';
-  out.push(line(safeLine(`${'  '.repeat(depth)}${node.label}${value}`, 300)));
-  for (const child of node.children ?? []) walk(child, depth + 1, out);
+  const kids = node.children ?? [];
+  // A folded node says how much it hides: `+ (3 more)`.
+  const folded = kids.length > 0 && depth + 1 >= maxDepth ? ` + (${kids.length} more)` : '';
+  out.push(line(safeLine(`${'  '.repeat(depth)}${node.label}${value}${folded}`, 300)));
+  if (folded) return;
+  for (const child of kids) walk(child, depth + 1, maxDepth, out);
+}
+
+/** `o`: all levels → 1 → 2 → 3 → all. */
+export function nextTreeDepth(depth: number): number {
+  return depth === Infinity ? 1 : depth >= 3 ? Infinity : depth + 1;
 }

@@ -215,7 +215,7 @@ class BlessedDashboard implements Dashboard {
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;
-    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols);
+    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView, treeDepth: v.treeDepth }, cols);
     return { title: `detail (${v.payloadView}; x switches)`, lines };
   }
 
@@ -299,6 +299,8 @@ class BlessedDashboard implements Dashboard {
         return v.toggleMode();
       case 'payload-view':
         return v.cyclePayloadView();
+      case 'fold-tree':
+        return v.cycleTreeDepth();
       case 'handshake':
         return v.toggleHandshake();
       case 'pause':

@@ -70,6 +70,13 @@ describe('dashboard app-protocol view in a terminal', () => {
     expect(found).toContain('decoded: socket.io chat ack 0');
     expect(found).toContain('event: "chat"');
     expect(found).toContain('text: "hi"');
+    s.keys('o');
+    const folded = await s.waitFor('decoded tree folded to 1 level');
+    expect(folded).toContain('socket.io EVENT: protocol 5 + (5 more)');
+    s.keys('o');
+    s.keys('o');
+    s.keys('o');
+    await s.waitFor('decoded tree unfolded');
 
     s.keys('/');
     await s.waitFor('Enter search, Esc cancel');

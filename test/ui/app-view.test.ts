@@ -55,6 +55,12 @@ describe('dashboard app-protocol view', () => {
     expect(detail).toContain('socket.io EVENT: protocol 5');
     expect(detail).toContain('  ack id: 12');
     expect(detail).toContain('    text: "hi"');
+    // o folds the tree level by level.
+    const folded = (depth: number) => text(detailLines(row, { store: view.store, log: c.logs.messages, framesLog: c.logs.frames, payloadView: 'text', treeDepth: depth }, 120));
+    expect(folded(1)).toContain('socket.io EVENT: protocol 5 + (5 more)');
+    expect(folded(1)).not.toContain('ack id');
+    expect(folded(2)).toContain('  args: array(1) + (1 more)');
+    expect(folded(2)).not.toContain('text: "hi"');
     expect(await view.find('event:nope')).toBe(false);
 
     const mqtt = load(session('/mqtt', 'mqtt', mqttSession(4)));
