@@ -26,6 +26,16 @@ export const APP_FLAGS_HELP = `      --view NAME          decode payloads as NAM
       --proto-type NAME    the message type of the payloads (package.Message)
 `;
 
+/** Other names people use for the views (the protocols' own spellings). */
+const VIEW_ALIASES: Readonly<Record<string, ViewName>> = {
+  'socket.io': 'socketio',
+  'graphql-ws': 'graphql',
+  'graphql-transport-ws': 'graphql',
+  'json-rpc': 'jsonrpc',
+  messagepack: 'msgpack',
+  proto: 'protobuf',
+};
+
 export interface AppFlagValues {
   readonly view?: string;
   readonly pair?: string;
@@ -38,10 +48,11 @@ export interface AppFlagValues {
 export async function parseAppFlags(values: AppFlagValues): Promise<AppViewOptions> {
   let view: ViewName | undefined;
   if (values.view !== undefined) {
-    if (!(VIEW_NAMES as readonly string[]).includes(values.view)) {
+    const name = VIEW_ALIASES[values.view] ?? values.view;
+    if (!(VIEW_NAMES as readonly string[]).includes(name)) {
       throw new UsageError(`bad --view '${values.view}': expected one of ${VIEW_NAMES.join(', ')}`);
     }
-    view = values.view as ViewName;
+    view = name as ViewName;
   }
   const pairPath = values.pair !== undefined ? parsePairPath(values.pair) : undefined;
   const timeoutMs = values['pair-timeout'] !== undefined ? parseSeconds(values['pair-timeout'], '--pair-timeout') * 1000 : undefined;

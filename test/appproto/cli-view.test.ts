@@ -78,6 +78,7 @@ describe('frametap view --ui log with app protocols', () => {
     expect(typed.stdout).toContain('· protobuf demo.Envelope {id, topic}\n');
     const raw = await run(['view', file, '--ui', 'log']);
     expect(raw.stdout).toContain('· protobuf fields 1,2\n');
+    expect((await run(['view', file, '--ui', 'log', '--view', 'proto'])).stdout).toContain('· protobuf fields 1,2\n');
     const off = await run(['view', file, '--ui', 'log', '--view', 'raw']);
     expect(off.stdout).not.toContain('·');
   });
