@@ -15,7 +15,8 @@ export interface LegAddresses {
 
 export type FtapRecord =
   | CaptureHeader
-  | { readonly type: 'redact'; readonly names: readonly string[] }
+  /** How the live run inspected: `--max-payload` (so reading keeps as much) and the `--redact` names. */
+  | { readonly type: 'settings'; readonly maxPayload: number; readonly redact: readonly string[] }
   | {
       readonly type: 'open';
       readonly conn: number;

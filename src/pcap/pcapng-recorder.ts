@@ -38,6 +38,8 @@ export interface RecorderOptions {
   readonly header: CaptureHeader;
   /** `--redact` names: their values are replaced in the recorded handshake heads too. */
   readonly redact?: readonly string[];
+  /** `--max-payload` of the run, recorded so that reading the file back keeps as much. */
+  readonly maxPayload: number;
 }
 
 export class PcapngRecorder {
@@ -56,7 +58,7 @@ export class PcapngRecorder {
     encodeInterface(this.arena, LEG_INTERFACE.client);
     encodeInterface(this.arena, LEG_INTERFACE.upstream);
     this.#record(options.header);
-    if (this.#redactor.active) this.#record({ type: 'redact', names: options.redact ?? [] });
+    this.#record({ type: 'settings', maxPayload: options.maxPayload, redact: options.redact ?? [] });
   }
 
   /** Connections whose `end` has not been seen. */

@@ -6,12 +6,13 @@ import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
 import { captureHeader } from '../../capture/header.js';
-import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
+import { parseFlags, parseUi, requireTerminal, fileArgument, type UiMode } from '../args.js';
 
 export const HELP = `usage: frametap view FILE [--ui MODE]
 
-Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with WebSocket messages
-(Chrome DevTools "Save all as HAR", Playwright recordHar). A HAR has messages only, no frames.
+Shows a recorded session: a frametap capture (.jsonl or .pcapng, from -w), a HAR with WebSocket
+messages (Chrome DevTools "Save all as HAR", Playwright recordHar; messages only, no frames), or a
+pcap / pcapng of plain ws:// traffic recorded by tcpdump, dumpcap or Wireshark.
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
@@ -41,6 +42,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
   if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
+  if (ui !== 'tui' && format === 'packets') return viewPacketsStreaming(file, ui, onWarning);
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -70,6 +72,24 @@ export async function run(argv: readonly string[]): Promise<number> {
   const outputs = await openOutputs({ bus, ui, write: null, header });
   try {
     for (const event of loaded.events) bus.publish(event);
+  } finally {
+    await outputs.close();
+  }
+  return 0;
+}
+
+/**
+ * A pcap / pcapng file printed (`--ui log|jsonl|none`) as it is read: events go out as the packets
+ * are replayed, so a file of any size is shown with flat memory.
+ */
+async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, onWarning: (m: string) => void): Promise<number> {
+  const { replayPacketFile, peekPacketHeader } = await import('../../pcap/read-file.js');
+  const { openOutputs } = await import('../outputs.js');
+  const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
+  const bus = new EventBus();
+  const outputs = await openOutputs({ bus, ui, write: null, header });
+  try {
+    await replayPacketFile(file, bus, { onWarning });
   } finally {
     await outputs.close();
   }
