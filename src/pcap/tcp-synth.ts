@@ -18,8 +18,8 @@ export type SegmentSink = (from: Side, header: Buffer, payload: Uint8Array, star
 
 const IPV4_HEADER = 20;
 const TCP_HEADER = 20;
-/** SYN and SYN-ACK carry a window-scale option (RFC 7323 §2.2) padded with a NOP: 4 bytes. */
-const SYN_OPTIONS = 4;
+/** SYN and SYN-ACK carry an MSS option (RFC 9293 §3.7.1) and a window-scale option (RFC 7323 §2.2) after a NOP: 8 bytes. */
+const SYN_OPTIONS = 8;
 /** RFC 791: Total Length is 16 bits, so a datagram with both headers carries at most this. */
 export const MAX_SEGMENT_PAYLOAD = 0xffff - IPV4_HEADER - TCP_HEADER;
 /** RFC 7323 §2.3: the largest shift, a window of about 1 GiB. */
@@ -145,10 +145,13 @@ export class TcpLegSynth {
     h.writeUInt16BE(0, t + 16);
     h.writeUInt16BE(0, t + 18);
     if (syn) {
-      h[t + 20] = 1; // NOP
-      h[t + 21] = 3; // window scale, RFC 7323 §2.2
-      h[t + 22] = 3;
-      h[t + 23] = WINDOW_SHIFT;
+      h[t + 20] = 2; // MSS: the largest payload one segment here carries
+      h[t + 21] = 4;
+      h.writeUInt16BE(MAX_SEGMENT_PAYLOAD, t + 22);
+      h[t + 24] = 1; // NOP
+      h[t + 25] = 3; // window scale, RFC 7323 §2.2
+      h[t + 26] = 3;
+      h[t + 27] = WINDOW_SHIFT;
     }
     // RFC 9293 §3.1: the checksum covers a pseudo-header (addresses, protocol, TCP length).
     const tcpLength = tcpHeader + payloadLength;

@@ -4,7 +4,7 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
-import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
@@ -14,8 +14,12 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
   -u, --upstream URL       ws://, wss://, http:// or https:// origin of the real server; a path in
                            URL is a prefix (-u ws://h/api sends /chat to ws://h/api/chat)
   -l, --listen [HOST:]PORT where to listen (default 127.0.0.1:8080; port 0 picks a free port)
-  -w, --write FILE         write the capture (JSON Lines) to FILE, mode 0600; replaces FILE
-      --ui MODE            tui (default on a terminal), log (default otherwise), jsonl, none
+  -w, --write FILE         write the capture to FILE, mode 0600; replaces FILE. FILE.pcapng: packets
+                           for Wireshark (capture-format.md), anything else: JSON Lines; - is stdout
+      --format FMT         jsonl or pcapng: the capture's format whatever FILE's name
+                           (frametap -u URL -w - --format pcapng | wireshark -k -i -)
+      --ui MODE            tui (default on a terminal), log (default otherwise; none with -w -),
+                           jsonl, none
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
       --insecure           do not verify the upstream's TLS certificate
@@ -35,6 +39,7 @@ const FLAGS = {
   upstream: { type: 'string', short: 'u' },
   listen: { type: 'string', short: 'l' },
   write: { type: 'string', short: 'w' },
+  format: { type: 'string' },
   ui: { type: 'string' },
   'max-payload': { type: 'string' },
   insecure: { type: 'boolean' },
@@ -80,8 +85,12 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (name.trim() === '') throw new UsageError(`bad --redact '': expected a header or query parameter name`);
     return name.trim();
   });
-  if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
-  const ui = parseUi(values.ui);
+  const capture = parseCaptureTarget(values.write, values.format);
+  // `-w -` owns stdout: nothing else may print there.
+  const ui = capture?.path === '-' && values.ui === undefined ? 'none' : parseUi(values.ui);
+  if (capture?.path === '-' && ui !== 'none') {
+    throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
+  }
   requireTerminal(ui);
 
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
@@ -99,7 +108,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       redact,
     },
     ui,
-    write: values.write ?? null,
+    write: capture,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
 }
