@@ -4,7 +4,8 @@
  * carry only what the bytes cannot (the rest is rebuilt from the packets), every other event that
  * has no bytes of its own (`error`, `http`, `tunnel`, `intercept`) is kept whole.
  */
-import type { CaptureHeader, SessionEvent, TcpEnds } from '../session/events.js';
+import type { CaptureHeader, TcpEnds } from '../session/events.js';
+import type { CapturedEvent } from '../capture/capture-object.js';
 import { ipv4String } from './tcp-synth.js';
 
 /** The synthesized endpoints of one leg. */
@@ -27,7 +28,8 @@ export type FtapRecord =
     }
   | { readonly type: 'handshake'; readonly conn: number; readonly t: number; readonly answered: boolean; readonly forwarded: boolean }
   | { readonly type: 'end'; readonly conn: number; readonly t: number; readonly shutdown?: true; readonly tcp?: TcpEnds }
-  | { readonly type: 'event'; readonly event: SessionEvent };
+  /** An event as its capture line holds it. */
+  | { readonly type: 'event'; readonly event: CapturedEvent };
 
 /** Synthesized addresses (capture-format.md): documentation and private ranges, server port 80, client ports ≥ 49152. */
 export function legEndpoints(conn: number): {

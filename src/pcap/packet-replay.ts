@@ -16,6 +16,7 @@ import type { CaptureHeader, EndEvent, SessionEvent, Side, TcpEnd, TcpEnds } fro
 import { Session } from '../session/session.js';
 import { headerValues } from '../protocol/handshake.js';
 import type { CaptureRecord } from './block-reader.js';
+import { parseCaptureLine } from '../capture/jsonl-reader.js';
 import type { FtapRecord } from './ftap-records.js';
 import { headEnd, looksLikeRequestStart, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead } from './http-head.js';
 import { endpointString, tcpSegmentOf, type TcpSegment } from './link-layer.js';
@@ -239,9 +240,12 @@ export class PacketReplay {
         this.#finishConn(conn, record.t, record.shutdown === true);
         return;
       }
-      case 'event':
-        if (record.event && typeof record.event === 'object' && typeof record.event.type === 'string') this.#bus.publish(record.event);
+      case 'event': {
+        // Validated as a capture line is (a record is written by frametap, but read from any file).
+        const event = record.event && typeof record.event === 'object' ? parseCaptureLine(JSON.stringify(record.event)) : null;
+        if (event !== null && event.type !== 'capture') this.#bus.publish(event);
         return;
+      }
       default:
         return;
     }

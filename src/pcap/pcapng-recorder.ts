@@ -195,14 +195,14 @@ export class PcapngRecorder {
     }
   }
 
-  #record(record: FtapRecord): void {
-    const json = record.type === 'event' ? encodeRecordEvent(record.event) : Buffer.from(JSON.stringify(record), 'utf8');
+  #record(record: FtapRecord | { readonly type: 'event'; readonly event: SessionEvent }): void {
+    const json = record.type === 'event' ? encodeRecordEvent(record.event as SessionEvent) : Buffer.from(JSON.stringify(record), 'utf8');
     encodeFrametapRecord(this.arena, json);
   }
 }
 
 function encodeRecordEvent(event: SessionEvent): Buffer {
-  const line = encodeEventLine(event);
+  const line = encodeEventLine(event) ?? Buffer.from('null\n');
   const inner = line.subarray(0, line.length - 1);
   return Buffer.concat([Buffer.from('{"type":"event","event":'), inner, Buffer.from('}')]);
 }

@@ -18,7 +18,7 @@ import { startScenarioServer, talkDeflate, talkReset, talkViolation } from './sc
 export type Line = Record<string, unknown> & { type: string; conn?: number; from?: string };
 
 export function asLine(event: SessionEvent): Line {
-  return JSON.parse(encodeEventLine(event).toString('utf8')) as Line;
+  return JSON.parse(encodeEventLine(event)!.toString('utf8')) as Line;
 }
 
 export interface Recorded {
