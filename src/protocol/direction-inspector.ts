@@ -16,6 +16,8 @@ export interface DirectionInspectorOptions {
   readonly deflate: DeflateDirectionParams | null;
   /** Events in stream order. */
   readonly onEvent: (event: WireEvent) => void;
+  /** The direction caught up after an inflate: every event of the bytes pushed so far is out. */
+  readonly onIdle?: () => void;
   /**
    * Bytes that may wait for inflate (input behind a pending inflate, plus compressed input zlib has
    * not taken) before inspection of this direction stops; default DEFAULT_MAX_INFLATE_LAG.
@@ -43,7 +45,7 @@ export class DirectionInspector {
 
   constructor(options: DirectionInspectorOptions) {
     this.#decoder = new FrameDecoder({ from: options.from, maxPayload: options.maxPayload, deflate: options.deflate !== null });
-    this.#assembler = new MessageAssembler({ maxPayload: options.maxPayload, deflate: options.deflate, onEvent: options.onEvent });
+    this.#assembler = new MessageAssembler({ maxPayload: options.maxPayload, deflate: options.deflate, onEvent: options.onEvent, ...(options.onIdle ? { onIdle: options.onIdle } : {}) });
     this.#maxInflateLag = options.maxInflateLag ?? DEFAULT_MAX_INFLATE_LAG;
   }
 
@@ -87,6 +89,11 @@ export class DirectionInspector {
     }
     this.#ended = true;
     return this.#assembler.whenIdle();
+  }
+
+  /** Every event of the bytes pushed so far has been delivered (no inflate in flight). */
+  get idle(): boolean {
+    return this.#assembler.idle;
   }
 
   /** Inspection of this direction stopped (length-msb-set, length-too-large, or an internal failure). */

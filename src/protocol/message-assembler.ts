@@ -24,6 +24,11 @@ export interface MessageAssemblerOptions {
   /** This sender's negotiated permessage-deflate parameters, or null. */
   readonly deflate: DeflateDirectionParams | null;
   readonly onEvent: (event: WireEvent) => void;
+  /**
+   * Called when the assembler becomes idle again after an inflate (never from inside `handle`):
+   * whoever orders this direction's events against another's can let the other's go.
+   */
+  readonly onIdle?: () => void;
 }
 
 /** Input the assembler accepts: decoder events, or the frame the end of the stream cut off. */
@@ -42,6 +47,7 @@ export class MessageAssembler {
   readonly #maxPayload: number;
   readonly #deflate: DeflateDirectionParams | null;
   readonly #onEvent: (event: WireEvent) => void;
+  readonly #onIdle: (() => void) | undefined;
 
   // The frame in progress. Its kept payload is one view while the pieces are adjacent in memory
   // (one chunk, or the decoder's unmask buffer), else it is copied into #frameBuffer as it arrives.
@@ -76,6 +82,7 @@ export class MessageAssembler {
     this.#maxPayload = Math.max(0, options.maxPayload);
     this.#deflate = options.deflate;
     this.#onEvent = options.onEvent;
+    this.#onIdle = options.onIdle;
   }
 
   /** Nothing is waiting for an inflate. */
@@ -347,7 +354,10 @@ export class MessageAssembler {
       pending.next = this.#process(pending.events, pending.next, pending.t);
       if (pending.next >= pending.events.length) this.#backlog.shift();
     }
-    if (this.idle) this.#wakeIdle();
+    if (this.idle && !this.#disposed) {
+      this.#wakeIdle();
+      this.#onIdle?.();
+    }
   }
 
   #wakeIdle(): void {
