@@ -5,9 +5,10 @@
  * byte what crossed the wire when the capture kept every mask key and every payload whole; what
  * could not be rebuilt exactly is counted and said once (`notes`).
  */
-import type { FrameEvent, HandshakeEvent, HandshakeRequest, HandshakeResponse, MessageEvent, RawHeaders, SessionEvent, Side, ViolationEvent } from '../session/events.js';
+import type { FrameEvent, HandshakeEvent, MessageEvent, SessionEvent, Side, ViolationEvent } from '../session/events.js';
 import { frameBytes, messageData } from '../session/event-data.js';
 import { encodeFrame } from '../protocol/frame-encoder.js';
+import { requestHead, responseHead } from './http-head.js';
 
 interface ConnState {
   /** Frames that leave their payload to the message that follows, per sender. */
@@ -84,8 +85,8 @@ export class EventsToPcapng {
 
   #handshake(event: HandshakeEvent): void {
     const conn = event.conn;
-    const request = requestHead(event.request, event.request.headers);
-    const forwarded = requestHead(event.request, event.forwarded ? event.forwarded.headers : event.request.headers);
+    const request = requestHead(event.request, event.request.target, event.request.headers);
+    const forwarded = requestHead(event.request, event.request.target, event.forwarded ? event.forwarded.headers : event.request.headers);
     this.#recorder.record({ type: 'chunk', conn, t: event.t, leg: 'client', from: 'client', bytes: request });
     this.#recorder.record({ type: 'chunk', conn, t: event.t, leg: 'upstream', from: 'client', bytes: forwarded });
     this.#recorder.record(event);
@@ -154,20 +155,6 @@ function padded(kept: Buffer, length: number): Buffer {
   const out = Buffer.alloc(length);
   kept.copy(out, 0, 0, Math.min(kept.length, length));
   return out;
-}
-
-function head(startLine: string, headers: RawHeaders): Buffer {
-  let text = `${startLine}\r\n`;
-  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
-  return Buffer.from(`${text}\r\n`, 'latin1');
-}
-
-function requestHead(request: HandshakeRequest, headers: RawHeaders): Buffer {
-  return head(`${request.method} ${request.target} HTTP/${request.httpVersion}`, headers);
-}
-
-function responseHead(response: HandshakeResponse): Buffer {
-  return head(`HTTP/${response.httpVersion} ${response.status} ${response.reason}`.trimEnd(), response.headers);
 }
 
 /** The notes as the one stderr line `export` prints, or null when the export is byte-exact. */

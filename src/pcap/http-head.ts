@@ -103,3 +103,19 @@ export function redactHead(head: Uint8Array, redactor: Redactor, isRequest: bool
   }
   return changed ? Buffer.from(parts.join(''), 'latin1') : original;
 }
+
+function head(startLine: string, headers: RawHeaders): Buffer {
+  let text = `${startLine}\r\n`;
+  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  return Buffer.from(`${text}\r\n`, 'latin1');
+}
+
+/** A request head as bytes: `METHOD target HTTP/x.y`, the fields in order, the blank line. */
+export function requestHead(request: { readonly method: string; readonly httpVersion: string }, target: string, headers: RawHeaders): Buffer {
+  return head(`${request.method} ${target} HTTP/${request.httpVersion}`, headers);
+}
+
+/** A response head as bytes. */
+export function responseHead(response: HandshakeResponse): Buffer {
+  return head(`HTTP/${response.httpVersion} ${response.status} ${response.reason}`.trimEnd(), response.headers);
+}

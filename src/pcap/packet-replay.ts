@@ -129,7 +129,7 @@ export class PacketReplay {
   }
 
   #withTcp(event: SessionEvent): SessionEvent {
-    if (event.type !== 'end' || event.tcp !== undefined) return event;
+    if (event.type !== 'end') return event;
     const tcp = this.#endTcp.get(event.conn);
     if (tcp === undefined) return event;
     this.#endTcp.delete(event.conn);
@@ -233,6 +233,11 @@ export class PacketReplay {
         const conn = this.#conns.get(record.conn);
         if (!conn) return;
         if (record.tcp) this.#endTcp.set(record.conn, record.tcp);
+        if (record.tcp && conn.session) {
+          // The streams' ends as the live run saw them (the FIN/RST packets follow this record).
+          if (record.tcp.client) void conn.session.endOf('client', record.t, record.tcp.client);
+          if (record.tcp.server) void conn.session.endOf('server', record.t, record.tcp.server);
+        }
         if (!conn.handshaken && conn.session) {
           // The heads never completed in the file: make the handshake from what there is.
           this.#tryHandshake(conn, true);
@@ -410,6 +415,10 @@ export class PacketReplay {
     }
     // Foreign: a plain HTTP request reports when its answer's head is in; the connection ends on
     // a reset or when both directions are over.
+    if (conn.session && conn.handshaken && (stream.role === 'request' || stream.role === 'response')) {
+      void conn.session.endOf(stream.from, t, stream.endedBy ?? 'fin');
+      if (reset) void conn.session.endOf(stream.from === 'client' ? 'server' : 'client', t, 'cut');
+    }
     if (reset || (conn.ends.client !== null && conn.ends.server !== null)) this.#finishConn(conn, t, false);
   }
 

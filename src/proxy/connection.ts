@@ -5,9 +5,11 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
-import type { RawHeaders } from '../session/events.js';
+import type { HandshakeResponse, RawHeaders } from '../session/events.js';
 import type { Session } from '../session/session.js';
 import { Tee } from './tee.js';
+import { preciseNow } from '../session/session.js';
+import { requestHead, responseHead } from '../pcap/http-head.js';
 import { relayRefusal, writeBadGateway } from './refusal.js';
 import { codedError, failureStage, pairHeaders, type DialProgress, type Upstream } from './upstream.js';
 
@@ -124,11 +126,29 @@ export class UpgradeConnection {
     this.#proxyReq = null;
     this.#o.onUpgraded(socket);
     // http-proxy rebuilds the 101 from the parsed `headers`; the capture gets the raw list.
+    const response = { status: res.statusCode ?? 101, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) };
+    this.#wireHeads(response, relayed101(res));
     this.session.handshake({
       request: this.#request(),
       ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}),
-      response: { status: res.statusCode ?? 101, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) },
+      response,
     });
+  }
+
+  /**
+   * The heads as they crossed each leg, for packet captures (`chunk` events): the request as
+   * received and as forwarded, the answer as read and as relayed. Rebuilt from Node's raw header
+   * lists (Node's parser has consumed the bytes): order and case as on the wire.
+   */
+  #wireHeads(response: HandshakeResponse | null, relayed: Buffer | null): void {
+    const session = this.session;
+    const t = preciseNow();
+    const request = this.#request();
+    session.wire('client', 'client', requestHead(request, request.target, request.headers), t);
+    if (response === null) return;
+    session.wire('upstream', 'client', requestHead(request, this.#o.path, this.#o.forwarded), t);
+    session.wire('upstream', 'server', responseHead(response), t);
+    if (relayed !== null) session.wire('client', 'server', relayed, t);
   }
 
   /**
@@ -156,10 +176,13 @@ export class UpgradeConnection {
       return;
     }
     this.#state = 'refused';
+    const response = { status: res.statusCode ?? 0, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) };
+    // relayRefusal writes the same status line and raw header list to the client.
+    this.#wireHeads(response, responseHead(response));
     this.session.handshake({
       request: this.#request(),
       ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}),
-      response: { status: res.statusCode ?? 0, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) },
+      response,
     });
     relayRefusal(res, this.#o.client, () => {
       this.#proxyReq?.destroy();
@@ -185,6 +208,7 @@ export class UpgradeConnection {
     }
     if (this.#state !== 'pending') return;
     this.#state = 'failed';
+    this.#wireHeads(null, null);
     const stage = failureStage(this.#o.upstream, this.#progress);
     this.session.handshake({ request: this.#request(), ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}), response: null });
     this.session.error(stage, error);
@@ -233,6 +257,15 @@ export class UpgradeConnection {
     const req = this.#o.req;
     return { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: pairHeaders(req.rawHeaders) };
   }
+}
+
+/** The 101 as http-proxy writes it to the client: its own status line and the parsed (lower-case) headers. */
+function relayed101(res: http.IncomingMessage): Buffer {
+  const lines = ['HTTP/1.1 101 Switching Protocols'];
+  for (const [name, value] of Object.entries(res.headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  }
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }
 
 function resetSocket(socket: net.Socket | null): void {

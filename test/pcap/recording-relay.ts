@@ -1,13 +1,13 @@
 /**
- * A small relay for tests of packet captures until the proxy publishes `chunk` events itself: it
- * relays a real TCP connection between a real client and a real upstream, publishes what crossed
- * each leg as `chunk` events (the heads included), and drives a `Session` with the same bytes, as
- * the proxy does. `chunking` re-chunks the relayed bytes (pieces of N bytes) so every
- * segmentation can be recorded; `end.tcp` is added to the session's `end` from the sockets.
+ * A small relay for tests of packet captures: it relays a real TCP connection between a real
+ * client and a real upstream and drives a `Session` with the bytes as the proxy does (the heads
+ * through `Session.wire`, the relayed chunks through `push`, which publishes them as `chunk`
+ * events of both legs), but can re-chunk what it relays (`chunking`: pieces of N bytes) so every
+ * segmentation of the wire can be recorded.
  */
 import net from 'node:net';
-import { EventBus } from '../../src/session/event-bus.js';
-import type { Leg, SessionEvent, Side, TcpEnd } from '../../src/session/events.js';
+import type { EventBus } from '../../src/session/event-bus.js';
+import type { Leg, Side, TcpEnd } from '../../src/session/events.js';
 import { preciseNow, Session } from '../../src/session/session.js';
 import { headEnd, parseRequestHead, parseResponseHead } from '../../src/pcap/http-head.js';
 
@@ -35,16 +35,11 @@ export async function startRecordingRelay(options: RecordingRelayOptions): Promi
     const conn = next++;
     const piece = options.chunking?.(conn) ?? null;
     const tcp: { client: TcpEnd | null; server: TcpEnd | null } = { client: null, server: null };
-    // The session publishes on an inner bus: its `end` gets `tcp` from the sockets on the way out.
-    const inner = new EventBus();
-    inner.subscribe('relay', (event: SessionEvent) => options.bus.publish(event.type === 'end' ? { ...event, tcp: { ...tcp } } : event));
-    const session = new Session({ conn, bus: inner, maxPayload: options.maxPayload ?? 1024 * 1024 });
+    const session = new Session({ conn, bus: options.bus, maxPayload: options.maxPayload ?? 1024 * 1024 });
     const upstream = net.connect({ port: options.upstreamPort, host: '127.0.0.1', allowHalfOpen: true });
     sockets.add(client);
     sockets.add(upstream);
-    const chunk = (leg: Leg, from: Side, bytes: Buffer, t: number): void => {
-      if (options.bus.wants('chunk')) options.bus.publish({ type: 'chunk', conn, t, leg, from, bytes });
-    };
+    const chunk = (leg: Leg, from: Side, bytes: Buffer, t: number): void => session.wire(leg, from, bytes, t);
     let requestHead: Buffer | null = null;
     let reqBuf = Buffer.alloc(0);
     let resBuf = Buffer.alloc(0);
@@ -54,15 +49,11 @@ export async function startRecordingRelay(options: RecordingRelayOptions): Promi
 
     const relay = (from: Side, bytes: Buffer, t: number): void => {
       const dst = from === 'client' ? upstream : client;
-      const legIn: Leg = from === 'client' ? 'client' : 'upstream';
-      const legOut: Leg = from === 'client' ? 'upstream' : 'client';
       const size = piece ?? bytes.length;
       for (let at = 0; at < bytes.length; at += size) {
         const p = bytes.subarray(at, Math.min(bytes.length, at + size));
-        chunk(legIn, from, p, t);
         if (!dst.destroyed) dst.write(p);
-        chunk(legOut, from, p, t);
-        if (upgraded) session.push(from, p, t);
+        session.push(from, p, t);
       }
     };
 
@@ -105,7 +96,7 @@ export async function startRecordingRelay(options: RecordingRelayOptions): Promi
     });
     const onEnd = (from: Side): void => {
       tcp[from] ??= 'fin';
-      void session.endOf(from, preciseNow());
+      void session.endOf(from, preciseNow(), tcp[from]!);
       const dst = from === 'client' ? upstream : client;
       if (!dst.destroyed) dst.end();
     };
@@ -115,7 +106,9 @@ export async function startRecordingRelay(options: RecordingRelayOptions): Promi
       tcp[from] ??= 'reset';
       const other: Side = from === 'client' ? 'server' : 'client';
       tcp[other] ??= 'cut';
-      void session.endOf(from, preciseNow());
+      const t = preciseNow();
+      void session.endOf(from, t, tcp[from]!);
+      void session.endOf(other, t, tcp[other]!);
       const dst = from === 'client' ? upstream : client;
       if (error.code === 'ECONNRESET') dst.resetAndDestroy();
       else dst.destroy();
