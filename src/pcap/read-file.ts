@@ -21,7 +21,12 @@ export interface PacketFileResult {
 export async function replayPacketFile(
   path: string,
   bus: EventBus,
-  options: { readonly onWarning?: (message: string) => void; readonly maxPayload?: number } = {},
+  options: {
+    readonly onWarning?: (message: string) => void;
+    readonly maxPayload?: number;
+    /** Awaited between input chunks: a sink's backpressure (reading waits, nothing is dropped). */
+    readonly ready?: () => Promise<void>;
+  } = {},
 ): Promise<PacketFileResult> {
   const warn = options.onWarning ?? (() => {});
   const parser = new CaptureParser();
@@ -45,6 +50,7 @@ export async function replayPacketFile(
       }
       // Let compressed messages inflate (zlib runs off the main thread) before reading on.
       await new Promise((resolve) => setImmediate(resolve));
+      if (options.ready) await options.ready();
     }
   } finally {
     await handle.close();

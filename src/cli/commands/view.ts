@@ -88,8 +88,18 @@ async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, on
   const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
   const bus = new EventBus();
   const outputs = await openOutputs({ bus, ui, write: null, header });
+  // The output's backpressure pauses the reading: memory stays flat whatever the file's size.
+  let drained: Promise<void> | null = null;
+  let release: () => void = () => {};
+  outputs.onPressure((high) => {
+    if (high && drained === null) drained = new Promise<void>((resolve) => (release = resolve));
+    if (!high && drained !== null) {
+      drained = null;
+      release();
+    }
+  });
   try {
-    await replayPacketFile(file, bus, { onWarning });
+    await replayPacketFile(file, bus, { onWarning, ready: async () => void (await drained) });
   } finally {
     await outputs.close();
   }
