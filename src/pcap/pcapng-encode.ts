@@ -5,6 +5,8 @@
  */
 import type { BlockArena } from './block-arena.js';
 import { BlockType, BYTE_ORDER_MAGIC, FTAP_MAGIC, FTAP_VERSION, LinkType, Option } from './pcapng-format.js';
+import { checksumOf, sum16Fast } from './checksum.js';
+import { TCP_CHECKSUM_OFFSET } from './tcp-synth.js';
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
@@ -98,8 +100,12 @@ export interface PacketPlace {
   hasOptions: boolean;
 }
 
-/** §4.3 Enhanced Packet Block of `header` + `payload[start, end)`. */
-export function encodePacket(arena: BlockArena, iface: number, t: number, header: Uint8Array, payload: Uint8Array, start: number, end: number): number {
+/**
+ * §4.3 Enhanced Packet Block of a synthesized segment, `header` + `payload[start, end)`. The TCP
+ * checksum is finished here, over the copy in the arena (4-aligned: blocks are, and so is a
+ * 40-byte header after the 28 bytes of block fields), where summing 32 bits at a time is cheap.
+ */
+export function encodePacket(arena: BlockArena, iface: number, t: number, header: Uint8Array, payload: Uint8Array, start: number, end: number, partialSum: number): number {
   const captured = header.length + (end - start);
   const { high, low } = nanosHalves(t);
   return block(arena, BlockType.EnhancedPacket, 20 + pad4(captured), (buf, at) => {
@@ -109,7 +115,11 @@ export function encodePacket(arena: BlockArena, iface: number, t: number, header
     buf.writeUInt32LE(captured, at + 12);
     buf.writeUInt32LE(captured, at + 16);
     buf.set(header, at + 20);
-    if (end > start) buf.set(payload.subarray(start, end), at + 20 + header.length);
+    const data = at + 20 + header.length;
+    if (end > start) buf.set(payload.subarray(start, end), data);
+    if (end > start && header.length >= TCP_CHECKSUM_OFFSET + 2) {
+      buf.writeUInt16BE(checksumOf(partialSum + sum16Fast(buf, data, data + (end - start))), at + 20 + TCP_CHECKSUM_OFFSET);
+    }
     buf.fill(0, at + 20 + captured, at + 20 + pad4(captured));
   });
 }

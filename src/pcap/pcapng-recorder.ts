@@ -28,8 +28,8 @@ interface HeadState {
 
 interface ConnState {
   readonly legs: Record<Leg, TcpLegSynth>;
-  /** Last packet of each (leg, sender), while it is still in the arena. */
-  readonly last: Map<string, PacketPlace>;
+  /** Last packet of each (leg, sender) (index `slot(leg, from)`), while it is still in the arena. */
+  readonly last: (PacketPlace | null)[];
   /** The first head on each (leg, sender) while `--redact` is on. */
   readonly heads: Map<string, HeadState>;
 }
@@ -50,7 +50,7 @@ export class PcapngRecorder {
   #t = 0;
   #iface = 0;
   #conn: ConnState | null = null;
-  #key = '';
+  #slot = 0;
 
   constructor(options: RecorderOptions) {
     this.#redactor = new Redactor(options.redact ?? []);
@@ -110,22 +110,22 @@ export class PcapngRecorder {
         client: new TcpLegSynth(e.client.client, e.client.server, { client: isn, server: ~isn >>> 0 }),
         upstream: new TcpLegSynth(e.upstream.client, e.upstream.server, { client: isn ^ 0x5a5a5a5a, server: ~(isn ^ 0x5a5a5a5a) >>> 0 }),
       },
-      last: new Map(),
+      last: [null, null, null, null],
       heads: new Map(),
     };
     this.#conns.set(conn, state);
     return state;
   }
 
-  readonly #emit: SegmentSink = (_from, header, payload, start, end) => {
-    const offset = encodePacket(this.arena, this.#iface, this.#t, header, payload, start, end);
+  readonly #emit: SegmentSink = (_from, header, payload, start, end, partialSum) => {
+    const offset = encodePacket(this.arena, this.#iface, this.#t, header, payload, start, end, partialSum);
     const conn = this.#conn;
     if (conn !== null) {
-      const place = conn.last.get(this.#key);
+      const place = conn.last[this.#slot];
       if (place && place.generation === this.arena.generation) {
         place.offset = offset;
         place.hasOptions = false;
-      } else conn.last.set(this.#key, { generation: this.arena.generation, offset, hasOptions: false });
+      } else conn.last[this.#slot] = { generation: this.arena.generation, offset, hasOptions: false };
     }
   };
 
@@ -141,7 +141,7 @@ export class PcapngRecorder {
     this.#t = t;
     this.#iface = IFACE[leg];
     this.#conn = state;
-    this.#key = `${leg}:${from}`;
+    this.#slot = slot(leg, from);
     write(this.#emit);
     this.#conn = null;
   }
@@ -169,13 +169,13 @@ export class PcapngRecorder {
 
   #comment(conn: number, leg: Leg, from: Side, text: string): void {
     const state = this.#conns.get(conn);
-    const place = state?.last.get(`${leg}:${from}`);
+    const place = state?.last[slot(leg, from)];
     if (!state || !place || place.generation !== this.arena.generation) return;
     const at = place.offset;
     const added = addPacketComment(this.arena, place, text);
     // Later packets of this batch moved.
     for (const s of this.#conns.values()) {
-      for (const p of s.last.values()) if (p !== place && p.generation === this.arena.generation && p.offset > at) p.offset += added;
+      for (const p of s.last) if (p !== null && p !== place && p.generation === this.arena.generation && p.offset > at) p.offset += added;
     }
   }
 
@@ -199,6 +199,10 @@ export class PcapngRecorder {
     const json = record.type === 'event' ? encodeRecordEvent(record.event as SessionEvent) : Buffer.from(JSON.stringify(record), 'utf8');
     encodeFrametapRecord(this.arena, json);
   }
+}
+
+function slot(leg: Leg, from: Side): number {
+  return (leg === 'client' ? 0 : 2) + (from === 'client' ? 0 : 1);
 }
 
 function encodeRecordEvent(event: SessionEvent): Buffer {

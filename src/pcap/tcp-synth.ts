@@ -5,7 +5,7 @@
  * callback as a reusable 40-byte header plus a view of the payload, to be copied at once.
  */
 import type { Side } from '../session/events.js';
-import { checksumOf, sum16 } from './checksum.js';
+import { checksumOf, fold, sum16 } from './checksum.js';
 
 export interface Endpoint {
   /** IPv4 address as an unsigned 32-bit number. */
@@ -13,8 +13,16 @@ export interface Endpoint {
   readonly port: number;
 }
 
-/** One segment: `header` (IPv4 + TCP, valid only during the call) followed by `payload[start, end)`. */
-export type SegmentSink = (from: Side, header: Buffer, payload: Uint8Array, start: number, end: number) => void;
+/**
+ * One segment: `header` (IPv4 + TCP, valid only during the call) followed by `payload[start, end)`.
+ * The TCP checksum field is left to the sink: `partialSum` is the folded sum of the pseudo-header
+ * and the TCP header; the sink adds the payload's sum (`sum16Fast` on its own aligned copy is the
+ * cheap place to do it) and writes `checksumOf(total)` at offset TCP_CHECKSUM_OFFSET of the header.
+ */
+export type SegmentSink = (from: Side, header: Buffer, payload: Uint8Array, start: number, end: number, partialSum: number) => void;
+
+/** Where the TCP checksum sits in a synthesized header. */
+export const TCP_CHECKSUM_OFFSET = 20 + 16;
 
 const IPV4_HEADER = 20;
 const TCP_HEADER = 20;
@@ -156,9 +164,9 @@ export class TcpLegSynth {
     // RFC 9293 §3.1: the checksum covers a pseudo-header (addresses, protocol, TCP length).
     const tcpLength = tcpHeader + payloadLength;
     const pseudo = (me.ep.ip >>> 16) + (me.ep.ip & 0xffff) + (peer.ep.ip >>> 16) + (peer.ep.ip & 0xffff) + 6 + tcpLength;
-    const sum = pseudo + sum16(h, t, t + tcpHeader) + (payloadLength > 0 ? sum16(payload, start, end) : 0);
-    h.writeUInt16BE(checksumOf(sum), t + 16);
-    emit(from, h, payload, start, end);
+    const partial = fold(pseudo + sum16(h, t, t + tcpHeader));
+    h.writeUInt16BE(payloadLength > 0 ? 0 : checksumOf(partial), t + 16);
+    emit(from, h, payload, start, end, partial);
   }
 }
 

@@ -24,7 +24,7 @@ function smallFile(): Buffer {
   encodeInterface(arena, 'client-leg');
   encodeFrametapRecord(arena, Buffer.from('{"type":"x"}'));
   const header = Buffer.alloc(20, 0x45);
-  for (let i = 0; i < 3; i++) encodePacket(arena, 0, 1764340207123.4563 + i, header, Buffer.from(`payload ${i}`), 0, 9);
+  for (let i = 0; i < 3; i++) encodePacket(arena, 0, 1764340207123.4563 + i, header, Buffer.from(`payload ${i}`), 0, 9, 0);
   return arena.take();
 }
 
@@ -47,7 +47,7 @@ describe('pcapng blocks', () => {
       const arena = new BlockArena();
       encodeSectionHeader(arena, 'x');
       encodeInterface(arena, 'client-leg');
-      encodePacket(arena, 0, t, Buffer.alloc(0), Buffer.alloc(0), 0, 0);
+      encodePacket(arena, 0, t, Buffer.alloc(0), Buffer.alloc(0), 0, 0, 0);
       const [packet] = parseAll(arena.take()).records;
       expect(packet).toMatchObject({ kind: 'packet', t });
     }
