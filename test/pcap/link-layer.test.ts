@@ -6,12 +6,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/session/event-bus.js';
 import { replayPacketFile } from '../../src/pcap/read-file.js';
 import { messageText } from '../../src/session/event-data.js';
 import { tcpSegmentOf } from '../../src/pcap/link-layer.js';
 import { LinkType } from '../../src/pcap/pcapng-format.js';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function rewrap(linkType: number, head: (ip: Buffer) => Buffer): string {
   const file = fs.readFileSync(path.resolve('fixtures/pcap/lo-ethernet.pcap'));
@@ -30,6 +35,7 @@ function rewrap(linkType: number, head: (ip: Buffer) => Buffer): string {
     at += 16 + captured;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-link-'));
+  made.push(dir);
   const out = path.join(dir, 'rewrapped.pcap');
   fs.writeFileSync(out, Buffer.concat(parts));
   return out;

@@ -57,14 +57,3 @@ export async function recordScenario(chunkings: readonly (number | null)[], opti
   const n = chunkings.length;
   return { dir, file, live, deflate: chunkings.map((_, i) => i + 1), violation: n + 1, reset: n + 2, chunkings };
 }
-
-/** Events of one connection in the order of each sender (and of the connection's own events). */
-export function bySender(events: readonly Line[], conn: number): Record<string, Line[]> {
-  const out: Record<string, Line[]> = {};
-  for (const e of events) {
-    if (e.conn !== conn) continue;
-    const key = e.type === 'frame' || e.type === 'message' || e.type === 'close' || e.type === 'violation' ? String(e.from) : 'conn';
-    (out[key] ??= []).push(e);
-  }
-  return out;
-}

@@ -95,6 +95,20 @@ describe('pcapng round trips', () => {
   });
 });
 
+describe('replay and serve input', () => {
+  it('loadCapture reads the pcapng (by magic) into the scripts replay and serve play', async () => {
+    const { loadCapture } = await import('../../src/capture/load.js');
+    const { buildScripts } = await import('../../src/replay/script.js');
+    const copy = path.join(rec.dir, 'no-extension');
+    fs.copyFileSync(rec.file, copy);
+    const loaded = await loadCapture(copy);
+    expect(loaded.source).toBe('pcapng');
+    expect(loaded.header?.mode).toBe('reverse');
+    const scripts = buildScripts(loaded.events);
+    expect(scripts.map((s) => s.conn)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
 describe('export --pcapng of a capture that is not byte-exact', () => {
   it('says once on stderr what it could not rebuild exactly', async () => {
     const jsonl = path.join(rec.dir, 'nokeys.jsonl');

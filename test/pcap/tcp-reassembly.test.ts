@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { StreamReassembler, MAX_HELD_SEGMENTS } from '../../src/pcap/tcp-reassembly.js';
 import { CaptureParser } from '../../src/pcap/block-reader.js';
 import { tcpSegmentOf } from '../../src/pcap/link-layer.js';
@@ -15,6 +15,11 @@ import { EventBus } from '../../src/session/event-bus.js';
 import { replayPacketFile } from '../../src/pcap/read-file.js';
 import type { SessionEvent } from '../../src/session/events.js';
 import { messageText } from '../../src/session/event-data.js';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const NONE = { syn: false, fin: false, rst: false };
 const STREAM = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
@@ -98,6 +103,7 @@ function rewrite(edit: (packets: { header: Buffer; data: Buffer }[]) => { header
   }
   const out = edit(packets);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-reasm-'));
+  made.push(dir);
   const name = path.join(dir, 'edited.pcap');
   fs.writeFileSync(name, Buffer.concat([file.subarray(0, 24), ...out.flatMap((p) => {
     const h = Buffer.from(p.header);
