@@ -31,8 +31,9 @@ export interface PacketReplayOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-/** Packets of connections whose `open` record has not come yet (frametap files), at most this many. */
+/** Packets of connections whose `open` record has not come yet (frametap files), at most this many and bytes. */
 const MAX_EARLY_PACKETS = 4096;
+const MAX_EARLY_BYTES = 16 * 1024 * 1024;
 /** TCP connections tracked at once in a foreign capture. */
 const MAX_STREAMS = 100_000;
 
@@ -73,6 +74,8 @@ interface Stream {
   readonly from: Side;
   readonly reasm: StreamReassembler;
   endedBy: TcpEnd | null;
+  /** Its key in the stream table (removed once the stream and its connection are over). */
+  readonly key: string;
 }
 
 interface PendingHandshake {
@@ -97,6 +100,8 @@ class Conn {
   ignored = false;
   httpStart = 0;
   openT = 0;
+  /** Its streams' keys in the stream table. */
+  readonly keys: string[] = [];
   constructor(readonly id: number, readonly client: string, readonly server: string) {}
 }
 
@@ -116,6 +121,7 @@ export class PacketReplay {
   readonly #endTcp = new Map<number, TcpEnds>();
   readonly #early: CaptureRecord[] = [];
   #earlyDropped = 0;
+  #earlyBytes = 0;
   #nextConn = 1;
   #warnedVersion = false;
   readonly #finishing: Promise<void>[] = [];
@@ -152,7 +158,10 @@ export class PacketReplay {
     let stream = this.#streams.get(key);
     if (stream === undefined) {
       if (this.#mode === 'frametap') {
-        if (this.#early.length < MAX_EARLY_PACKETS) this.#early.push({ ...record, data: Buffer.from(record.data) });
+        if (this.#early.length < MAX_EARLY_PACKETS && this.#earlyBytes + record.data.length <= MAX_EARLY_BYTES) {
+          this.#early.push({ ...record, data: Buffer.from(record.data) });
+          this.#earlyBytes += record.data.length;
+        }
         else if (this.#earlyDropped++ === 0) this.#warn('packets of connections the capture never opened are skipped');
         return;
       }
@@ -214,8 +223,11 @@ export class PacketReplay {
         conn.session.open(record.client, record.target);
         const legs = record.legs;
         const register = (client: string, server: string, up: Role, down: Role): void => {
-          this.#streams.set(`${client}>${server}`, { conn, role: up, from: 'client', reasm: new StreamReassembler(), endedBy: null });
-          this.#streams.set(`${server}>${client}`, { conn, role: down, from: 'server', reasm: new StreamReassembler(), endedBy: null });
+          const upKey = `${client}>${server}`;
+          const downKey = `${server}>${client}`;
+          this.#streams.set(upKey, { conn, role: up, from: 'client', reasm: new StreamReassembler(), endedBy: null, key: upKey });
+          this.#streams.set(downKey, { conn, role: down, from: 'server', reasm: new StreamReassembler(), endedBy: null, key: downKey });
+          conn.keys.push(upKey, downKey);
         };
         register(legs.client.client, legs.client.server, 'request', 'ignored');
         register(legs.upstream.client, legs.upstream.server, 'forwarded', 'response');
@@ -243,6 +255,7 @@ export class PacketReplay {
           this.#tryHandshake(conn, true);
         }
         this.#finishConn(conn, record.t, record.shutdown === true);
+        this.#forget(conn);
         return;
       }
       case 'event': {
@@ -259,6 +272,7 @@ export class PacketReplay {
   #replayEarly(): void {
     if (this.#early.length === 0) return;
     const early = this.#early.splice(0);
+    this.#earlyBytes = 0;
     for (const r of early) this.record(r);
   }
 
@@ -274,10 +288,12 @@ export class PacketReplay {
     const server = endpointString(segment.dst, segment.dstPort);
     // The id is given when the request head is complete; 0 until then.
     const conn = new Conn(0, client, server);
-    const up: Stream = { conn, role: 'request', from: 'client', reasm: new StreamReassembler(), endedBy: null };
-    const down: Stream = { conn, role: 'response', from: 'server', reasm: new StreamReassembler(), endedBy: null };
+    const downKey = `${server}>${client}`;
+    const up: Stream = { conn, role: 'request', from: 'client', reasm: new StreamReassembler(), endedBy: null, key };
+    const down: Stream = { conn, role: 'response', from: 'server', reasm: new StreamReassembler(), endedBy: null, key: downKey };
     this.#streams.set(key, up);
-    this.#streams.set(`${server}>${client}`, down);
+    this.#streams.set(downKey, down);
+    conn.keys.push(key, downKey);
     return up;
   }
 
@@ -311,6 +327,24 @@ export class PacketReplay {
       stream.endedBy = segment.rst ? 'reset' : 'fin';
       this.#streamEnded(stream, t, segment.rst);
     }
+    this.#forget(stream.conn);
+  }
+
+  /**
+   * Memory stays bounded over a long capture: a finished connection's streams leave the table once
+   * they are over (a frametap file's FIN/RST packets follow its `end` record). A late retransmission
+   * of a forgotten foreign stream starts nothing (it is no SYN and no request).
+   */
+  #forget(conn: Conn): void {
+    if (!conn.finished) return;
+    const open = conn.keys.filter((k) => {
+      const s = this.#streams.get(k);
+      return s !== undefined && s.reasm.started && !s.reasm.ended && !s.reasm.broken;
+    });
+    if (open.length > 0 && this.#mode === 'frametap') return;
+    for (const k of conn.keys) this.#streams.delete(k);
+    conn.keys.length = 0;
+    if (conn.id !== 0) this.#conns.delete(conn.id);
   }
 
   #data(stream: Stream, bytes: Buffer, t: number): void {

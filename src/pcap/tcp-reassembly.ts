@@ -44,6 +44,11 @@ export class StreamReassembler {
     return this.#broken;
   }
 
+  /** A segment of this direction was seen. */
+  get started(): boolean {
+    return this.#next !== null;
+  }
+
   /**
    * One segment of this direction. `declaredLength` above `payload.length` means the capture cut
    * the packet (its rest is a gap).
