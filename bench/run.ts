@@ -9,6 +9,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   'pcap-read': () => import('./pcap-read.js'),
   dashboard: () => import('./dashboard.js'),
   memory: () => import('./memory.js'),
+  'view-memory': () => import('./view-memory.js'),
 };
 
 const wanted = process.argv.slice(2);

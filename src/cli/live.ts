@@ -11,6 +11,7 @@ import { isLoopback, type CaptureTarget, type UiMode } from './args.js';
 import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
 
 export interface LiveOptions {
   /** The command's name, for messages. */
@@ -21,11 +22,15 @@ export interface LiveOptions {
   readonly ui: UiMode;
   /** `-w FILE` (a path, JSON Lines), or with its format; null without. */
   readonly write: string | CaptureTarget | null;
+  /** `--max-capture` in bytes, null without. */
+  readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
   readonly banner: (url: string) => string;
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
   /** Runs first on shutdown, before the proxy stops (e.g. stop demo traffic). */
   readonly onStopping?: () => Promise<void>;
+  /** `--view`, `--pair`, … for the log and the dashboard. */
+  readonly app?: AppViewOptions;
 }
 
 /** Past this, shutdown stops waiting for connections to end and flushes what it has (cli.md: exit within 2 s). */
@@ -85,7 +90,10 @@ export async function runLive(options: LiveOptions): Promise<number> {
       write: prepared,
       header,
       recording: { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
+      maxCapture: options.maxCapture ?? null,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
+      ...(options.app ? { app: options.app } : {}),
+      live: true,
     });
   } catch (error) {
     await proxy.stop();

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FrametapError } from '../errors.js';
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
+import { CaptureLimit } from '../capture/capture-limit.js';
 import { startLineLog, type LineLog } from '../sinks/line-log.js';
 import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
 import { RECORDED_TYPES } from '../pcap/pcapng-recorder.js';
@@ -15,6 +16,11 @@ import { DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import type { UiMode } from './args.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
+import { appLog } from '../sinks/app-log.js';
+
+/** How often live `--ui log` looks for requests past `--pair-timeout`. */
+const UNANSWERED_CHECK_MS = 1000;
 
 export interface DashboardSetup {
   readonly source: 'live' | 'view' | 'replay';
@@ -38,6 +44,12 @@ export interface OutputsOptions {
   readonly header: CaptureHeader;
   /** Needed in tui mode. */
   readonly dashboard?: DashboardSetup;
+  /** `--max-capture`: bytes after which the capture file gets no more frames and messages. */
+  readonly maxCapture?: number | null;
+  /** Decoding of app protocols (`--view`, `--pair`, …) for the log and the dashboard; null turns it off. */
+  readonly app?: AppViewOptions | null;
+  /** Live traffic (event times are wall-clock): unanswered requests are reported on a timer. */
+  readonly live?: boolean;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
 }
@@ -100,14 +112,24 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     }
     if (writer) {
       writers.push(writer);
-      attach(bus, writer, 'capture writer', closers);
+      attach(bus, writer, 'capture writer', closers, options.maxCapture ? new CaptureLimit(options.maxCapture) : null);
     }
     if (ui === 'jsonl') {
       const out = JsonlWriter.toStream(stdout, header);
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {
-      const log: LineLog = startLineLog({ bus, stream: stdout });
+      const app = options.app === null ? null : appLog(options.app ?? {});
+      const log: LineLog = startLineLog({ bus, stream: stdout, ...(app ? { annotate: app.annotate } : {}) });
+      if (app && options.live) {
+        // Live: a request left unanswered is reported when its timeout passes, traffic or not.
+        const timer = setInterval(() => {
+          const lines = app.tick(Date.now());
+          if (lines.length > 0) stdout.write(`${lines.join('\n')}\n`);
+        }, UNANSWERED_CHECK_MS);
+        timer.unref();
+        closers.push(() => clearInterval(timer));
+      }
       closers.push(() => log.close());
     } else if (ui === 'tui') {
       const setup = options.dashboard;
@@ -116,6 +138,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
         bus,
         ...setup,
         captureFile: writer?.path ?? null,
+        ...(options.app !== undefined ? { app: options.app } : {}),
         ...(writer ? { captureIndex: (cb) => writer.onLine(cb) } : {}),
       });
       closers.push(() => dashboard.destroy());
@@ -154,9 +177,23 @@ function isPreparedPcapng(w: PreparedCapture | PreparedPcapng): w is PreparedPca
   return PcapngWriter.isPrepared(w);
 }
 
-/** Feeds the bus to a writer and publishes the writer's own problems (stage `capture`) on the bus. */
-function attach(bus: EventBus, writer: JsonlWriter, name: string, closers: (() => Promise<void> | void)[]): void {
-  const off = bus.subscribe(name, (event) => writer.write(event));
+/**
+ * Feeds the bus to a writer (within `limit`, when given) and publishes the writer's own problems
+ * (stage `capture`) on the bus.
+ */
+function attach(bus: EventBus, writer: JsonlWriter, name: string, closers: (() => Promise<void> | void)[], limit: CaptureLimit | null = null): void {
+  const off = bus.subscribe(name, (event) => {
+    if (limit === null) {
+      writer.write(event);
+      return;
+    }
+    const { write, notice } = limit.admit(event, writer.size);
+    if (write) writer.write(event);
+    if (notice) {
+      process.stderr.write(`frametap: ${notice.detail}\n`);
+      queueMicrotask(() => bus.publish(notice));
+    }
+  });
   const offProblem = writer.onProblem((event) => {
     // Deferred: the problem is found inside a publish, and the error event should follow that event.
     queueMicrotask(() => bus.publish(event));

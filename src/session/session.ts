@@ -202,18 +202,11 @@ export class Session {
     const inspector = dir.inspector;
     if (inspector === null) return;
     const wasIdle = dir.lowerBound === Infinity;
+    // The inspector never throws: a limit or an internal failure stops it and is reported through
+    // its onFailure, once.
     inspector.push(chunk, t);
-    // The inspector never throws: an internal failure stops it and is reported once.
-    const failure = inspector.failure;
-    if (failure !== null) {
-      dir.inspector = null;
-      dir.lowerBound = Infinity;
-      inspector.dispose();
-      this.error('relay', failure, from);
-      return;
-    }
     // Became busy with this chunk: what it still owes carries this chunk's `t` or later.
-    if (!inspector.idle && wasIdle) dir.lowerBound = t;
+    if (dir.inspector !== null && !inspector.idle && wasIdle) dir.lowerBound = t;
   }
 
   /**
@@ -321,6 +314,14 @@ export class Session {
       onIdle: () => {
         dir.lowerBound = Infinity;
         this.#flush();
+      },
+      onFailure: (failure) => {
+        const inspector = dir.inspector;
+        dir.inspector = null;
+        dir.lowerBound = Infinity;
+        inspector?.dispose();
+        // Named: the limit (or failure), the connection and the direction (`conn`, `from`).
+        this.error('relay', failure, from);
       },
     });
   }

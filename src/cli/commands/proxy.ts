@@ -5,9 +5,11 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
 import { parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
-                       [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
+                       [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
+                       [--view NAME] [--pair PATH] [--pair-timeout SECS] [--proto FILE --proto-type NAME]
 
 Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
 
@@ -22,11 +24,13 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
                            jsonl, none
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
+      --max-capture SIZE   once the capture reaches SIZE (k, m, g suffixes), write no more frames
+                           and messages (open, handshake, close, violation, end still are)
       --insecure           do not verify the upstream's TLS certificate
       --keep-host          forward the client's Host header (default: rewrite it to the upstream)
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable)
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
-  -h, --help               this help
+${APP_FLAGS_HELP}  -h, --help               this help
 
 Once listening it prints 'frametap listening on http://HOST:PORT -> URL' on stderr.
 SIGINT / SIGTERM: stop, write 'end' for every open connection, flush the capture, exit 0.
@@ -42,11 +46,13 @@ const FLAGS = {
   format: { type: 'string' },
   ui: { type: 'string' },
   'max-payload': { type: 'string' },
+  'max-capture': { type: 'string' },
   insecure: { type: 'boolean' },
   'keep-host': { type: 'boolean' },
   header: { type: 'string', short: 'H', multiple: true },
   redact: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 /** RFC 9110 §5.1: field-name = token; tchar per §5.6.2. */
@@ -91,7 +97,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (capture?.path === '-' && ui !== 'none') {
     throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
   }
+  const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
+  if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
@@ -108,7 +117,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       redact,
     },
     ui,
+    app,
     write: capture,
+    maxCapture,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
 }
