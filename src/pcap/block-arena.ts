@@ -7,6 +7,9 @@ export class BlockArena {
   #buf: Buffer;
   #length = 0;
   #generation = 0;
+  /** The buffer last handed out by `take`, and one given back by `recycle` to write into next. */
+  #lent: Buffer | null = null;
+  #spare: Buffer | null = null;
 
   constructor(initial = 256 * 1024) {
     this.#buf = Buffer.allocUnsafe(initial);
@@ -47,12 +50,27 @@ export class BlockArena {
     return this.#buf;
   }
 
-  /** The bytes so far (now owned by the caller); the arena starts empty. */
+  /**
+   * The bytes so far (now owned by the caller until it gives them back with `recycle`); the arena
+   * starts empty, in the spare buffer when there is one. Reusing two buffers instead of allocating
+   * megabytes per write keeps the garbage collector out of the relay's way (bench/relay.ts).
+   */
   take(): Buffer {
     const out = this.#buf.subarray(0, this.#length);
-    this.#buf = Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(this.#buf.length, 8 * 1024 * 1024)));
+    this.#lent = this.#buf;
+    const spare = this.#spare;
+    this.#spare = null;
+    this.#buf = spare ?? Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(this.#buf.length, 8 * 1024 * 1024)));
     this.#length = 0;
     this.#generation++;
     return out;
+  }
+
+  /** `take`'s bytes are written and no longer needed: their buffer is reused (if not oversized). */
+  recycle(bytes: Buffer): void {
+    const lent = this.#lent;
+    if (lent === null || bytes.buffer !== lent.buffer) return;
+    this.#lent = null;
+    if (lent.length <= 16 * 1024 * 1024) this.#spare = lent;
   }
 }

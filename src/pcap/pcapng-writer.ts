@@ -161,6 +161,8 @@ export class PcapngWriter {
     this.#target.write(chunk, (error) => {
       this.#inFlight = false;
       this.#inFlightBytes = 0;
+      // A stream may still hold the bytes after its callback (a pipe's buffer): reuse only a file's.
+      if (this.path !== null) this.#recorder.arena.recycle(chunk);
       if (error) {
         this.#fail(error);
         return;
