@@ -148,3 +148,35 @@ describe('classic pcap', () => {
     expect(records.every((r) => r.kind === 'packet' && r.originalLength === r.data.length)).toBe(true);
   });
 });
+
+describe('hostile captures end to end', () => {
+  it('random bit flips in real captures: the replay never throws and every connection it opens ends', async () => {
+    const { PacketReplay } = await import('../../src/pcap/packet-replay.js');
+    const { EventBus } = await import('../../src/session/event-bus.js');
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const files = ['lo-ethernet.pcap', 'any-sll.pcap', 'any-sll2.pcapng', 'lo-ipv6.pcapng'].map((f) => fs.readFileSync(path.join(path.resolve('fixtures/pcap'), f)));
+    for (let i = 0; i < 300; i++) {
+      const bytes = Buffer.from(files[i % files.length]!);
+      const flips = 1 + Math.floor(random() * 20);
+      for (let j = 0; j < flips; j++) bytes[Math.floor(random() * bytes.length)] ^= 1 << Math.floor(random() * 8);
+      const bus = new EventBus((name, error) => {
+        throw new Error(`sink ${name} failed: ${String(error)}`);
+      });
+      const opened = new Set<number>();
+      const ended = new Set<number>();
+      bus.subscribe('check', (e) => {
+        if (e.type === 'open') opened.add(e.conn);
+        if (e.type === 'end') ended.add(e.conn);
+      });
+      const replay = new PacketReplay({ bus, maxPayload: 1024 });
+      const parser = new CaptureParser();
+      for (let at = 0; at < bytes.length; at += 997) for (const r of parser.push(bytes.subarray(at, at + 997))) replay.record(r);
+      await replay.finish();
+      expect([...ended].sort(), `iteration ${i}`).toEqual([...opened].sort());
+    }
+  });
+});
