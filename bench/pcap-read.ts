@@ -28,7 +28,7 @@ function rssKiB(pid: number): number {
 }
 
 /** Writes about `mib` MiB of frametap pcapng to `file`. */
-function makeCapture(file: string, mib: number): number {
+export function makeCapture(file: string, mib: number): number {
   const fd = fs.openSync(file, 'w', 0o600);
   const rec = new PcapngRecorder({ header: captureHeader('reverse', null, null), maxPayload: 1024 * 1024 });
   const upgrade = (conn: number, t: number): void => {
