@@ -85,7 +85,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     let writer: JsonlWriter | null = null;
     let packets: PcapngWriter | null = null;
     const w = options.write;
-    const recording = { maxPayload: options.recording?.maxPayload ?? DEFAULT_MAX_PAYLOAD, redact: options.recording?.redact ?? [] };
+    const recording = { maxPayload: options.recording?.maxPayload ?? DEFAULT_MAX_PAYLOAD, redact: options.recording?.redact ?? [], maxCapture: options.maxCapture ?? null };
     if (w !== null && typeof w === 'object' && 'stdout' in w) {
       if (w.stdout === 'pcapng') packets = PcapngWriter.toStream(stdout, header, recording);
       else writer = JsonlWriter.toStream(stdout, header);

@@ -32,6 +32,8 @@ interface ConnState {
   readonly last: (PacketPlace | null)[];
   /** The first head on each (leg, sender) while `--redact` is on. */
   readonly heads: Map<string, HeadState>;
+  /** The handshake event was recorded: later chunks are WebSocket traffic. */
+  handshaken: boolean;
 }
 
 export interface RecorderOptions {
@@ -61,6 +63,11 @@ export class PcapngRecorder {
     this.#record({ type: 'settings', maxPayload: options.maxPayload, redact: options.redact ?? [] });
   }
 
+  /** Whether `event` is WebSocket traffic (a chunk after its connection's handshake), what `--max-capture` leaves out. */
+  isTraffic(event: SessionEvent): boolean {
+    return event.type === 'chunk' && this.#conns.get(event.conn)?.handshaken === true;
+  }
+
   /** Connections whose `end` has not been seen. */
   get openConnections(): number {
     return this.#conns.size;
@@ -76,6 +83,7 @@ export class PcapngRecorder {
         return;
       case 'handshake':
         this.#record({ type: 'handshake', conn: event.conn, t: event.t, answered: event.response !== null, forwarded: event.forwarded !== undefined });
+        this.#state(event.conn).handshaken = true;
         return;
       case 'violation':
         // The sender's frames travel on its own leg: the client's on the client leg, the server's upstream.
@@ -112,6 +120,7 @@ export class PcapngRecorder {
       },
       last: [null, null, null, null],
       heads: new Map(),
+      handshaken: false,
     };
     this.#conns.set(conn, state);
     return state;

@@ -19,6 +19,11 @@ export interface PcapngWriterOptions {
   readonly warn?: (line: string) => void;
   readonly redact?: readonly string[];
   readonly maxPayload: number;
+  /**
+   * `--max-capture` in bytes: past it the WebSocket traffic (packets after each handshake) is no
+   * longer written; heads, frametap's records and each leg's FIN/RST still are (cli.md).
+   */
+  readonly maxCapture?: number | null;
 }
 
 /** A pcapng file opened (mode 0600) whose first blocks are not written yet. */
@@ -52,6 +57,10 @@ export class PcapngWriter {
   #failed = false;
   #closed = false;
   #closeWaiters: (() => void)[] = [];
+  /** Bytes handed to the output so far (the header blocks included). */
+  #written = 0;
+  readonly #maxCapture: number | null;
+  #limitReached = false;
   #pressureListeners: ((high: boolean) => void)[] = [];
   #problemListeners: ((event: ErrorEvent) => void)[] = [];
 
@@ -62,6 +71,7 @@ export class PcapngWriter {
     this.#high = options.highWaterMark ?? 8 * 1024 * 1024;
     this.#low = Math.min(options.lowWaterMark ?? 1024 * 1024, this.#high);
     this.#warn = options.warn ?? ((line) => process.stderr.write(`frametap: ${line}\n`));
+    this.#maxCapture = options.maxCapture ?? null;
   }
 
   /** Opens (replaces, mode 0600, links not followed) FILE now, so an unwritable path is a usage error before listening. */
@@ -109,11 +119,21 @@ export class PcapngWriter {
   /** One event of the bus (subscribe with RECORDED_TYPES). Never throws. */
   write(event: SessionEvent): void {
     if (this.#failed || this.#closed) return;
+    if (this.#maxCapture !== null && this.#written + this.#recorder.arena.length >= this.#maxCapture && this.#recorder.isTraffic(event)) {
+      if (!this.#limitReached) {
+        this.#limitReached = true;
+        const detail = `the capture reached --max-capture ${this.#maxCapture} bytes: WebSocket packets are no longer written (handshakes, frametap's records and each connection's end still are); the relay goes on`;
+        this.#warn(detail);
+        this.#problem(detail, undefined);
+      }
+      return;
+    }
     this.#recorder.record(event);
     if (!this.#pressure && this.pendingBytes > this.#high) this.#setPressure(true);
     this.#schedule();
   }
 
+  /** Bytes waiting to be written (queued and in flight). */
   get pendingBytes(): number {
     return this.#recorder.arena.length + this.#inFlightBytes;
   }
@@ -158,6 +178,7 @@ export class PcapngWriter {
     const chunk = this.#recorder.arena.take();
     this.#inFlight = true;
     this.#inFlightBytes = chunk.length;
+    this.#written += chunk.length;
     this.#target.write(chunk, (error) => {
       this.#inFlight = false;
       this.#inFlightBytes = 0;

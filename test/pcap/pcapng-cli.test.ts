@@ -98,6 +98,44 @@ describe('-w and --format', () => {
   });
 });
 
+describe('--max-capture with -w FILE.pcapng', () => {
+  it('past the limit no WebSocket packets are written; every connection still has its records and end', async () => {
+    const { startScenarioServer, talkDeflate } = await import('./scenario.js');
+    const server = await startScenarioServer();
+    const file = path.join(dir, 'limited.pcapng');
+    const child = spawn(process.execPath, [CLI, '-u', `ws://127.0.0.1:${server.port}`, '-l', '0', '-w', file, '--ui', 'jsonl', '--max-capture', '8k'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const listening = deferred<number>();
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m) listening.resolve(Number(m[1]));
+    });
+    try {
+      const port = await withTimeout(listening.promise, 'listening', 15_000);
+      await talkDeflate(port);
+      await talkDeflate(port);
+      await withTimeout((async () => {
+        while ((stdout.match(/"type":"end"/g) ?? []).length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      })(), 'two ends', 10_000);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await server.close();
+    }
+    expect(stderr).toMatch(/reached --max-capture 8192 bytes: WebSocket packets are no longer written/);
+    // Two 70 000-byte messages each way on both legs would be over 500 kB.
+    expect(fs.statSync(file).size).toBeLessThan(64 * 1024);
+    const { stdout: read } = await run(process.execPath, [CLI, 'view', file, '--ui', 'jsonl'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const events = read.trim().split('\n').map((l) => JSON.parse(l) as { type: string; conn?: number });
+    expect(events.filter((e) => e.type === 'open').map((e) => e.conn)).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'end').map((e) => e.conn).sort()).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'handshake')).toHaveLength(2);
+  });
+});
+
 describe('crash safety', () => {
   itWith('tshark')('after kill -9 mid-traffic, frametap reads every complete block and tshark every complete packet', async () => {
     const file = path.join(dir, 'killed.pcapng');
