@@ -99,7 +99,6 @@ class Conn {
   /** Foreign captures: the connection is a plain HTTP request (no upgrade) or not HTTP at all. */
   ignored = false;
   httpStart = 0;
-  openT = 0;
   /** Its streams' keys in the stream table. */
   readonly keys: string[] = [];
   constructor(readonly id: number, readonly client: string, readonly server: string) {}
@@ -218,7 +217,6 @@ export class PacketReplay {
         const conn = new Conn(record.conn, record.client, record.target);
         this.#conns.set(record.conn, conn);
         this.#clock = record.t;
-        conn.openT = record.t;
         conn.session = this.#newSession(conn);
         conn.session.open(record.client, record.target);
         const legs = record.legs;
@@ -312,7 +310,6 @@ export class PacketReplay {
     const host = headerValues(request.headers, 'host')[0] ?? conn.server;
     const target = /^[a-z]+:\/\//i.test(request.target) ? request.target : `ws://${host}${request.target}`;
     this.#clock = t;
-    conn.openT = t;
     conn.session = this.#newSession(conn);
     conn.session.open(conn.client, target);
   }

@@ -38,7 +38,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const file = fileArgument('view', positionals, 'the capture (.jsonl) or HAR to show');
+  const file = fileArgument('view', positionals, 'the capture (.jsonl, .pcapng, .pcap) or HAR to show');
   const ui = parseUi(values.ui);
   requireTerminal(ui);
   const app = await parseAppFlags(values);
