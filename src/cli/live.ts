@@ -7,7 +7,8 @@
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
 import { EventBus } from '../session/event-bus.js';
-import { isLoopback, type UiMode } from './args.js';
+import { isLoopback, type CaptureTarget, type UiMode } from './args.js';
+import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
 import type { AppViewOptions } from '../appproto/connection-app.js';
@@ -19,8 +20,8 @@ export interface LiveOptions {
   readonly mode: string;
   readonly proxy: Omit<ProxyOptions, 'bus'>;
   readonly ui: UiMode;
-  /** `-w FILE`, null without. */
-  readonly write: string | null;
+  /** `-w FILE` (a path, JSON Lines), or with its format; null without. */
+  readonly write: string | CaptureTarget | null;
   /** `--max-capture` in bytes, null without. */
   readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
@@ -54,13 +55,21 @@ export function listenWarning(host: string, listen: string): string | null {
 export async function runLive(options: LiveOptions): Promise<number> {
   // Opened now so that an unwritable -w is a usage error before anything listens; the header is
   // written once the real port is known.
-  const prepared: PreparedCapture | null = options.write !== null ? JsonlWriter.prepare(options.write) : null;
+  const target: CaptureTarget | null = typeof options.write === 'string' ? { path: options.write, format: 'jsonl' } : options.write;
+  const prepared: PreparedCapture | PreparedPcapng | { readonly stdout: 'jsonl' | 'pcapng' } | null =
+    target === null ? null
+    : target.path === '-' ? { stdout: target.format }
+    : target.format === 'pcapng' ? PcapngWriter.prepare(target.path)
+    : JsonlWriter.prepare(target.path);
+  const abandon = (): void => {
+    if (prepared !== null && 'abandon' in prepared) prepared.abandon();
+  };
   const bus = new EventBus();
   let proxy: RunningProxy;
   try {
     proxy = await startProxy({ ...options.proxy, bus });
   } catch (error) {
-    prepared?.abandon();
+    abandon();
     throw error;
   }
 
@@ -80,6 +89,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
+      recording: { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
       maxCapture: options.maxCapture ?? null,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
       ...(options.app ? { app: options.app } : {}),

@@ -4,7 +4,7 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
-import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
 import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
@@ -16,8 +16,12 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
   -u, --upstream URL       ws://, wss://, http:// or https:// origin of the real server; a path in
                            URL is a prefix (-u ws://h/api sends /chat to ws://h/api/chat)
   -l, --listen [HOST:]PORT where to listen (default 127.0.0.1:8080; port 0 picks a free port)
-  -w, --write FILE         write the capture (JSON Lines) to FILE, mode 0600; replaces FILE
-      --ui MODE            tui (default on a terminal), log (default otherwise), jsonl, none
+  -w, --write FILE         write the capture to FILE, mode 0600; replaces FILE. FILE.pcapng: packets
+                           for Wireshark (capture-format.md), anything else: JSON Lines; - is stdout
+      --format FMT         jsonl or pcapng: the capture's format whatever FILE's name
+                           (frametap -u URL -w - --format pcapng | wireshark -k -i -)
+      --ui MODE            tui (default on a terminal), log (default otherwise; none with -w -),
+                           jsonl, none
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
       --max-capture SIZE   once the capture reaches SIZE (k, m, g suffixes), write no more frames
@@ -39,6 +43,7 @@ const FLAGS = {
   upstream: { type: 'string', short: 'u' },
   listen: { type: 'string', short: 'l' },
   write: { type: 'string', short: 'w' },
+  format: { type: 'string' },
   ui: { type: 'string' },
   'max-payload': { type: 'string' },
   'max-capture': { type: 'string' },
@@ -86,10 +91,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (name.trim() === '') throw new UsageError(`bad --redact '': expected a header or query parameter name`);
     return name.trim();
   });
-  if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
+  const capture = parseCaptureTarget(values.write, values.format);
+  // `-w -` owns stdout: nothing else may print there.
+  const ui = capture?.path === '-' && values.ui === undefined ? 'none' : parseUi(values.ui);
+  if (capture?.path === '-' && ui !== 'none') {
+    throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
+  }
   const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
   if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
-  const ui = parseUi(values.ui);
   requireTerminal(ui);
   const app = await parseAppFlags(values);
 
@@ -109,7 +118,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     },
     ui,
     app,
-    write: values.write ?? null,
+    write: capture,
     maxCapture,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
