@@ -166,11 +166,14 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     for (const name of PROXY_HEADERS) proxyReq.removeHeader(name);
     if (ctx.route.absolute) proxyReq.setHeader('Host', ctx.route.upstream.hostHeader);
     for (const [name, value] of extraHeaders(ctx.route)) proxyReq.setHeader(name, value);
-    proxyReq.on('socket', (socket: net.Socket) => {
-      socket.once('connect', () => (ctx.progress.connected = true));
+    // http-proxy 1.18 emits `proxyReq` from the request's own 'socket' event: the socket is there.
+    const socket = proxyReq.socket;
+    if (socket) {
+      if (socket.connecting) socket.once('connect', () => (ctx.progress.connected = true));
+      else ctx.progress.connected = true;
       socket.once('secureConnect', () => (ctx.progress.secured = true));
       if (keylog && socket instanceof tls.TLSSocket) keylog.watch(socket);
-    });
+    }
     const timer = setTimeout(() => proxyReq.destroy(codedError(`upstream did not answer within ${timeoutMs} ms`, 'ETIMEDOUT')), timeoutMs);
     proxyReq.once('response', () => clearTimeout(timer));
     proxyReq.once('close', () => clearTimeout(timer));
@@ -289,7 +292,10 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       if (buffered.length > MAX_CLIENT_HELLO) return decide({ kind: 'tls', sni: null });
       // The first bytes came: the rest of the ClientHello gets the handshake's time box.
       clearTimeout(timer);
-      timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+      timer = setTimeout(() => {
+        reportClientTls(conn, target, target.host, codedError(`no complete ClientHello within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT'));
+        socket.destroy();
+      }, handshakeTimeoutMs);
     };
     const decide = (verdict: ReturnType<typeof sniff> | null): void => {
       clearTimeout(timer);
@@ -363,7 +369,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       t: preciseNow(),
       stage: 'handshake',
       ...(typeof code === 'string' ? { code } : {}),
-      detail: `client TLS handshake for ${host} (CONNECT ${target.authority}) failed: ${error.message} (does the client trust frametap's CA? see 'frametap ca')`,
+      detail: `client TLS handshake for ${host} (CONNECT ${target.authority}) failed: ${error.message.split('\n')[0]!.trim()} (does the client trust frametap's CA? see 'frametap ca')`,
     });
   }
 
