@@ -315,22 +315,39 @@ describe('forward mode: bad input', () => {
     const sClosed = waitClose(s);
     await gClosed;
     await sClosed;
-    // A ClientHello sent whole, then the client leaves mid-handshake.
+    // A whole ClientHello, then the client leaves before answering the ServerHello.
     const l = await h.connect('leave.example.test:443');
-    const tlsMod = await import('node:tls');
-    const t = tlsMod.connect({ socket: l, servername: 'leave.example.test', rejectUnauthorized: false });
-    t.on('error', () => {});
-    t.once('secureConnect', () => {});
+    l.write(await clientHello('leave.example.test'));
+    const lClosed = waitClose(l);
     l.once('data', () => l.destroy());
-    await waitClose(l);
+    l.resume();
+    await lClosed;
     const handshakeErrors = h.events.filter((e) => e.type === 'error' && e.stage === 'handshake').map((e) => (e as { detail: string }).detail);
     expect(handshakeErrors.some((d) => /garbage\.example\.test/.test(d))).toBe(true);
     expect(handshakeErrors.some((d) => /slow\.example\.test.*no complete ClientHello/.test(d))).toBe(true);
+    expect(handshakeErrors.some((d) => /CONNECT leave\.example\.test:443\) failed/.test(d))).toBe(true);
     // The proxy still serves.
     const after = await h.tlsThrough('still.example.test:443');
     expect(after.getPeerX509Certificate()!.subjectAltName).toBe('DNS:still.example.test');
   });
 });
+
+/** The bytes of a real ClientHello from Node's TLS client, caught by a plain TCP server. */
+async function clientHello(servername: string): Promise<Buffer> {
+  const caught = deferred<Buffer>();
+  const catcher = net.createServer((s) => s.once('data', (chunk: Buffer) => {
+    caught.resolve(chunk);
+    s.destroy();
+  }));
+  await new Promise<void>((r) => catcher.listen(0, '127.0.0.1', r));
+  const tlsMod = await import('node:tls');
+  const c = tlsMod.connect({ port: (catcher.address() as AddressInfo).port, host: '127.0.0.1', servername, rejectUnauthorized: false });
+  c.on('error', () => {});
+  const hello = await withTimeout(caught.promise, 'a ClientHello');
+  c.destroy();
+  await new Promise<void>((r) => catcher.close(() => r()));
+  return hello;
+}
 
 async function closedPort(): Promise<number> {
   const s = net.createServer();

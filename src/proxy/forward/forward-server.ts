@@ -285,6 +285,12 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     const onClose = (): void => {
       clearTimeout(timer);
       socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+    };
+    // The server's sockets allow half-open connections: a client that ends before it was
+    // understood is done.
+    const onEnd = (): void => {
+      socket.destroy();
     };
     const examine = (): void => {
       const verdict = sniff(buffered);
@@ -293,6 +299,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       // The first bytes came: the rest of the ClientHello gets the handshake's time box.
       clearTimeout(timer);
       timer = setTimeout(() => {
+        if (socket.destroyed) return;
         reportClientTls(conn, target, target.host, codedError(`no complete ClientHello within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT'));
         socket.destroy();
       }, handshakeTimeoutMs);
@@ -301,6 +308,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('close', onClose);
+      socket.removeListener('end', onEnd);
       if (socket.destroyed) return;
       socket.pause();
       const host = verdict?.kind === 'tls' && verdict.sni !== null ? verdict.sni.toLowerCase() : target.host;
@@ -318,6 +326,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     };
     socket.on('data', onData);
     socket.once('close', onClose);
+    socket.once('end', onEnd);
     if (buffered.length > 0) examine();
   }
 
@@ -334,21 +343,25 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     if (keylog) keylog.watch(tlsSocket);
     track(tlsSocket);
     let secure = false;
-    const timer = setTimeout(() => {
-      reportClientTls(conn, target, host, codedError(`client did not finish the TLS handshake within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT'));
+    let failed = false;
+    /** Once per handshake: an error event, and both sockets closed. */
+    const fail = (error: Error): void => {
+      if (secure || failed) return;
+      failed = true;
+      clearTimeout(timer);
+      reportClientTls(conn, target, host, error);
       tlsSocket.destroy();
       socket.destroy();
-    }, handshakeTimeoutMs);
+    };
+    const timer = setTimeout(() => fail(codedError(`client did not finish the TLS handshake within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT')), handshakeTimeoutMs);
+    tlsSocket.on('error', (error: Error) => fail(error));
+    // The TLS layer does not notice its transport ending mid-handshake (half-open sockets): pass it on.
+    const abandoned = (): void => fail(codedError('the client closed the connection during the TLS handshake', 'ECONNRESET'));
+    tlsSocket.once('end', abandoned);
+    socket.once('close', abandoned);
     tlsSocket.once('close', () => {
       clearTimeout(timer);
       socket.destroy();
-    });
-    tlsSocket.on('error', (error: Error) => {
-      if (!secure) {
-        clearTimeout(timer);
-        reportClientTls(conn, target, host, error);
-        tlsSocket.destroy();
-      }
     });
     tlsSocket.once('secure', () => {
       secure = true;
