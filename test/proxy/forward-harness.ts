@@ -63,6 +63,7 @@ export async function startForwardHarness(options: ForwardHarnessOptions = {}): 
     ...rest,
   });
   const opened = new Set<net.Socket>();
+  const wrapped = new WeakSet<net.Socket>();
   const connect = async (authority: string): Promise<net.Socket> => {
     const socket = net.connect(proxy.port, '127.0.0.1');
     opened.add(socket);
@@ -109,12 +110,15 @@ export async function startForwardHarness(options: ForwardHarnessOptions = {}): 
       const d = deferred<tls.TLSSocket>();
       const t = tls.connect({ socket, ca: ca.certPem, ALPNProtocols: ['h2', 'http/1.1'], ...(servername === null || (servername === undefined && net.isIP(host) !== 0) ? {} : { servername: servername ?? host }), checkServerIdentity: (_h, cert) => tls.checkServerIdentity(host, cert) });
       opened.add(t);
+      wrapped.add(socket);
       t.once('secureConnect', () => d.resolve(t));
       t.once('error', (e) => d.reject(e));
       return withTimeout(d.promise, `TLS through CONNECT ${authority}`);
     },
     async stop() {
-      for (const s of opened) s.destroy();
+      // TLS sockets first: destroying a socket under a live TLS wrap crashes Node 20 (SIGSEGV).
+      for (const s of opened) if (s instanceof tls.TLSSocket) s.destroy();
+      for (const s of opened) if (!(s instanceof tls.TLSSocket) && !wrapped.has(s)) s.destroy();
       await proxy.stop();
       fs.rmSync(home, { recursive: true, force: true });
     },

@@ -104,6 +104,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   const byUpstreamSocket = new WeakMap<net.Socket, UpgradeConnection>();
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
   const sockets = new Set<net.Socket>();
+  /** Sockets a TLSSocket wraps: closed through it, never destroyed underneath it. */
+  const wrapped = new WeakSet<net.Socket>();
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -341,28 +343,27 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     // before the handshake starts, so a ClientHello without SNI is served too.
     const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['http/1.1'] });
     if (keylog) keylog.watch(tlsSocket);
+    wrapped.add(socket);
     track(tlsSocket);
     let secure = false;
     let failed = false;
-    /** Once per handshake: an error event, and both sockets closed. */
-    const fail = (error: Error): void => {
+    /** Once per handshake: an error event, and (`close`) the connection closed. */
+    const fail = (error: Error, close = true): void => {
       if (secure || failed) return;
       failed = true;
       clearTimeout(timer);
       reportClientTls(conn, target, host, error);
-      tlsSocket.destroy();
-      socket.destroy();
+      // Only the TLS socket: it closes the socket it wraps. Destroying that one underneath a live
+      // TLS wrap frees the handle the wrap still uses (a segfault in Node 20).
+      if (close) tlsSocket.destroy();
     };
     const timer = setTimeout(() => fail(codedError(`client did not finish the TLS handshake within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT')), handshakeTimeoutMs);
     tlsSocket.on('error', (error: Error) => fail(error));
-    // The TLS layer does not notice its transport ending mid-handshake (half-open sockets): pass it on.
-    const abandoned = (): void => fail(codedError('the client closed the connection during the TLS handshake', 'ECONNRESET'));
-    tlsSocket.once('end', abandoned);
-    socket.once('close', abandoned);
-    tlsSocket.once('close', () => {
-      clearTimeout(timer);
-      socket.destroy();
-    });
+    // The client's FIN mid-handshake: the TLS socket ends its side and closes by itself
+    // (allowHalfOpen is off); destroying it from here, while its read is still being processed,
+    // has Node 20 read through a freed SSL (SIGSEGV in ssl3_setup_read_buffer).
+    tlsSocket.once('end', () => fail(codedError('the client closed the connection during the TLS handshake', 'ECONNRESET'), false));
+    tlsSocket.once('close', () => clearTimeout(timer));
     tlsSocket.once('secure', () => {
       secure = true;
       clearTimeout(timer);
@@ -443,8 +444,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       if (stopping) return stopping;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const ended = Promise.all([...live].map((c) => c.shutdown()));
-      server.closeAllConnections();
-      for (const socket of sockets) socket.destroy();
+      // Not server.closeAllConnections(): it would destroy a CONNECT socket under its TLS wrap.
+      for (const socket of sockets) if (!wrapped.has(socket)) socket.destroy();
       stopping = Promise.all([closed, ended]).then(() => {
         proxy.close();
         keylog?.close();
