@@ -347,22 +347,21 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     track(tlsSocket);
     let secure = false;
     let failed = false;
-    /** Once per handshake: an error event, and (`close`) the connection closed. */
-    const fail = (error: Error, close = true): void => {
+    /** Once per handshake: an error event, and the connection closed. */
+    const fail = (error: Error): void => {
       if (secure || failed) return;
       failed = true;
       clearTimeout(timer);
       reportClientTls(conn, target, host, error);
       // Only the TLS socket: it closes the socket it wraps. Destroying that one underneath a live
       // TLS wrap frees the handle the wrap still uses (a segfault in Node 20).
-      if (close) tlsSocket.destroy();
+      tlsSocket.destroy();
     };
     const timer = setTimeout(() => fail(codedError(`client did not finish the TLS handshake within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT')), handshakeTimeoutMs);
     tlsSocket.on('error', (error: Error) => fail(error));
-    // The client's FIN mid-handshake: the TLS socket ends its side and closes by itself
-    // (allowHalfOpen is off); destroying it from here, while its read is still being processed,
-    // has Node 20 read through a freed SSL (SIGSEGV in ssl3_setup_read_buffer).
-    tlsSocket.once('end', () => fail(codedError('the client closed the connection during the TLS handshake', 'ECONNRESET'), false));
+    // The client's FIN mid-handshake: a TLS socket that never finished its handshake does not
+    // close by itself on it.
+    tlsSocket.once('end', () => fail(codedError('the client closed the connection during the TLS handshake', 'ECONNRESET')));
     tlsSocket.once('close', () => clearTimeout(timer));
     tlsSocket.once('secure', () => {
       secure = true;
