@@ -6,6 +6,7 @@
  */
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
+import type { ForwardProxyOptions } from '../proxy/forward/forward-server.js';
 import { EventBus } from '../session/event-bus.js';
 import { isLoopback, type UiMode } from './args.js';
 import { captureHeader } from '../capture/header.js';
@@ -16,7 +17,8 @@ export interface LiveOptions {
   readonly command: string;
   /** The capture header's `mode` (`reverse` for the proxy). */
   readonly mode: string;
-  readonly proxy: Omit<ProxyOptions, 'bus'>;
+  /** Reverse mode (`-u`), or `{ forward }`: forward mode (no `-u`, capture header `upstream` null). */
+  readonly proxy: Omit<ProxyOptions, 'bus'> | { readonly forward: Omit<ForwardProxyOptions, 'bus'> };
   readonly ui: UiMode;
   /** `-w FILE`, null without. */
   readonly write: string | null;
@@ -53,14 +55,19 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const bus = new EventBus();
   let proxy: RunningProxy;
   try {
-    proxy = await startProxy({ ...options.proxy, bus });
+    if ('forward' in options.proxy) {
+      const { startForwardProxy } = await import('../proxy/forward/forward-server.js');
+      proxy = await startForwardProxy({ ...options.proxy.forward, bus });
+    } else {
+      proxy = await startProxy({ ...options.proxy, bus });
+    }
   } catch (error) {
     prepared?.abandon();
     throw error;
   }
 
   const listen = hostPort(proxy.host, proxy.port);
-  const upstream = upstreamLabel(options.proxy.upstream);
+  const upstream = 'forward' in options.proxy ? null : upstreamLabel(options.proxy.upstream);
   const header = captureHeader(options.mode, listen, upstream);
 
   let requestStop: () => void = () => {};
@@ -75,7 +82,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
-      dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
+      dashboard: { source: 'live', listen, upstream: upstream ?? 'forward proxy', onQuit: () => requestStop() },
     });
   } catch (error) {
     await proxy.stop();
