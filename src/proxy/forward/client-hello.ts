@@ -28,10 +28,7 @@ export const MAX_CLIENT_HELLO = 64 * 1024;
 export function sniff(bytes: Uint8Array): Sniffed {
   if (bytes.length === 0) return { kind: 'need-more' };
   const first = bytes[0]!;
-  if (first !== CONTENT_TYPE_HANDSHAKE) {
-    // RFC 9110 §9.1: a method is a token; every registered one is upper-case letters.
-    return first >= 0x41 && first <= 0x5a ? { kind: 'http' } : { kind: 'other' };
-  }
+  if (first !== CONTENT_TYPE_HANDSHAKE) return sniffRequestLine(bytes);
   // The handshake message may span records (RFC 8446 §5.1): join their fragments.
   const fragments: Uint8Array[] = [];
   let joined = 0;
@@ -92,4 +89,20 @@ function serverName(body: Buffer): string | null {
     return null;
   }
   return null;
+}
+
+/** Longest registered method is 17 letters (UPDATEREDIRECTREF). */
+const MAX_METHOD = 20;
+
+/**
+ * RFC 9112 §3: request-line = method SP request-target …; every registered method (RFC 9110 §9,
+ * the IANA registry) is upper-case letters. `SSH-2.0-…` or a binary protocol is `other`.
+ */
+function sniffRequestLine(bytes: Uint8Array): Sniffed {
+  for (let i = 0; i < bytes.length && i <= MAX_METHOD; i++) {
+    const b = bytes[i]!;
+    if (b === 0x20) return i > 0 ? { kind: 'http' } : { kind: 'other' };
+    if (b < 0x41 || b > 0x5a) return { kind: 'other' };
+  }
+  return bytes.length > MAX_METHOD ? { kind: 'other' } : { kind: 'need-more' };
 }
