@@ -16,6 +16,7 @@ import { deferred, withTimeout } from '../helpers/deferred.js';
 import { makeTestPki, type TestPki } from '../helpers/test-ca.js';
 import { startForwardHarness, type ForwardHarness } from './forward-harness.js';
 import { parseHostGlob } from '../../src/proxy/forward/host-glob.js';
+import { upstreamProxyDialer } from '../../src/proxy/forward/dialer.js';
 import { messageText } from '../../src/session/event-data.js';
 import type { HandshakeEvent, MessageEvent } from '../../src/session/events.js';
 
@@ -245,6 +246,42 @@ describe('forward mode: plain HTTP', () => {
   it('an origin-form request sent straight to the proxy is answered 400', async () => {
     const h = await harness();
     expect(await rawRequest(h.proxy.port, 'GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
+  });
+});
+
+describe('forward mode: --upstream-proxy', () => {
+  it('every upstream is reached through the other proxy’s CONNECT (TLS, plain and raw tunnels), with its credentials', async () => {
+    const pki = makeTestPki();
+    const up = await tlsUpstream(pki);
+    const plain = await startEchoServer({ onRequest: (_req, res) => res.writeHead(200).end('plain through the chain') });
+    cleanups.push(() => plain.close());
+    // A minimal corporate proxy: CONNECT only, raw relay.
+    const seen: string[] = [];
+    const corp = net.createServer((c) => {
+      c.once('data', (head: Buffer) => {
+        const text = head.toString('latin1');
+        seen.push(text.split('\r\n').filter((l) => /^CONNECT |^Proxy-Authorization:/i.test(l)).join(' | '));
+        const [, host, port] = /^CONNECT (\S+):(\d+) /.exec(text)!;
+        const out = net.connect(Number(port), host!, () => {
+          c.write('HTTP/1.1 200 OK\r\n\r\n');
+          c.pipe(out).pipe(c);
+        });
+        out.on('error', () => c.destroy());
+        c.on('error', () => out.destroy());
+      });
+    });
+    await new Promise<void>((r) => corp.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => corp.close(() => r())));
+    const h = await harness({ upstreamCa: [pki.caPem], dialer: upstreamProxyDialer(new URL(`http://user:p%40ss@127.0.0.1:${(corp.address() as AddressInfo).port}`)) });
+    const socket = await h.tlsThrough(`localhost:${up.port}`);
+    const c = await wsOver(socket, `wss://localhost:${up.port}/chained`);
+    c.ws.send('through two proxies');
+    expect((await c.next(0)).toString()).toBe('through two proxies');
+    expect(await rawRequest(h.proxy.port, `GET http://127.0.0.1:${plain.port}/p HTTP/1.1\r\nHost: 127.0.0.1:${plain.port}\r\nConnection: close\r\n\r\n`)).toContain('plain through the chain');
+    expect(seen).toEqual([
+      `CONNECT localhost:${up.port} HTTP/1.1 | Proxy-Authorization: Basic ${Buffer.from('user:p@ss').toString('base64')}`,
+      `CONNECT 127.0.0.1:${plain.port} HTTP/1.1 | Proxy-Authorization: Basic ${Buffer.from('user:p@ss').toString('base64')}`,
+    ]);
   });
 });
 

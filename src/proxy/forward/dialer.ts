@@ -7,7 +7,6 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { formatAuthority } from './connect-target.js';
 
 export type DialCallback = (error: Error | null, socket: net.Socket | null) => void;
@@ -15,9 +14,30 @@ export type DialCallback = (error: Error | null, socket: net.Socket | null) => v
 export interface Dialer {
   /** A connected TCP stream to host:port (errors before the callback carry a Node `code`). */
   dial(host: string, port: number, timeoutMs: number, callback: DialCallback): void;
-  /** For http-proxy's `agent` option: undefined when dialing directly (its default then). */
-  readonly httpAgent: http.Agent | undefined;
-  readonly httpsAgent: https.Agent | undefined;
+  /** Upstream requests must be dialed through `dial` first (see `preconnectedAgent`). */
+  readonly viaProxy: boolean;
+}
+
+/**
+ * An agent that hands http-proxy a socket dialed beforehand (through the upstream proxy), TLS on
+ * top when `tls`. It must be synchronous: http-proxy edits the request (path, headers) when its
+ * socket is assigned, and with an asynchronous agent a bodiless request has sent its head by then.
+ */
+export function preconnectedAgent(socket: net.Socket, useTls: boolean): http.Agent {
+  let used = false;
+  const take = (): net.Socket => {
+    if (used) throw new Error('frametap internal error: a preconnected socket was asked for twice');
+    used = true;
+    return socket;
+  };
+  if (useTls) {
+    const agent = new https.Agent({ keepAlive: false });
+    agent.createConnection = ((options: tls.ConnectionOptions) => tls.connect({ ...options, socket: take() })) as never;
+    return agent;
+  }
+  const agent = new http.Agent({ keepAlive: false });
+  agent.createConnection = (() => take()) as never;
+  return agent;
 }
 
 export function directDialer(): Dialer {
@@ -41,8 +61,7 @@ export function directDialer(): Dialer {
       socket.once('error', settle);
       socket.once('connect', () => settle(null));
     },
-    httpAgent: undefined,
-    httpsAgent: undefined,
+    viaProxy: false,
   };
 }
 
@@ -97,21 +116,5 @@ export function upstreamProxyDialer(proxy: URL): Dialer {
     });
   };
 
-  type AgentCallback = (error: Error | null, stream: Duplex) => void;
-  class TunnelHttpAgent extends http.Agent {
-    override createConnection(options: http.ClientRequestArgs, callback?: AgentCallback): Duplex {
-      dial(String(options.host ?? options.hostname), Number(options.port), 10_000, (error, socket) => callback?.(error, socket!));
-      return undefined as unknown as Duplex;
-    }
-  }
-  class TunnelHttpsAgent extends https.Agent {
-    override createConnection(options: http.ClientRequestArgs, callback?: AgentCallback): Duplex {
-      dial(String(options.host ?? options.hostname), Number(options.port), 10_000, (error, socket) => {
-        if (error || !socket) return callback?.(error, socket!);
-        callback?.(null, tls.connect({ ...(options as tls.ConnectionOptions), socket }));
-      });
-      return undefined as unknown as Duplex;
-    }
-  }
-  return { dial, httpAgent: new TunnelHttpAgent({ keepAlive: false }), httpsAgent: new TunnelHttpsAgent({ keepAlive: false }) };
+  return { dial, viaProxy: true };
 }

@@ -27,7 +27,7 @@ import type { RunningProxy } from '../server.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, webSocketUrl, type DialProgress, type Upstream } from '../upstream.js';
 import { MAX_CLIENT_HELLO, sniff } from './client-hello.js';
 import { formatAuthority, parseConnectTarget, type ConnectTarget } from './connect-target.js';
-import { directDialer, type Dialer } from './dialer.js';
+import { directDialer, preconnectedAgent, type Dialer } from './dialer.js';
 import type { HostGlob } from './host-glob.js';
 import type { Keylog } from './keylog.js';
 import { relayRaw } from './raw-tunnel.js';
@@ -115,13 +115,26 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   proxy.on('error', () => {});
 
   /** http-proxy options for one upstream; a fresh `ssl` object each time (http-proxy mutates it). */
-  const targetOptions = (upstream: Upstream): httpProxy.ServerOptions => ({
+  const targetOptions = (upstream: Upstream, socket: net.Socket | null): httpProxy.ServerOptions => ({
     target: upstream.target as unknown as httpProxy.ProxyTargetUrl,
     secure: !options.insecure,
     // '' (not undefined): no SNI for an IP literal (RFC 6066 §3), and Node then takes no name from Host.
     ssl: { servername: upstream.servername ?? '', secureContext: options.upstreamTrust },
-    ...(upstream.tls ? (dialer.httpsAgent ? { agent: dialer.httpsAgent } : {}) : dialer.httpAgent ? { agent: dialer.httpAgent } : {}),
+    ...(socket ? { agent: preconnectedAgent(socket, upstream.tls) } : {}),
   });
+
+  /**
+   * With --upstream-proxy the TCP path is dialed first (a CONNECT through it); directly, http-proxy
+   * dials itself. Calls back with the options for http-proxy, or the dial's error.
+   */
+  const withTarget = (upstream: Upstream, go: (error: Error | null, target: httpProxy.ServerOptions | null, dialed: net.Socket | null) => void): void => {
+    if (!dialer.viaProxy) return go(null, targetOptions(upstream, null), null);
+    dialer.dial(upstream.target.hostname, upstream.target.port, timeoutMs, (error, socket) => {
+      if (error || !socket) return go(error ?? new Error('no socket'), null, null);
+      track(socket);
+      go(null, targetOptions(upstream, socket), socket);
+    });
+  };
 
   const extraHeaders = (route: Route): RawHeaders =>
     options.headers.filter((h) => h.scope.matches(route.upstream.target.hostname, route.upstream.target.port)).map((h) => h.header);
@@ -207,7 +220,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
         durationMs: Math.round((t - ctx.started) * 1000) / 1000,
       });
     });
-    proxy.web(req, res, targetOptions(route.upstream), (error: Error) => {
+    const failed = (error: Error): void => {
       if (ctx.status !== null) {
         res.destroy();
         return;
@@ -219,6 +232,11 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       }
       if (res.headersSent) res.destroy();
       else res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`frametap: upstream ${route.upstream.url.host} failed (${stage}): ${error.message}\n`);
+    };
+    withTarget(route.upstream, (error, target, dialed) => {
+      if (error || !target) return failed(error ?? new Error('no target'));
+      if (res.destroyed) return void dialed?.destroy();
+      proxy.web(req, res, target, failed);
     });
   });
 
@@ -256,7 +274,11 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     live.add(connection);
     byRequest.set(req, connection);
     void connection.done.then(() => live.delete(connection));
-    proxy.ws(req, socket, head, targetOptions(route.upstream), (error: Error) => connection.onProxyError(error));
+    withTarget(route.upstream, (error, target, dialed) => {
+      if (error || !target) return connection.onProxyError(error ?? new Error('no target'));
+      if (connection.state !== 'pending') return void dialed?.destroy();
+      proxy.ws(req, socket, head, target, (e: Error) => connection.onProxyError(e));
+    });
   });
 
   server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
