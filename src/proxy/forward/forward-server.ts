@@ -131,7 +131,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     if (!dialer.viaProxy) return go(null, targetOptions(upstream, null), null);
     dialer.dial(upstream.target.hostname, upstream.target.port, timeoutMs, (error, socket) => {
       if (error || !socket) return go(error ?? new Error('no socket'), null, null);
-      track(socket);
+      // Not tracked for stop(): a TLS wrap goes on it, and it is closed through that.
       go(null, targetOptions(upstream, socket), socket);
     });
   };
