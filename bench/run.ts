@@ -8,6 +8,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   relay: () => import('./relay.js'),
   dashboard: () => import('./dashboard.js'),
   memory: () => import('./memory.js'),
+  forward: () => import('./forward.js'),
 };
 
 const wanted = process.argv.slice(2);
