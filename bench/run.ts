@@ -9,6 +9,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   dashboard: () => import('./dashboard.js'),
   memory: () => import('./memory.js'),
   forward: () => import('./forward.js'),
+  'view-memory': () => import('./view-memory.js'),
 };
 
 const wanted = process.argv.slice(2);

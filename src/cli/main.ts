@@ -5,7 +5,7 @@ export const USAGE = `frametap — a WebSocket-inspecting proxy: relays untouche
 
 usage:
   frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui tui|log|jsonl|none] [--max-payload BYTES]
-                   [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
+                   [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
   frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]
                    [--allow-remote] [--upstream-proxy URL] [--keylog FILE]   forward proxy (no -u)
   frametap ca [--pem|--spki]                  the interception CA: where it is, how to trust it

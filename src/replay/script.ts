@@ -134,13 +134,13 @@ export function buildScripts(events: readonly SessionEvent[]): ConnScript[] {
             kind: 'ping',
             at,
             before: b.messages[other(e.from)],
-            data: Buffer.from(e.payload ?? '', 'base64'),
+            data: e.payload ?? Buffer.alloc(0),
           });
         }
         // Pongs are not replayed: the `ws` peer answers pings by itself (RFC 6455 §5.5.3).
         break;
       case 'message': {
-        const data = e.text !== undefined ? Buffer.from(e.text, 'utf8') : Buffer.from(e.data ?? '', 'base64');
+        const data = e.data;
         const frameLengths = b.frames[e.from];
         b.frames[e.from] = [];
         const count = Math.max(1, e.frames);
@@ -245,7 +245,10 @@ export function parseConn(value: string | undefined, allowAll: boolean): number 
 
 /** The upstream a replay defaults to: the capture header's, else the captured target's origin. */
 export function defaultUpstream(header: CaptureHeader | null, script: ConnScript): string | null {
-  if (header?.upstream) return header.upstream;
+  if (header?.upstream) {
+    // An older capture's upstream may carry the -u query the proxy never forwarded: leave it out.
+    return header.upstream.replace(/[?#][\s\S]*$/, '');
+  }
   if (script.target) {
     try {
       return new URL(script.target).origin.replace(/^http/, 'ws');

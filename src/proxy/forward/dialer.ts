@@ -8,6 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatAuthority } from './connect-target.js';
+import type { Keylog } from './keylog.js';
 
 export type DialCallback = (error: Error | null, socket: net.Socket | null) => void;
 
@@ -23,7 +24,7 @@ export interface Dialer {
  * top when `tls`. It must be synchronous: http-proxy edits the request (path, headers) when its
  * socket is assigned, and with an asynchronous agent a bodiless request has sent its head by then.
  */
-export function preconnectedAgent(socket: net.Socket, useTls: boolean): http.Agent {
+export function preconnectedAgent(socket: net.Socket, useTls: boolean, keylog: Keylog | null = null): http.Agent {
   let used = false;
   const take = (): net.Socket => {
     if (used) throw new Error('frametap internal error: a preconnected socket was asked for twice');
@@ -32,11 +33,37 @@ export function preconnectedAgent(socket: net.Socket, useTls: boolean): http.Age
   };
   if (useTls) {
     const agent = new https.Agent({ keepAlive: false });
-    agent.createConnection = ((options: tls.ConnectionOptions) => tls.connect({ ...options, socket: take() })) as never;
+    agent.createConnection = ((options: tls.ConnectionOptions) => {
+      const secure = tls.connect({ ...options, socket: take() });
+      keylog?.watch(secure);
+      return secure;
+    }) as never;
     return agent;
   }
   const agent = new http.Agent({ keepAlive: false });
   agent.createConnection = (() => take()) as never;
+  return agent;
+}
+
+/** An agent whose one connection fails with `error` (a dial through --upstream-proxy that failed). */
+export function failingAgent(error: Error, useTls: boolean): http.Agent {
+  const agent = useTls ? new https.Agent({ keepAlive: false }) : new http.Agent({ keepAlive: false });
+  agent.createConnection = ((_options: unknown, callback: (error: Error | null) => void) => {
+    callback(error);
+    return undefined;
+  }) as never;
+  return agent;
+}
+
+/** Direct TLS dials whose secrets go to the key log (`--keylog`). */
+export function keylogAgent(keylog: Keylog): https.Agent {
+  const agent = new https.Agent({ keepAlive: false });
+  const create = agent.createConnection.bind(agent) as (options: tls.ConnectionOptions, callback?: unknown) => tls.TLSSocket;
+  agent.createConnection = ((options: tls.ConnectionOptions, callback?: unknown) => {
+    const secure = create(options, callback);
+    if (secure) keylog.watch(secure);
+    return secure;
+  }) as never;
   return agent;
 }
 

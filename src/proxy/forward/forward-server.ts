@@ -11,6 +11,7 @@
  * every upgrade goes through the same UpgradeConnection as reverse mode.
  */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -23,11 +24,18 @@ import { Redactor } from '../../session/redact.js';
 import { preciseNow, Session } from '../../session/session.js';
 import { UpgradeConnection } from '../connection.js';
 import { writeStatus } from '../refusal.js';
-import type { RunningProxy } from '../server.js';
+import {
+  clientErrorAnswer,
+  DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  refuseUpgrade,
+  type RunningProxy,
+} from '../server.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, webSocketUrl, type DialProgress, type Upstream } from '../upstream.js';
 import { MAX_CLIENT_HELLO, sniff } from './client-hello.js';
 import { formatAuthority, parseConnectTarget, type ConnectTarget } from './connect-target.js';
-import { directDialer, preconnectedAgent, type Dialer } from './dialer.js';
+import { directDialer, failingAgent, keylogAgent, preconnectedAgent, type Dialer } from './dialer.js';
 import type { HostGlob } from './host-glob.js';
 import type { Keylog } from './keylog.js';
 import { relayRaw } from './raw-tunnel.js';
@@ -100,8 +108,10 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   let throttled = false;
   const live = new Set<UpgradeConnection>();
   const tunnels = new WeakMap<net.Socket, TunnelContext>();
-  const byRequest = new WeakMap<http.IncomingMessage, UpgradeConnection>();
-  const byUpstreamSocket = new WeakMap<net.Socket, UpgradeConnection>();
+  /** The response in progress on a connection: a late `clientError` must not write into it. */
+  const responding = new WeakMap<http.IncomingMessage['socket'], http.ServerResponse>();
+  /** Direct dials with --keylog go through this agent, which watches each TLS socket it makes. */
+  const loggingAgents = keylog ? { http: undefined, https: keylogAgent(keylog) } : null;
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
   const sockets = new Set<net.Socket>();
   /** Sockets a TLSSocket wraps: closed through it, never destroyed underneath it. */
@@ -114,25 +124,41 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   const proxy = httpProxy.createProxyServer({});
   proxy.on('error', () => {});
 
+  /** The agent for one upstream request: a socket dialed beforehand, or a key-logging one, or none. */
+  const agentFor = (upstream: Upstream, dialed: net.Socket | null): http.Agent | undefined =>
+    dialed ? preconnectedAgent(dialed, upstream.tls, keylog) : upstream.tls ? loggingAgents?.https : undefined;
+
   /** http-proxy options for one upstream; a fresh `ssl` object each time (http-proxy mutates it). */
-  const targetOptions = (upstream: Upstream, socket: net.Socket | null): httpProxy.ServerOptions => ({
-    target: upstream.target as unknown as httpProxy.ProxyTargetUrl,
-    secure: !options.insecure,
-    // '' (not undefined): no SNI for an IP literal (RFC 6066 §3), and Node then takes no name from Host.
-    ssl: { servername: upstream.servername ?? '', secureContext: options.upstreamTrust },
-    ...(socket ? { agent: preconnectedAgent(socket, upstream.tls) } : {}),
-  });
+  const targetOptions = (upstream: Upstream, dialed: net.Socket | null): httpProxy.ServerOptions => {
+    const agent = agentFor(upstream, dialed);
+    return {
+      target: upstream.target as unknown as httpProxy.ProxyTargetUrl,
+      secure: !options.insecure,
+      // '' (not undefined): no SNI for an IP literal (RFC 6066 §3), and Node then takes no name from Host.
+      ssl: { servername: upstream.servername ?? '', secureContext: options.upstreamTrust },
+      ...(agent ? { agent } : {}),
+    };
+  };
+
+  /** The same for an upgrade, which UpgradeConnection dials itself. */
+  const dialOptions = (upstream: Upstream, dialed: net.Socket | null): https.RequestOptions => {
+    const agent = agentFor(upstream, dialed);
+    return {
+      ...(upstream.tls ? { servername: upstream.servername ?? '', secureContext: options.upstreamTrust } : {}),
+      ...(agent ? { agent } : {}),
+    };
+  };
 
   /**
-   * With --upstream-proxy the TCP path is dialed first (a CONNECT through it); directly, http-proxy
-   * dials itself. Calls back with the options for http-proxy, or the dial's error.
+   * With --upstream-proxy the TCP path is dialed first (a CONNECT through it); directly, the
+   * request dials itself. Calls back with the socket (null when dialing directly) or the error.
    */
-  const withTarget = (upstream: Upstream, go: (error: Error | null, target: httpProxy.ServerOptions | null, dialed: net.Socket | null) => void): void => {
-    if (!dialer.viaProxy) return go(null, targetOptions(upstream, null), null);
+  const dialFirst = (upstream: Upstream, go: (error: Error | null, dialed: net.Socket | null) => void): void => {
+    if (!dialer.viaProxy) return go(null, null);
     dialer.dial(upstream.target.hostname, upstream.target.port, timeoutMs, (error, socket) => {
-      if (error || !socket) return go(error ?? new Error('no socket'), null, null);
       // Not tracked for stop(): a TLS wrap goes on it, and it is closed through that.
-      go(null, targetOptions(upstream, socket), socket);
+      if (error || !socket) return go(error ?? new Error('no socket'), null);
+      go(null, socket);
     });
   };
 
@@ -167,13 +193,6 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
 
   const httpUrl = (route: Route): string => `${route.upstream.tls ? 'https' : 'http'}://${route.upstream.url.host}${route.path}`;
 
-  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
-    byRequest.get(req)?.onProxyRequest(proxyReq);
-    if (keylog) proxyReq.on('socket', (s: net.Socket) => s instanceof tls.TLSSocket && keylog.watch(s));
-  });
-  proxy.on('open', (proxySocket: net.Socket) => {
-    byUpstreamSocket.get(proxySocket)?.onOpen(proxySocket);
-  });
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
     const ctx = webByRequest.get(req);
     if (!ctx) return;
@@ -187,7 +206,6 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       if (socket.connecting) socket.once('connect', () => (ctx.progress.connected = true));
       else ctx.progress.connected = true;
       socket.once('secureConnect', () => (ctx.progress.secured = true));
-      if (keylog && socket instanceof tls.TLSSocket) keylog.watch(socket);
     }
     const timer = setTimeout(() => proxyReq.destroy(codedError(`upstream did not answer within ${timeoutMs} ms`, 'ETIMEDOUT')), timeoutMs);
     proxyReq.once('response', () => clearTimeout(timer));
@@ -198,8 +216,12 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     if (ctx) ctx.status = proxyRes.statusCode ?? null;
   });
 
-  const server = http.createServer((req, res) => {
-    if (req.method === 'CONNECT') return; // handled by 'connect'
+  const server = http.createServer({
+    headersTimeout: DEFAULT_HEADERS_TIMEOUT_MS,
+    requestTimeout: DEFAULT_REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
+  }, (req, res) => {
+    responding.set(req.socket, res);
     const route = routeOf(req);
     if (typeof route === 'string') {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`frametap: ${route}\n`);
@@ -233,17 +255,21 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       if (res.headersSent) res.destroy();
       else res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`frametap: upstream ${route.upstream.url.host} failed (${stage}): ${error.message}\n`);
     };
-    withTarget(route.upstream, (error, target, dialed) => {
-      if (error || !target) return failed(error ?? new Error('no target'));
+    // http-proxy emits `proxyReq` (where path, headers and timeout are applied) only without
+    // `Expect`; Node's server has answered `100 Continue` itself.
+    delete req.headers.expect;
+    dialFirst(route.upstream, (error, dialed) => {
+      if (error) return failed(error);
       if (res.destroyed) return void dialed?.destroy();
-      proxy.web(req, res, target, failed);
+      proxy.web(req, res, targetOptions(route.upstream, dialed), failed);
     });
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
-    if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      writeStatus(socket, 400, 'Bad Request', 'frametap: a WebSocket upgrade must be a GET with "Upgrade: websocket" (RFC 6455 §4.1)\n');
+    const refusal = refuseUpgrade(req);
+    if (refusal !== null) {
+      writeStatus(socket, 400, 'Bad Request', `frametap: ${refusal}\n`);
       return;
     }
     const route = routeOf(req);
@@ -259,25 +285,35 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       requestHeaders.filter(([name]) => !PROXY_HEADERS.has(name.toLowerCase())),
       { hostHeader: route.absolute ? route.upstream.hostHeader : null, extra: extraHeaders(route) },
     );
-    const connection = new UpgradeConnection({
-      session,
-      req,
-      client: socket,
-      upstream: route.upstream,
-      path: route.path,
-      forwarded,
-      changed: !sameHeaders(requestHeaders, forwarded),
-      timeoutMs,
-      throttled: () => throttled,
-      onUpgraded: (proxySocket) => byUpstreamSocket.set(proxySocket, connection),
-    });
-    live.add(connection);
-    byRequest.set(req, connection);
-    void connection.done.then(() => live.delete(connection));
-    withTarget(route.upstream, (error, target, dialed) => {
-      if (error || !target) return connection.onProxyError(error ?? new Error('no target'));
-      if (connection.state !== 'pending') return void dialed?.destroy();
-      proxy.ws(req, socket, head, target, (e: Error) => connection.onProxyError(e));
+    const start = (dialed: net.Socket | null, failure: Error | null = null): void => {
+      const connection = new UpgradeConnection({
+        session,
+        req,
+        client: socket,
+        head,
+        upstream: route.upstream,
+        path: route.path,
+        forwarded,
+        changed: !sameHeaders(requestHeaders, forwarded),
+        timeoutMs,
+        verifyTls: !options.insecure,
+        maxPayload: options.maxPayload,
+        throttled: () => throttled,
+        dialOptions: failure ? { ...dialOptions(route.upstream, null), agent: failingAgent(failure, route.upstream.tls) } : dialOptions(route.upstream, dialed),
+      });
+      live.add(connection);
+      void connection.done.then(() => live.delete(connection));
+      connection.start();
+    };
+    if (!dialer.viaProxy) {
+      start(null);
+      return;
+    }
+    dialFirst(route.upstream, (error, dialed) => {
+      if (socket.destroyed) return void dialed?.destroy();
+      // A failed dial through the other proxy fails the upgrade's own request: a 502 and an error event.
+      if (error) start(null, error);
+      else start(dialed);
     });
   });
 
@@ -434,9 +470,13 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   }
 
   server.on('connection', track);
-  server.on('clientError', (_error: Error, socket: net.Socket) => {
-    writeStatus(socket, 400, 'Bad Request', 'frametap: malformed HTTP request\n');
-    socket.destroy();
+  server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, detail] = clientErrorAnswer(error.code);
+    writeStatus(socket, status, reason, `frametap: ${detail}\n`);
   });
 
   await new Promise<void>((resolve, reject) => {
