@@ -15,6 +15,8 @@ import { Redactor } from '../session/redact.js';
 import { preciseNow, Session } from '../session/session.js';
 import { ClientHeadTap } from './client-head-tap.js';
 import { UpgradeConnection } from './connection.js';
+import { keylogAgent as keylogAgentFor } from './forward/dialer.js';
+import type { Keylog } from './forward/keylog.js';
 import { writeStatus } from './refusal.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, upstreamPath, webSocketUrl, type DialProgress } from './upstream.js';
 
@@ -46,6 +48,8 @@ export interface ProxyOptions {
   readonly requestTimeoutMs?: number;
   /** How often those two are checked; default DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS. */
   readonly connectionsCheckingIntervalMs?: number;
+  /** `--keylog`: the upstream leg's TLS secrets (the client leg is plain in reverse mode). */
+  readonly keylog?: Keylog | null;
 }
 
 export interface RunningProxy {
@@ -86,9 +90,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   // http-proxy emits 'error' only when a call has no callback; every call here has one, but an
   // EventEmitter 'error' without a listener would take the process down.
   proxy.on('error', () => {});
+  const keylogAgent = upstream.tls && options.keylog ? keylogAgentFor(options.keylog) : null;
   const tlsOptions = {
     secure: !options.insecure,
     ...(upstream.servername !== null ? { ssl: { servername: upstream.servername } } : {}),
+    ...(keylogAgent ? { agent: keylogAgent } : {}),
   };
 
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
@@ -207,6 +213,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       changed: !sameHeaders(requestHeaders, forwarded),
       timeoutMs,
       verifyTls: !options.insecure,
+      ...(keylogAgent ? { dialOptions: { agent: keylogAgent } } : {}),
       maxPayload: options.maxPayload,
       throttled: () => throttled,
       requestHead,

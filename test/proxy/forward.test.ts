@@ -285,6 +285,23 @@ describe('forward mode: --upstream-proxy', () => {
   });
 });
 
+describe('forward mode: --upstream-proxy failures', () => {
+  it('an upstream proxy that refuses the CONNECT: 502 for a wss upgrade and for a request, error events, no crash', async () => {
+    const corp = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n')));
+    await new Promise<void>((r) => corp.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => corp.close(() => r())));
+    const h = await harness({ dialer: upstreamProxyDialer(new URL(`http://127.0.0.1:${(corp.address() as AddressInfo).port}`)) });
+    const ws = await h.tlsThrough('localhost:9');
+    const refused = await wsOver(ws, 'wss://localhost:9/x').catch((e: Error) => e);
+    expect(String(refused)).toContain('502');
+    expect(await h.event('error')).toMatchObject({ stage: 'upstream-connect', code: 'ECONNREFUSED' });
+    expect(await h.event('end')).toMatchObject({ code: 1006 });
+    const res = await rawRequest(h.proxy.port, 'GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\nConnection: close\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 502/);
+    expect(res).toContain('upstream proxy refused CONNECT 127.0.0.1:9');
+  });
+});
+
 describe('forward mode: raw tunnels', () => {
   it('--ignore-hosts: the client gets the upstream’s own certificate, bytes relayed untouched, a tunnel event', async () => {
     const pki = makeTestPki();

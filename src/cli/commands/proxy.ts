@@ -9,6 +9,7 @@ import { isLoopback, parseFlags, parseListen, parseSize, parseUi, parseUpstream,
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
+                       [--keylog FILE]
        frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]...
                        [--allow-remote] [--upstream-proxy URL] [--keylog FILE] [-H 'HOST: Name: value']...
 
@@ -30,11 +31,12 @@ pages open, ws:// or wss://, shows up (TLS is intercepted with frametap's CA: se
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable);
                            forward mode needs a host scope: -H 'api.example.test: Authorization: …'
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
+      --keylog FILE        append the TLS keys (both legs in forward mode) to FILE in NSS key log
+                           format, mode 0600, for Wireshark
 forward mode (no -u):
       --ignore-hosts GLOB  relay CONNECTs to matching hosts untouched (*.x.test, **.x.test, host:443)
       --upstream-ca FILE   also trust the PEM certificates in FILE for upstreams (repeatable)
       --upstream-proxy URL reach every upstream through this HTTP proxy (http://[user:pass@]host:port)
-      --keylog FILE        append both legs' TLS keys to FILE (NSS key log format, mode 0600)
       --allow-remote       allow a non-loopback listen address (an open proxy otherwise refused)
   -h, --help               this help
 
@@ -65,7 +67,7 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const FORWARD_ONLY = ['ignore-hosts', 'upstream-ca', 'upstream-proxy', 'keylog', 'allow-remote'] as const;
+const FORWARD_ONLY = ['ignore-hosts', 'upstream-ca', 'upstream-proxy', 'allow-remote'] as const;
 
 /** RFC 9110 §5.1: field-name = token; tchar per §5.6.2. */
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -112,23 +114,37 @@ export async function run(argv: readonly string[]): Promise<number> {
 
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
-  return runLive({
-    command: 'proxy',
-    mode: 'reverse',
-    proxy: {
-      upstream,
-      listen,
-      maxPayload,
-      insecure: values.insecure ?? false,
-      keepHost: values['keep-host'] ?? false,
-      headers,
-      redact,
-    },
-    ui,
-    write: values.write ?? null,
-    maxCapture,
-    banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
-  });
+  const keylog = await openKeylogFlag(values.keylog);
+  try {
+    return await runLive({
+      command: 'proxy',
+      mode: 'reverse',
+      proxy: {
+        upstream,
+        listen,
+        maxPayload,
+        insecure: values.insecure ?? false,
+        keepHost: values['keep-host'] ?? false,
+        headers,
+        redact,
+        keylog,
+      },
+      ui,
+      write: values.write ?? null,
+      maxCapture,
+      banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
+    });
+  } finally {
+    keylog?.close();
+  }
+}
+
+/** `--keylog FILE` (either mode), opened before anything listens so that a bad FILE is exit 2. */
+async function openKeylogFlag(file: string | undefined) {
+  if (file === undefined) return null;
+  if (file === '') throw new UsageError(`bad --keylog '': expected a file name`);
+  const { openKeylog } = await import('../../proxy/forward/keylog.js');
+  return openKeylog(file);
 }
 
 type Values = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
@@ -184,8 +200,9 @@ async function runForward(values: Values): Promise<number> {
     return { scope: parseHostGlob(scope, '-H'), header };
   });
   const extraCa = (values['upstream-ca'] ?? []).flatMap((file) => readCertificates(file, '--upstream-ca'));
-  const { openKeylog } = await import('../../proxy/forward/keylog.js');
-  const keylog = values.keylog === undefined ? null : values.keylog === '' ? usage(`bad --keylog '': expected a file name`) : openKeylog(values.keylog);
+  const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
+  if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
+  const keylog = await openKeylogFlag(values.keylog);
   const { loadOrCreateCa, frametapHome } = await import('../../ca/ca-store.js');
   const { LeafIssuer } = await import('../../ca/leaf-issuer.js');
   const { directDialer, upstreamProxyDialer } = await import('../../proxy/forward/dialer.js');
@@ -211,10 +228,7 @@ async function runForward(values: Values): Promise<number> {
     },
     ui,
     write: values.write ?? null,
+    maxCapture,
     banner: (url) => `frametap listening on ${url} -> forward proxy (CA ${ca.certPath}, SPKI ${ca.spki})`,
   });
-}
-
-function usage(message: string): never {
-  throw new UsageError(message);
 }
