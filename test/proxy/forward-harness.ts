@@ -22,6 +22,7 @@ export interface ForwardHarness {
   readonly ca: CertificateAuthority;
   readonly issuer: LeafIssuer;
   readonly events: SessionEvent[];
+  readonly bus: EventBus;
   readonly home: string;
   event<K extends SessionEventType>(type: K, match?: (e: EventOfType<K>) => boolean, ms?: number): Promise<EventOfType<K>>;
   /** A TCP connection to the proxy that sent `CONNECT authority` and read the 200; `rest` is what followed the head. */
@@ -91,6 +92,7 @@ export async function startForwardHarness(options: ForwardHarnessOptions = {}): 
     ca,
     issuer,
     events,
+    bus,
     home,
     event(type, match, ms) {
       return waitFor(

@@ -122,6 +122,25 @@ describe('forward mode: CONNECT with TLS interception', () => {
     expect(h.events.filter((e) => e.type === 'error' || e.type === 'violation')).toEqual([]);
   });
 
+  it('packet-capture chunks: the upgrade heads on both legs inside the tunnel, as they crossed', async () => {
+    const pki = makeTestPki();
+    const up = await tlsUpstream(pki);
+    const h = await harness({ upstreamCa: [pki.caPem] });
+    const chunks: Array<{ leg: string; from: string; bytes: Buffer }> = [];
+    h.bus.subscribe('chunks', (e) => {
+      if (e.type === 'chunk') chunks.push({ leg: e.leg, from: e.from, bytes: Buffer.from(e.bytes) });
+    }, ['chunk']);
+    const socket = await h.tlsThrough(`localhost:${up.port}`);
+    const c = await wsOver(socket, `wss://localhost:${up.port}/heads`);
+    c.ws.send('x');
+    await c.next(0);
+    const clientHead = chunks.find((k) => k.leg === 'client' && k.from === 'client')!.bytes.toString('latin1');
+    expect(clientHead).toMatch(/^GET \/heads HTTP\/1\.1\r\n/);
+    expect(clientHead.endsWith('\r\n\r\n')).toBe(true);
+    expect(up.taps[0]!.received.toString('latin1').startsWith(chunks.find((k) => k.leg === 'upstream' && k.from === 'client')!.bytes.toString('latin1'))).toBe(true);
+    expect(chunks.some((k) => k.leg === 'upstream' && k.from === 'server' && k.bytes.toString('latin1').startsWith('HTTP/1.1 101'))).toBe(true);
+  });
+
   it('plain HTTPS requests through CONNECT are relayed with absolute http targets in the events', async () => {
     const pki = makeTestPki();
     const up = await tlsUpstream(pki);

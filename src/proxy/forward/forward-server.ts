@@ -22,6 +22,7 @@ import type { EventBus } from '../../session/event-bus.js';
 import type { RawHeaders } from '../../session/events.js';
 import { Redactor } from '../../session/redact.js';
 import { preciseNow, Session } from '../../session/session.js';
+import { ClientHeadTap } from '../client-head-tap.js';
 import { UpgradeConnection } from '../connection.js';
 import { writeStatus } from '../refusal.js';
 import {
@@ -108,6 +109,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   let throttled = false;
   const live = new Set<UpgradeConnection>();
   const tunnels = new WeakMap<net.Socket, TunnelContext>();
+  /** Packet captures (`chunk` events) need each upgrade request head as it arrived. */
+  const heads = new WeakMap<net.Socket, ClientHeadTap>();
   /** The response in progress on a connection: a late `clientError` must not write into it. */
   const responding = new WeakMap<http.IncomingMessage['socket'], http.ServerResponse>();
   /** Direct dials with --keylog go through this agent, which watches each TLS socket it makes. */
@@ -267,6 +270,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
+    const requestHead = heads.get(socket)?.take(req, head) ?? null;
+    heads.delete(socket);
     const refusal = refuseUpgrade(req);
     if (refusal !== null) {
       writeStatus(socket, 400, 'Bad Request', `frametap: ${refusal}\n`);
@@ -300,6 +305,9 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
         maxPayload: options.maxPayload,
         throttled: () => throttled,
         dialOptions: failure ? { ...dialOptions(route.upstream, null), agent: failingAgent(failure, route.upstream.tls) } : dialOptions(route.upstream, dialed),
+        requestHead,
+        // Bus-only `chunk` events (packet captures); inside a TLS tunnel, the decrypted bytes.
+        onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
       });
       live.add(connection);
       void connection.done.then(() => live.delete(connection));
@@ -319,6 +327,9 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
 
   server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
+    // The tap reads through a `data` listener: gone before a TLS wrap takes the socket over.
+    heads.get(socket)?.take(req, head);
+    heads.delete(socket);
     if (tunnels.has(socket)) {
       writeStatus(socket, 400, 'Bad Request', 'frametap: CONNECT inside a CONNECT tunnel is not supported\n');
       return;
@@ -469,7 +480,10 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     });
   }
 
-  server.on('connection', track);
+  server.on('connection', (socket: net.Socket) => {
+    track(socket);
+    if (bus.wants('chunk')) heads.set(socket, new ClientHeadTap(socket, http.maxHeaderSize));
+  });
   server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
       socket.destroy();
