@@ -7,8 +7,9 @@
  *   certificate from frametap's CA and the decrypted stream is fed back into the same server;
  *   plain HTTP (how Chromium sends ws:// through a proxy) is fed back as it is; anything else, or
  *   silence past a short timeout, or an `--ignore-hosts` match, is relayed raw.
- * Requests on a tunnel go to the CONNECT's host and port; the upstream is chosen per request and
- * every upgrade goes through the same UpgradeConnection as reverse mode.
+ * Requests on a tunnel go to the CONNECT's host and port (request-route.ts); the upstream is
+ * chosen per request and every upgrade goes through the same UpgradeConnection as reverse mode.
+ * What a tunnel is (TLS, HTTP, raw) is decided in connect-tunnel.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -33,13 +34,13 @@ import {
   refuseUpgrade,
   type RunningProxy,
 } from '../server.js';
-import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, webSocketUrl, type DialProgress, type Upstream } from '../upstream.js';
-import { MAX_CLIENT_HELLO, sniff } from './client-hello.js';
-import { formatAuthority, parseConnectTarget, type ConnectTarget } from './connect-target.js';
+import { codedError, failureStage, forwardedHeaders, pairHeaders, sameHeaders, webSocketUrl, type DialProgress, type Upstream } from '../upstream.js';
+import { formatAuthority, parseConnectTarget } from './connect-target.js';
+import { createTunnelHandler } from './connect-tunnel.js';
 import { directDialer, failingAgent, keylogAgent, preconnectedAgent, type Dialer } from './dialer.js';
 import type { HostGlob } from './host-glob.js';
 import type { Keylog } from './keylog.js';
-import { relayRaw } from './raw-tunnel.js';
+import { httpUrl, routeRequest, type Route, type TunnelContext } from './request-route.js';
 
 /** `-H 'host-glob: Name: value'`: a header set only on requests to matching hosts. */
 export interface ScopedHeader {
@@ -67,23 +68,6 @@ export interface ForwardProxyOptions {
   readonly firstByteTimeoutMs?: number;
   /** ClientHello + TLS handshake with the client; default 10000. */
   readonly tlsHandshakeTimeoutMs?: number;
-}
-
-/** What a socket fed back into the server came through. */
-interface TunnelContext {
-  readonly target: ConnectTarget;
-  readonly tls: boolean;
-  /** The client's address on the outer TCP connection. */
-  readonly client: string;
-}
-
-/** Where one request goes. */
-interface Route {
-  readonly upstream: Upstream;
-  /** Path and query as sent upstream, byte for byte. */
-  readonly path: string;
-  /** The request named its host itself (absolute-form): Host is set from it (RFC 9112 §3.2.2). */
-  readonly absolute: boolean;
 }
 
 interface WebContext {
@@ -171,30 +155,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   const clientAddress = (socket: net.Socket): string =>
     tunnels.get(socket)?.client ?? formatAuthority(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
 
-  /** null: the request cannot be routed (the string says why, for a 400). */
-  const routeOf = (req: http.IncomingMessage): Route | string => {
-    const target = req.url ?? '';
-    const tunnel = tunnels.get(req.socket);
-    if (tunnel) {
-      if (!target.startsWith('/')) return 'a request inside a CONNECT tunnel must have an origin-form target (/path)';
-      return { upstream: describeUpstream(new URL(`${tunnel.tls ? 'wss' : 'ws'}://${tunnel.target.authority}`)), path: target, absolute: false };
-    }
-    // RFC 9112 §3.2.2 absolute-form: scheme "://" authority path-abempty [ "?" query ].
-    const m = /^(https?|wss?):\/\/([^/?#]+)([^#]*)/i.exec(target);
-    if (!m) return 'this is a forward proxy: send absolute-form requests (http://host/path) or CONNECT host:port';
-    let origin: URL;
-    try {
-      const scheme = m[1]!.toLowerCase();
-      origin = new URL(`${scheme === 'https' || scheme === 'wss' ? 'wss' : 'ws'}://${m[2]}`);
-    } catch {
-      return `bad request target ${JSON.stringify(target.slice(0, 200))}`;
-    }
-    if (origin.username || origin.password || !origin.hostname) return 'the request target must name a host without user info';
-    const rest = m[3]!;
-    return { upstream: describeUpstream(origin), path: rest.startsWith('/') ? rest : `/${rest}`, absolute: true };
-  };
-
-  const httpUrl = (route: Route): string => `${route.upstream.tls ? 'https' : 'http'}://${route.upstream.url.host}${route.path}`;
+  const routeOf = (req: http.IncomingMessage): Route | string => routeRequest(req.url ?? '', tunnels.get(req.socket));
 
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
     const ctx = webByRequest.get(req);
@@ -342,143 +303,25 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     const conn = nextConn++;
     const client = formatAuthority(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    sniffTunnel(socket, head, conn, client, target);
+    handleTunnel(socket, head, conn, client, target);
   });
 
-  /** Waits for the client's first bytes in a tunnel, then hands it to TLS, HTTP or a raw relay. */
-  function sniffTunnel(socket: net.Socket, head: Buffer, conn: number, client: string, target: ConnectTarget): void {
-    let buffered = head;
-    let timer = setTimeout(() => decide(null), firstByteTimeoutMs);
-    const onData = (chunk: Buffer): void => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      examine();
-    };
-    const onClose = (): void => {
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-    };
-    // The server's sockets allow half-open connections: a client that ends before it was
-    // understood is done.
-    const onEnd = (): void => {
-      socket.destroy();
-    };
-    const examine = (): void => {
-      const verdict = sniff(buffered);
-      if (verdict.kind !== 'need-more') return decide(verdict);
-      if (buffered.length > MAX_CLIENT_HELLO) return decide({ kind: 'tls', sni: null });
-      // The first bytes came: the rest of the ClientHello gets the handshake's time box.
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (socket.destroyed) return;
-        reportClientTls(conn, target, target.host, codedError(`no complete ClientHello within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT'));
-        socket.destroy();
-      }, handshakeTimeoutMs);
-    };
-    const decide = (verdict: ReturnType<typeof sniff> | null): void => {
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      socket.removeListener('close', onClose);
-      socket.removeListener('end', onEnd);
-      if (socket.destroyed) return;
-      socket.pause();
-      const host = verdict?.kind === 'tls' && verdict.sni !== null ? verdict.sni.toLowerCase() : target.host;
-      if (verdict === null) return rawTunnel(socket, buffered, conn, client, target, 'client-silent');
-      if (verdict.kind === 'tls' && options.ignoreHosts.some((g) => g.matches(host, target.port))) return rawTunnel(socket, buffered, conn, client, target, 'ignore-hosts');
-      if (verdict.kind === 'other') return rawTunnel(socket, buffered, conn, client, target, 'not-tls-or-http');
-      if (buffered.length > 0) socket.unshift(buffered);
-      if (verdict.kind === 'http') {
-        tunnels.set(socket, { target, tls: false, client });
-        server.emit('connection', socket);
-        socket.resume();
-        return;
-      }
-      intercept(socket, conn, client, target, host);
-    };
-    socket.on('data', onData);
-    socket.once('close', onClose);
-    socket.once('end', onEnd);
-    if (buffered.length > 0) examine();
-  }
-
-  function intercept(socket: net.Socket, conn: number, client: string, target: ConnectTarget, host: string): void {
-    let context: tls.SecureContext;
-    try {
-      context = options.issuer.leafFor(host).context;
-    } catch {
-      context = options.issuer.leafFor(target.host).context;
-    }
-    // No SNICallback: the context for the ClientHello's name (else the CONNECT host) is chosen
-    // before the handshake starts, so a ClientHello without SNI is served too.
-    const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['http/1.1'] });
-    if (keylog) keylog.watch(tlsSocket);
-    wrapped.add(socket);
-    track(tlsSocket);
-    let secure = false;
-    let failed = false;
-    /** Once per handshake: an error event, and the connection closed. */
-    const fail = (error: Error): void => {
-      if (secure || failed) return;
-      failed = true;
-      clearTimeout(timer);
-      reportClientTls(conn, target, host, error);
-      // Only the TLS socket: it closes the socket it wraps. Destroying that one underneath a live
-      // TLS wrap frees the handle the wrap still uses (a segfault in Node 20).
-      tlsSocket.destroy();
-    };
-    const timer = setTimeout(() => fail(codedError(`client did not finish the TLS handshake within ${handshakeTimeoutMs} ms`, 'ETIMEDOUT')), handshakeTimeoutMs);
-    tlsSocket.on('error', (error: Error) => fail(error));
-    // The client's FIN mid-handshake: a TLS socket that never finished its handshake does not
-    // close by itself on it.
-    tlsSocket.once('end', () => fail(codedError('the client closed the connection during the TLS handshake', 'ECONNRESET')));
-    tlsSocket.once('close', () => clearTimeout(timer));
-    tlsSocket.once('secure', () => {
-      secure = true;
-      clearTimeout(timer);
-      tunnels.set(tlsSocket, { target, tls: true, client });
-      server.emit('connection', tlsSocket);
-    });
-    // Not socket.resume(): the TLS layer now reads the socket's handle itself (and first drains
-    // what was unshifted); a resumed outer stream would compete for the bytes.
-  }
-
-  function reportClientTls(conn: number, target: ConnectTarget, host: string, error: Error): void {
-    if (!bus.wants('error')) return;
-    const code = (error as { code?: unknown }).code;
-    bus.publish({
-      type: 'error',
-      conn,
-      t: preciseNow(),
-      stage: 'handshake',
-      ...(typeof code === 'string' ? { code } : {}),
-      detail: `client TLS handshake for ${host} (CONNECT ${target.authority}) failed: ${error.message.split('\n')[0]!.trim()} (does the client trust frametap's CA? see 'frametap ca')`,
-    });
-  }
-
-  function rawTunnel(socket: net.Socket, pending: Buffer, conn: number, client: string, target: ConnectTarget, why: string): void {
-    const started = preciseNow();
-    dialer.dial(target.host, target.port, timeoutMs, (error, upstream) => {
-      if (error || !upstream) {
-        if (bus.wants('error')) {
-          const code = (error as { code?: unknown } | null)?.code;
-          bus.publish({ type: 'error', conn, t: preciseNow(), stage: 'upstream-connect', ...(typeof code === 'string' ? { code } : {}), detail: `tunnel to ${target.authority}: ${error?.message ?? 'no socket'}` });
-        }
-        socket.destroy();
-        return;
-      }
-      if (socket.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      track(upstream);
-      socket.resume();
-      relayRaw(socket, upstream, pending, ({ bytes }) => {
-        if (!bus.wants('tunnel')) return;
-        const t = preciseNow();
-        bus.publish({ type: 'tunnel', conn, t, client, target: target.authority, why, bytes, durationMs: Math.round((t - started) * 1000) / 1000 });
-      });
-    });
-  }
+  const handleTunnel = createTunnelHandler({
+    bus,
+    issuer: options.issuer,
+    ignoreHosts: options.ignoreHosts,
+    keylog,
+    dialer,
+    timeoutMs,
+    firstByteTimeoutMs,
+    handshakeTimeoutMs,
+    serve: (socket, context) => {
+      tunnels.set(socket, context);
+      server.emit('connection', socket);
+    },
+    track,
+    wrapped,
+  });
 
   server.on('connection', (socket: net.Socket) => {
     track(socket);
