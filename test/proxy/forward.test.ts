@@ -342,6 +342,17 @@ describe('forward mode: raw tunnels', () => {
     expect(tunnel.bytes.server).toBeGreaterThan(100);
   });
 
+  it('an ignored host whose port refuses: an upstream-connect error event and the tunnel closed', async () => {
+    const dead = await closedPort();
+    const h = await harness({ ignoreHosts: [parseHostGlob('pinned.example.test', '--ignore-hosts')] });
+    const socket = await h.connect(`127.0.0.1:${dead}`);
+    socket.resume();
+    const closed = waitClose(socket);
+    socket.write(await clientHello('pinned.example.test'));
+    await closed;
+    expect(await h.event('error')).toMatchObject({ stage: 'upstream-connect', code: 'ECONNREFUSED', detail: expect.stringContaining(`tunnel to 127.0.0.1:${dead}`) });
+  });
+
   it('a client that sends nothing (server speaks first) gets a raw tunnel after the timeout', async () => {
     const banner = net.createServer((s) => {
       s.end('220 hello from a server-speaks-first protocol\r\n');
