@@ -83,7 +83,7 @@ export function createTunnelHandler(deps: TunnelDeps): (socket: net.Socket, head
       socket.pause();
       const host = verdict?.kind === 'tls' && verdict.sni !== null ? verdict.sni.toLowerCase() : target.host;
       if (verdict === null) return rawTunnel(socket, buffered, conn, client, target, 'client-silent');
-      if (verdict.kind === 'tls' && deps.ignoreHosts.some((g) => g.matches(host, target.port))) return rawTunnel(socket, buffered, conn, client, target, 'ignore-hosts');
+      if (deps.ignoreHosts.some((g) => g.matches(host, target.port))) return rawTunnel(socket, buffered, conn, client, target, 'ignore-hosts');
       if (verdict.kind === 'other') return rawTunnel(socket, buffered, conn, client, target, 'not-tls-or-http');
       if (buffered.length > 0) socket.unshift(buffered);
       if (verdict.kind === 'http') {
