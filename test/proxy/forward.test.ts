@@ -33,6 +33,8 @@ async function harness(options: Parameters<typeof startForwardHarness>[0] = {}):
 
 interface TlsUpstream {
   readonly port: number;
+  /** The SNI of each TLS connection (false: none). */
+  readonly servernames: Array<string | false>;
   readonly taps: SocketTap[];
   readonly requests: http.IncomingMessage[];
 }
@@ -45,7 +47,11 @@ async function tlsUpstream(pki: TestPki, options: { perMessageDeflate?: boolean 
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`hello ${req.url}`);
   });
   const taps: SocketTap[] = [];
-  server.on('secureConnection', (socket: tls.TLSSocket) => taps.push(new SocketTap(socket)));
+  const servernames: Array<string | false> = [];
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    taps.push(new SocketTap(socket));
+    servernames.push(socket.servername);
+  });
   const wss = new WebSocketServer({ server, perMessageDeflate: options.perMessageDeflate ?? false });
   wss.on('connection', (ws, req) => {
     requests.push(req);
@@ -59,7 +65,7 @@ async function tlsUpstream(pki: TestPki, options: { perMessageDeflate?: boolean 
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   });
-  return { port: (server.address() as AddressInfo).port, taps, requests };
+  return { port: (server.address() as AddressInfo).port, servernames, taps, requests };
 }
 
 /** A `ws` client over an existing (TLS) socket; resolves once open. */
@@ -139,6 +145,27 @@ describe('forward mode: CONNECT with TLS interception', () => {
     expect(clientHead.endsWith('\r\n\r\n')).toBe(true);
     expect(up.taps[0]!.received.toString('latin1').startsWith(chunks.find((k) => k.leg === 'upstream' && k.from === 'client')!.bytes.toString('latin1'))).toBe(true);
     expect(chunks.some((k) => k.leg === 'upstream' && k.from === 'server' && k.bytes.toString('latin1').startsWith('HTTP/1.1 101'))).toBe(true);
+  });
+
+  it('upstream SNI: the host name for a name, none for an IP literal (RFC 6066 §3)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => void warnings.push(w.code ?? w.message);
+    process.on('warning', onWarning);
+    cleanups.push(() => void process.removeListener('warning', onWarning));
+    const pki = makeTestPki();
+    const up = await tlsUpstream(pki);
+    const h = await harness({ upstreamCa: [pki.caPem] });
+    for (const authority of [`localhost:${up.port}`, `127.0.0.1:${up.port}`]) {
+      const socket = await h.tlsThrough(authority);
+      socket.write(`GET /sni HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`);
+      expect(await readAll(socket)).toMatch(/^HTTP\/1\.1 200/);
+    }
+    const c = await wsOver(await h.tlsThrough(`127.0.0.1:${up.port}`), `wss://127.0.0.1:${up.port}/ip`);
+    c.ws.send('ip');
+    await c.next(0);
+    expect(up.servernames).toEqual(['localhost', false, false]);
+    // Node warns (DEP0123) when an IP address is set as the ServerName.
+    expect(warnings.filter((w) => w === 'DEP0123')).toEqual([]);
   });
 
   it('plain HTTPS requests through CONNECT are relayed with absolute http targets in the events', async () => {
