@@ -34,7 +34,7 @@ async function harness(options: Parameters<typeof startForwardHarness>[0] = {}):
 interface TlsUpstream {
   readonly port: number;
   /** The SNI of each TLS connection (false: none). */
-  readonly servernames: Array<string | false>;
+  readonly servernames: Array<string | false | null>;
   readonly taps: SocketTap[];
   readonly requests: http.IncomingMessage[];
 }
@@ -47,7 +47,7 @@ async function tlsUpstream(pki: TestPki, options: { perMessageDeflate?: boolean 
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`hello ${req.url}`);
   });
   const taps: SocketTap[] = [];
-  const servernames: Array<string | false> = [];
+  const servernames: Array<string | false | null> = [];
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     taps.push(new SocketTap(socket));
     servernames.push(socket.servername);
