@@ -9,6 +9,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   'pcap-read': () => import('./pcap-read.js'),
   dashboard: () => import('./dashboard.js'),
   memory: () => import('./memory.js'),
+  forward: () => import('./forward.js'),
   'view-memory': () => import('./view-memory.js'),
 };
 

@@ -6,6 +6,7 @@
  */
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
+import type { ForwardProxyOptions } from '../proxy/forward/forward-server.js';
 import { EventBus } from '../session/event-bus.js';
 import { isLoopback, type CaptureTarget, type UiMode } from './args.js';
 import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
@@ -18,7 +19,8 @@ export interface LiveOptions {
   readonly command: string;
   /** The capture header's `mode` (`reverse` for the proxy). */
   readonly mode: string;
-  readonly proxy: Omit<ProxyOptions, 'bus'>;
+  /** Reverse mode (`-u`), or `{ forward }`: forward mode (no `-u`, capture header `upstream` null). */
+  readonly proxy: Omit<ProxyOptions, 'bus'> | { readonly forward: Omit<ForwardProxyOptions, 'bus'> };
   readonly ui: UiMode;
   /** `-w FILE` (a path, JSON Lines), or with its format; null without. */
   readonly write: string | CaptureTarget | null;
@@ -67,14 +69,19 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const bus = new EventBus();
   let proxy: RunningProxy;
   try {
-    proxy = await startProxy({ ...options.proxy, bus });
+    if ('forward' in options.proxy) {
+      const { startForwardProxy } = await import('../proxy/forward/forward-server.js');
+      proxy = await startForwardProxy({ ...options.proxy.forward, bus });
+    } else {
+      proxy = await startProxy({ ...options.proxy, bus });
+    }
   } catch (error) {
     abandon();
     throw error;
   }
 
   const listen = hostPort(proxy.host, proxy.port);
-  const upstream = upstreamLabel(options.proxy.upstream);
+  const upstream = 'forward' in options.proxy ? null : upstreamLabel(options.proxy.upstream);
   const header = captureHeader(options.mode, listen, upstream);
 
   let requestStop: () => void = () => {};
@@ -89,9 +96,11 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
-      recording: { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
+      recording: 'forward' in options.proxy
+        ? { maxPayload: options.proxy.forward.maxPayload, redact: options.proxy.forward.redact ?? [] }
+        : { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
       maxCapture: options.maxCapture ?? null,
-      dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
+      dashboard: { source: 'live', listen, upstream: upstream ?? 'forward proxy', onQuit: () => requestStop() },
       ...(options.app ? { app: options.app } : {}),
       live: true,
     });
