@@ -58,6 +58,8 @@ export class PcapngRecorder {
   #summedStart = 0;
   #summedEnd = 0;
   #summedValue = 0;
+  #places: PacketPlace[] = [];
+  #placesGeneration = -1;
 
   constructor(options: RecorderOptions) {
     this.#redactor = new Redactor(options.redact ?? []);
@@ -149,7 +151,11 @@ export class PcapngRecorder {
       if (place && place.generation === this.arena.generation) {
         place.offset = offset;
         place.hasOptions = false;
-      } else conn.last[this.#slot] = { generation: this.arena.generation, offset, hasOptions: false };
+      } else {
+        const fresh = { generation: this.arena.generation, offset, hasOptions: false };
+        conn.last[this.#slot] = fresh;
+        this.#batchPlaces().push(fresh);
+      }
     }
   };
 
@@ -199,10 +205,17 @@ export class PcapngRecorder {
     if (!state || !place || place.generation !== this.arena.generation) return;
     const at = place.offset;
     const added = addPacketComment(this.arena, place, text);
-    // Later packets of this batch moved.
-    for (const s of this.#conns.values()) {
-      for (const p of s.last) if (p !== null && p !== place && p.generation === this.arena.generation && p.offset > at) p.offset += added;
+    // Later packets of this batch moved (only places of this batch can be after it).
+    for (const p of this.#batchPlaces()) if (p !== place && p.offset > at) p.offset += added;
+  }
+
+  /** The places remembered in the arena's current batch (a new list once the writer took the last). */
+  #batchPlaces(): PacketPlace[] {
+    if (this.#placesGeneration !== this.arena.generation) {
+      this.#placesGeneration = this.arena.generation;
+      this.#places = [];
     }
+    return this.#places;
   }
 
   #end(event: EndEvent): void {
