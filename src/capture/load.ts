@@ -46,7 +46,7 @@ export async function captureFormat(path: string): Promise<'jsonl' | 'har' | 'pa
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
-    throw new UsageError(`cannot read '${path}': ${why}; expected a frametap capture (.jsonl) or a HAR`);
+    throw new UsageError(`cannot read '${path}': ${why}; expected a frametap capture (.jsonl, .pcapng), a HAR, or a pcap/pcapng`);
   }
   if (sniffCapture(magic) !== null) return 'packets';
   return looksLikeHar(head) ? 'har' : 'jsonl';

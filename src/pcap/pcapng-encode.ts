@@ -93,6 +93,13 @@ export function nanosHalves(t: number): { readonly high: number; readonly low: n
   return { high, low };
 }
 
+let lastPayloadSum = 0;
+
+/** The payload sum of the last packet `encodePacket` wrote with a payload (to reuse for the same bytes). */
+export function lastPacketPayloadSum(): number {
+  return lastPayloadSum;
+}
+
 /** Where an Enhanced Packet Block sits in the arena, so a comment can still be added to it. */
 export interface PacketPlace {
   readonly generation: number;
@@ -105,7 +112,18 @@ export interface PacketPlace {
  * checksum is finished here, over the copy in the arena (4-aligned: blocks are, and so is a
  * 40-byte header after the 28 bytes of block fields), where summing 32 bits at a time is cheap.
  */
-export function encodePacket(arena: BlockArena, iface: number, t: number, header: Uint8Array, payload: Uint8Array, start: number, end: number, partialSum: number): number {
+export function encodePacket(
+  arena: BlockArena,
+  iface: number,
+  t: number,
+  header: Uint8Array,
+  payload: Uint8Array,
+  start: number,
+  end: number,
+  partialSum: number,
+  /** The payload's `sum16` when already known (the same bytes relayed on the other leg). */
+  payloadSum: number | null = null,
+): number {
   const captured = header.length + (end - start);
   const { high, low } = nanosHalves(t);
   return block(arena, BlockType.EnhancedPacket, 20 + pad4(captured), (buf, at) => {
@@ -118,7 +136,8 @@ export function encodePacket(arena: BlockArena, iface: number, t: number, header
     const data = at + 20 + header.length;
     if (end > start) buf.set(payload.subarray(start, end), data);
     if (end > start && header.length >= TCP_CHECKSUM_OFFSET + 2) {
-      buf.writeUInt16BE(checksumOf(partialSum + sum16Fast(buf, data, data + (end - start))), at + 20 + TCP_CHECKSUM_OFFSET);
+      lastPayloadSum = payloadSum ?? sum16Fast(buf, data, data + (end - start));
+      buf.writeUInt16BE(checksumOf(partialSum + lastPayloadSum), at + 20 + TCP_CHECKSUM_OFFSET);
     }
     buf.fill(0, at + 20 + captured, at + 20 + pad4(captured));
   });

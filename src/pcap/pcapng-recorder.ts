@@ -8,7 +8,7 @@ import type { CaptureHeader, ChunkEvent, EndEvent, Leg, SessionEvent, Side, TcpE
 import { Redactor } from '../session/redact.js';
 import { encodeEventLine } from '../capture/line-encoder.js';
 import { BlockArena } from './block-arena.js';
-import { addPacketComment, encodeFrametapRecord, encodeInterface, encodePacket, encodeSectionHeader, type PacketPlace } from './pcapng-encode.js';
+import { addPacketComment, encodeFrametapRecord, encodeInterface, encodePacket, encodeSectionHeader, lastPacketPayloadSum, type PacketPlace } from './pcapng-encode.js';
 import { LEG_INTERFACE } from './pcapng-format.js';
 import { TcpLegSynth, type SegmentSink } from './tcp-synth.js';
 import { legAddresses, legEndpoints, type FtapRecord } from './ftap-records.js';
@@ -53,6 +53,13 @@ export class PcapngRecorder {
   #iface = 0;
   #conn: ConnState | null = null;
   #slot = 0;
+  /** The last segment payload summed (a view of the chunk event's bytes, held until the next one). */
+  #summed: Uint8Array | null = null;
+  #summedStart = 0;
+  #summedEnd = 0;
+  #summedValue = 0;
+  #places: PacketPlace[] = [];
+  #placesGeneration = -1;
 
   constructor(options: RecorderOptions) {
     this.#redactor = new Redactor(options.redact ?? []);
@@ -74,6 +81,7 @@ export class PcapngRecorder {
   }
 
   record(event: SessionEvent): void {
+    if (event.type !== 'chunk') this.#summed = null;
     switch (event.type) {
       case 'chunk':
         return this.#chunk(event);
@@ -127,18 +135,33 @@ export class PcapngRecorder {
   }
 
   readonly #emit: SegmentSink = (_from, header, payload, start, end, partialSum) => {
-    const offset = encodePacket(this.arena, this.#iface, this.#t, header, payload, start, end, partialSum);
+    // The relay writes the bytes it read: the other leg's segments carry the same payloads, whose
+    // sums need not be computed twice.
+    const known = end > start && payload === this.#summed && start === this.#summedStart && end === this.#summedEnd ? this.#summedValue : null;
+    const offset = encodePacket(this.arena, this.#iface, this.#t, header, payload, start, end, partialSum, known);
+    if (end > start) {
+      this.#summed = payload;
+      this.#summedStart = start;
+      this.#summedEnd = end;
+      this.#summedValue = lastPacketPayloadSum();
+    }
     const conn = this.#conn;
     if (conn !== null) {
       const place = conn.last[this.#slot];
       if (place && place.generation === this.arena.generation) {
         place.offset = offset;
         place.hasOptions = false;
-      } else conn.last[this.#slot] = { generation: this.arena.generation, offset, hasOptions: false };
+      } else {
+        const fresh = { generation: this.arena.generation, offset, hasOptions: false };
+        conn.last[this.#slot] = fresh;
+        this.#batchPlaces().push(fresh);
+      }
     }
   };
 
   #chunk(event: ChunkEvent): void {
+    // Sums are reused only between the two chunk events of one relayed read (published back to back).
+    if (event.bytes !== this.#summed) this.#summed = null;
     const state = this.#state(event.conn);
     let bytes: Buffer | null = event.bytes;
     if (this.#redactor.active) bytes = this.#redactedHead(state, event);
@@ -182,10 +205,17 @@ export class PcapngRecorder {
     if (!state || !place || place.generation !== this.arena.generation) return;
     const at = place.offset;
     const added = addPacketComment(this.arena, place, text);
-    // Later packets of this batch moved.
-    for (const s of this.#conns.values()) {
-      for (const p of s.last) if (p !== null && p !== place && p.generation === this.arena.generation && p.offset > at) p.offset += added;
+    // Later packets of this batch moved (only places of this batch can be after it).
+    for (const p of this.#batchPlaces()) if (p !== place && p.offset > at) p.offset += added;
+  }
+
+  /** The places remembered in the arena's current batch (a new list once the writer took the last). */
+  #batchPlaces(): PacketPlace[] {
+    if (this.#placesGeneration !== this.arena.generation) {
+      this.#placesGeneration = this.arena.generation;
+      this.#places = [];
     }
+    return this.#places;
   }
 
   #end(event: EndEvent): void {

@@ -58,3 +58,32 @@ describe('frametap records', () => {
     expect(read.find((e) => e.type === 'end')).toMatchObject({ conn: 1, shutdown: true, code: 1006, tcp: { client: 'cut', server: 'cut' }, durationMs: 4 });
   });
 });
+
+describe('packet comments', () => {
+  it('comments inserted into earlier packets of a batch keep every later block whole', async () => {
+    const { CaptureParser } = await import('../../src/pcap/block-reader.js');
+    const { tcpSegmentOf } = await import('../../src/pcap/link-layer.js');
+    const rec = new PcapngRecorder({ header: captureHeader('reverse', null, null), maxPayload: 1024 });
+    for (const conn of [1, 2, 3]) rec.record({ type: 'open', conn, t: 1, client: 'c', target: 't' });
+    const sent: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (const conn of [1, 2, 3]) {
+        const bytes = Buffer.from(`conn ${conn} chunk ${i}`);
+        sent.push(bytes.toString());
+        rec.record({ type: 'chunk', conn, t: 2 + i, leg: 'upstream', from: 'server', bytes });
+      }
+    }
+    // Violations found late, for packets that many later packets follow.
+    for (const conn of [1, 2, 1]) rec.record({ type: 'violation', conn, t: 9, from: 'server', code: 1002, rule: 'reserved-opcode', detail: `late ${conn}` });
+    const bytes = rec.arena.take();
+    const parser = new CaptureParser();
+    const records = parser.push(bytes);
+    expect(parser.problem).toBeNull();
+    expect(parser.end()).toBeNull();
+    const payloads = records.flatMap((r) => (r.kind === 'packet' ? [tcpSegmentOf(r.iface.linkType, r.data)!.payload.toString()] : [])).filter((p) => p !== '');
+    expect(payloads).toEqual(sent);
+    const text = bytes.toString('latin1');
+    expect(text.match(/frametap: violation reserved-opcode \(1002\): late 1/g)).toHaveLength(2);
+    expect(text).toContain('late 2');
+  });
+});
