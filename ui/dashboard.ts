@@ -18,6 +18,7 @@ import { line, type Line } from './panes/lines.js';
 import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
 import type { LineSource } from './search.js';
+import type { AppViewOptions } from '../src/appproto/connection-app.js';
 import { DEFAULT_FILTER, DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
@@ -33,6 +34,8 @@ export interface DashboardOptions {
   readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;
   /** q / Ctrl-C: the caller stops the proxy, flushes and exits. */
   readonly onQuit: () => void;
+  /** App-protocol decoding (docs/app-protocols.md); null turns it off. */
+  readonly app?: AppViewOptions | null;
 }
 
 export interface Dashboard {
@@ -75,6 +78,7 @@ class BlessedDashboard implements Dashboard {
     const file = options.captureFile;
     const indexed = options.captureIndex !== undefined && file !== null;
     this.#store = new DashboardStore({
+      ...(options.app !== undefined ? { app: options.app } : {}),
       readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
       onChange: () => this.#dirty(),
       // Rows the user scrolled to: shown even while paused.
@@ -211,7 +215,7 @@ class BlessedDashboard implements Dashboard {
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;
-    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols);
+    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView, treeDepth: v.treeDepth }, cols);
     return { title: `detail (${v.payloadView}; x switches)`, lines };
   }
 
@@ -295,6 +299,8 @@ class BlessedDashboard implements Dashboard {
         return v.toggleMode();
       case 'payload-view':
         return v.cyclePayloadView();
+      case 'fold-tree':
+        return v.cycleTreeDepth();
       case 'handshake':
         return v.toggleHandshake();
       case 'pause':

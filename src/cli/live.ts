@@ -8,9 +8,11 @@ import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
 import type { ForwardProxyOptions } from '../proxy/forward/forward-server.js';
 import { EventBus } from '../session/event-bus.js';
-import { isLoopback, type UiMode } from './args.js';
+import { isLoopback, type CaptureTarget, type UiMode } from './args.js';
+import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
 
 export interface LiveOptions {
   /** The command's name, for messages. */
@@ -20,8 +22,8 @@ export interface LiveOptions {
   /** Reverse mode (`-u`), or `{ forward }`: forward mode (no `-u`, capture header `upstream` null). */
   readonly proxy: Omit<ProxyOptions, 'bus'> | { readonly forward: Omit<ForwardProxyOptions, 'bus'> };
   readonly ui: UiMode;
-  /** `-w FILE`, null without. */
-  readonly write: string | null;
+  /** `-w FILE` (a path, JSON Lines), or with its format; null without. */
+  readonly write: string | CaptureTarget | null;
   /** `--max-capture` in bytes, null without. */
   readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
@@ -29,6 +31,8 @@ export interface LiveOptions {
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
   /** Runs first on shutdown, before the proxy stops (e.g. stop demo traffic). */
   readonly onStopping?: () => Promise<void>;
+  /** `--view`, `--pair`, … for the log and the dashboard. */
+  readonly app?: AppViewOptions;
 }
 
 /** Past this, shutdown stops waiting for connections to end and flushes what it has (cli.md: exit within 2 s). */
@@ -53,7 +57,15 @@ export function listenWarning(host: string, listen: string): string | null {
 export async function runLive(options: LiveOptions): Promise<number> {
   // Opened now so that an unwritable -w is a usage error before anything listens; the header is
   // written once the real port is known.
-  const prepared: PreparedCapture | null = options.write !== null ? JsonlWriter.prepare(options.write) : null;
+  const target: CaptureTarget | null = typeof options.write === 'string' ? { path: options.write, format: 'jsonl' } : options.write;
+  const prepared: PreparedCapture | PreparedPcapng | { readonly stdout: 'jsonl' | 'pcapng' } | null =
+    target === null ? null
+    : target.path === '-' ? { stdout: target.format }
+    : target.format === 'pcapng' ? PcapngWriter.prepare(target.path)
+    : JsonlWriter.prepare(target.path);
+  const abandon = (): void => {
+    if (prepared !== null && 'abandon' in prepared) prepared.abandon();
+  };
   const bus = new EventBus();
   let proxy: RunningProxy;
   try {
@@ -64,7 +76,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       proxy = await startProxy({ ...options.proxy, bus });
     }
   } catch (error) {
-    prepared?.abandon();
+    abandon();
     throw error;
   }
 
@@ -84,8 +96,13 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
+      recording: 'forward' in options.proxy
+        ? { maxPayload: options.proxy.forward.maxPayload, redact: options.proxy.forward.redact ?? [] }
+        : { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
       maxCapture: options.maxCapture ?? null,
       dashboard: { source: 'live', listen, upstream: upstream ?? 'forward proxy', onQuit: () => requestStop() },
+      ...(options.app ? { app: options.app } : {}),
+      live: true,
     });
   } catch (error) {
     await proxy.stop();

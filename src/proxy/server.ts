@@ -15,6 +15,7 @@ import { Redactor } from '../session/redact.js';
 import { preciseNow, Session } from '../session/session.js';
 import { ClientHeadTap } from './client-head-tap.js';
 import { UpgradeConnection } from './connection.js';
+import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter } from '../protocol/inflate-limiter.js';
 import { keylogAgent as keylogAgentFor } from './forward/dialer.js';
 import type { Keylog } from './forward/keylog.js';
 import { writeStatus } from './refusal.js';
@@ -42,6 +43,8 @@ export interface ProxyOptions {
   readonly redact: readonly string[];
   /** How long the upstream may take to answer (connect + response); default 10000. */
   readonly upstreamTimeoutMs?: number;
+  /** Inflates running at once across all connections (default DEFAULT_INFLATE_CONCURRENCY). */
+  readonly inflateConcurrency?: number;
   /** How long a client may take to send a request head; default DEFAULT_HEADERS_TIMEOUT_MS. */
   readonly headersTimeoutMs?: number;
   /** How long a plain request may take to arrive, body included; default DEFAULT_REQUEST_TIMEOUT_MS. */
@@ -74,6 +77,8 @@ interface WebContext {
 }
 
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  // One bound on concurrent inflates for every connection of this proxy (inflate-limiter.ts).
+  const inflateLimiter = new InflateLimiter(options.inflateConcurrency ?? DEFAULT_INFLATE_CONCURRENCY);
   const upstream = describeUpstream(options.upstream);
   const redactor = new Redactor(options.redact);
   const timeoutMs = options.upstreamTimeoutMs ?? 10_000;
@@ -198,7 +203,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       return;
     }
     const conn = nextConn++;
-    const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor });
+    const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor, inflateLimiter });
     session.open(`${formatHost(socket.remoteAddress ?? '?')}:${socket.remotePort ?? 0}`, webSocketUrl(upstream, path));
     const requestHeaders = pairHeaders(req.rawHeaders);
     const forwarded = forwardedHeaders(requestHeaders, { hostHeader: options.keepHost ? null : upstream.hostHeader, extra: options.headers });

@@ -5,11 +5,12 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
-import { isLoopback, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { isLoopback, parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
-                       [--keylog FILE]
+                       [--keylog FILE] [--view NAME] [--pair PATH] [--pair-timeout SECS] [--proto FILE --proto-type NAME]
        frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]...
                        [--allow-remote] [--upstream-proxy URL] [--keylog FILE] [-H 'HOST: Name: value']...
 
@@ -20,8 +21,12 @@ pages open, ws:// or wss://, shows up (TLS is intercepted with frametap's CA: se
   -u, --upstream URL       ws://, wss://, http:// or https:// origin of the real server; a path in
                            URL is a prefix (-u ws://h/api sends /chat to ws://h/api/chat)
   -l, --listen [HOST:]PORT where to listen (default 127.0.0.1:8080; port 0 picks a free port)
-  -w, --write FILE         write the capture (JSON Lines) to FILE, mode 0600; replaces FILE
-      --ui MODE            tui (default on a terminal), log (default otherwise), jsonl, none
+  -w, --write FILE         write the capture to FILE, mode 0600; replaces FILE. FILE.pcapng: packets
+                           for Wireshark (capture-format.md), anything else: JSON Lines; - is stdout
+      --format FMT         jsonl or pcapng: the capture's format whatever FILE's name
+                           (frametap -u URL -w - --format pcapng | wireshark -k -i -)
+      --ui MODE            tui (default on a terminal), log (default otherwise; none with -w -),
+                           jsonl, none
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
       --max-capture SIZE   once the capture reaches SIZE (k, m, g suffixes), write no more frames
@@ -33,7 +38,7 @@ pages open, ws:// or wss://, shows up (TLS is intercepted with frametap's CA: se
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
       --keylog FILE        append the TLS keys (both legs in forward mode) to FILE in NSS key log
                            format, mode 0600, for Wireshark
-forward mode (no -u):
+${APP_FLAGS_HELP}forward mode (no -u):
       --ignore-hosts GLOB  relay CONNECTs to matching hosts untouched (*.x.test, **.x.test, host:443)
       --upstream-ca FILE   also trust the PEM certificates in FILE for upstreams (repeatable)
       --upstream-proxy URL reach every upstream through this HTTP proxy (http://[user:pass@]host:port)
@@ -52,6 +57,7 @@ const FLAGS = {
   upstream: { type: 'string', short: 'u' },
   listen: { type: 'string', short: 'l' },
   write: { type: 'string', short: 'w' },
+  format: { type: 'string' },
   ui: { type: 'string' },
   'max-payload': { type: 'string' },
   'max-capture': { type: 'string' },
@@ -65,6 +71,7 @@ const FLAGS = {
   keylog: { type: 'string' },
   'allow-remote': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 const FORWARD_ONLY = ['ignore-hosts', 'upstream-ca', 'upstream-proxy', 'allow-remote'] as const;
@@ -106,11 +113,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (name.trim() === '') throw new UsageError(`bad --redact '': expected a header or query parameter name`);
     return name.trim();
   });
-  if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
+  const capture = parseCaptureTarget(values.write, values.format);
+  // `-w -` owns stdout: nothing else may print there.
+  const ui = capture?.path === '-' && values.ui === undefined ? 'none' : parseUi(values.ui);
+  if (capture?.path === '-' && ui !== 'none') {
+    throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
+  }
   const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
   if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
-  const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
@@ -130,7 +142,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         keylog,
       },
       ui,
-      write: values.write ?? null,
+      app,
+      write: capture,
       maxCapture,
       banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
     });
@@ -177,9 +190,14 @@ async function runForward(values: Values): Promise<number> {
     if (name.trim() === '') throw new UsageError(`bad --redact '': expected a header or query parameter name`);
     return name.trim();
   });
-  if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
-  const ui = parseUi(values.ui);
+  const capture = parseCaptureTarget(values.write, values.format);
+  // `-w -` owns stdout: nothing else may print there.
+  const ui = capture?.path === '-' && values.ui === undefined ? 'none' : parseUi(values.ui);
+  if (capture?.path === '-' && ui !== 'none') {
+    throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
+  }
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
   let upstreamProxy: URL | null = null;
   if (values['upstream-proxy'] !== undefined) {
     try {
@@ -227,7 +245,8 @@ async function runForward(values: Values): Promise<number> {
       },
     },
     ui,
-    write: values.write ?? null,
+    app,
+    write: capture,
     maxCapture,
     banner: (url) => `frametap listening on ${url} -> forward proxy (CA ${ca.certPath}, SPKI ${ca.spki})`,
   });

@@ -28,7 +28,7 @@ export const HELP = `usage: frametap replay FILE [-u URL] [--conn N|all] [--pace
 Connects to URL as the captured client did (same path, query, subprotocol, headers; permessage-deflate
 offered when the capture negotiated it), sends the captured client side (messages fragmented and
 compressed as captured, pings, the close) and records what the server answers. FILE is a capture
-(.jsonl) or a HAR.
+(.jsonl or .pcapng), a HAR, or a pcap / pcapng of ws:// traffic another tool recorded.
 
   -u, --upstream URL   server to replay against (default: the capture's upstream)
       --conn N|all     connection to replay (default: the first); all: every one, concurrently
@@ -39,7 +39,9 @@ compressed as captured, pings, the close) and records what the server answers. F
       --ui MODE        tui, log (default when not on a terminal), jsonl, none
       --check          compare the server's answers with the captured ones: exit 1 and a diff when
                        they differ
-      --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable)
+      --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable);
+                       reaches into socket.io packets (42["tick",{"ts":1}]: $[1].ts) and STOMP
+                       JSON bodies
       --ignore-regex RE
                        with --check: mask what RE matches in every text message before comparing,
                        for values JSON paths cannot reach ('"sid":"[^"]*"'; repeatable)

@@ -5,17 +5,21 @@
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
+import type { AppViewOptions } from '../../appproto/connection-app.js';
 import { captureHeader } from '../../capture/header.js';
-import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
+import { parseFlags, parseUi, requireTerminal, fileArgument, type UiMode } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
-export const HELP = `usage: frametap view FILE [--ui MODE]
+export const HELP = `usage: frametap view FILE [--ui MODE] [--view NAME] [--pair PATH] [--pair-timeout SECS]
+                     [--proto FILE --proto-type NAME]
 
-Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with WebSocket messages
-(Chrome DevTools "Save all as HAR", Playwright recordHar). A HAR has messages only, no frames.
+Shows a recorded session: a frametap capture (.jsonl or .pcapng, from -w), a HAR with WebSocket
+messages (Chrome DevTools "Save all as HAR", Playwright recordHar; messages only, no frames), or a
+pcap / pcapng of plain ws:// traffic recorded by tcpdump, dumpcap or Wireshark.
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
-  -h, --help      this help
+${APP_FLAGS_HELP}  -h, --help      this help
 
 examples:
   frametap view session.jsonl
@@ -25,6 +29,7 @@ examples:
 const FLAGS = {
   ui: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -33,20 +38,22 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const file = fileArgument('view', positionals, 'the capture (.jsonl) or HAR to show');
+  const file = fileArgument('view', positionals, 'the capture (.jsonl, .pcapng, .pcap) or HAR to show');
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   const { captureFormat, loadCapture } = await import('../../capture/load.js');
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
-  if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
-  if (format === 'jsonl' && ui !== 'tui') {
+  if (format === 'jsonl') {
+    if (ui === 'tui') return viewCaptureStreaming(file, app);
     // Streamed: memory stays flat in the file's size.
     const { printCapture } = await import('../print-capture.js');
-    await printCapture(file, { ui, onWarning });
+    await printCapture(file, { ui, onWarning, app });
     return 0;
   }
+  if (ui !== 'tui' && format === 'packets') return viewPacketsStreaming(file, ui, onWarning, app);
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -55,7 +62,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const bus = new EventBus();
     const { startDashboard } = await import('../../../ui/dashboard.js');
     const session = untilQuit();
-    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit });
+    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit, app });
     try {
       // Held by the dashboard while it owns the screen, printed once it is gone.
       for (const w of warnings) onWarning(w);
@@ -73,9 +80,43 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app });
   try {
     for (const event of loaded.events) bus.publish(event);
+  } finally {
+    await outputs.close();
+  }
+  return 0;
+}
+
+/**
+ * A pcap / pcapng file printed (`--ui log|jsonl|none`) as it is read: events go out as the packets
+ * are replayed, so a file of any size is shown with flat memory.
+ */
+async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, onWarning: (m: string) => void, app: AppViewOptions | null): Promise<number> {
+  const { replayPacketFile, peekPacketHeader } = await import('../../pcap/read-file.js');
+  const { openOutputs } = await import('../outputs.js');
+  const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
+  const bus = new EventBus();
+  const outputs = await openOutputs({ bus, ui, write: null, header, app });
+  // The output's backpressure pauses the reading: memory stays flat whatever the file's size.
+  let drained: Promise<void> | null = null;
+  let release: () => void = () => {};
+  outputs.onPressure((high) => {
+    if (high && drained === null) drained = new Promise<void>((resolve) => (release = resolve));
+    if (!high && drained !== null) {
+      drained = null;
+      release();
+    }
+  });
+  try {
+    await replayPacketFile(file, bus, {
+      onWarning,
+      ready: async () => {
+        await drained;
+        if (process.stdout.writableNeedDrain) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+      },
+    });
   } finally {
     await outputs.close();
   }
@@ -109,7 +150,7 @@ const BATCH = 2000;
  * length go to the dashboard's capture index, so a capture of millions of messages is viewed with
  * the same bounded memory as live traffic, older rows read back from the file on demand.
  */
-async function viewCaptureStreaming(file: string): Promise<number> {
+async function viewCaptureStreaming(file: string, app: AppViewOptions): Promise<number> {
   const { readCaptureLines } = await import('../../capture/jsonl-reader.js');
   const { startDashboard } = await import('../../../ui/dashboard.js');
   const bus = new EventBus();
@@ -123,6 +164,7 @@ async function viewCaptureStreaming(file: string): Promise<number> {
     listen: null,
     upstream: null,
     captureFile: file,
+    app,
     captureIndex: (cb) => {
       index.cb = cb;
       return () => {
