@@ -17,6 +17,7 @@ import { handshakeLines } from './panes/handshake.js';
 import { line, type Line } from './panes/lines.js';
 import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
+import { installTerminalWidths } from './terminal-width.js';
 import type { LineSource } from './search.js';
 import { DEFAULT_FILTER, DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
@@ -399,6 +400,7 @@ function startStatsFile(file: string, snapshot: () => object): NodeJS.Timeout {
  * Upstream: https://github.com/chjj/blessed/issues/345 (Setulc).
  */
 function createScreen(): blessed.Widgets.Screen {
+  installTerminalWidths();
   const consoleError = console.error;
   console.error = () => {};
   try {
@@ -409,8 +411,22 @@ function createScreen(): blessed.Widgets.Screen {
       tput: true,
       buffer: true,
       zero: true,
+      // Unicode whatever LANG/LC_* say: blessed otherwise prints `?` for every non-ASCII character.
+      forceUnicode: true,
     } as unknown as blessed.Widgets.IScreenOptions);
-    return blessed.screen({ program, smartCSR: true, autoPadding: true, warnings: false, title: 'frametap' } as blessed.Widgets.IScreenOptions);
+    const screen = blessed.screen({
+      program,
+      smartCSR: true,
+      autoPadding: true,
+      warnings: false,
+      fullUnicode: true,
+      forceUnicode: true,
+      title: 'frametap',
+    } as blessed.Widgets.IScreenOptions);
+    // Box drawing as the characters themselves (┌─┐), never through the terminal's alternate
+    // character set: tmux and others draw ACS `lqqk` depending on the locale and terminfo.
+    (program as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+    return screen;
   } finally {
     console.error = consoleError;
   }

@@ -1,5 +1,5 @@
 /** The connections pane: one line per connection, state, counters, RTT and the close with its name. */
-import { arrow, formatCloseLine, formatDuration, formatSize } from '../format.js';
+import { arrow, formatCloseLine, formatDuration, formatSize, oneLine, shown } from '../format.js';
 import type { ConnectionView } from '../store.js';
 import { messagesOnly, type DashboardView } from '../view.js';
 import { fit, line, type Line } from './lines.js';
@@ -14,13 +14,13 @@ export function formatConnectionRow(c: ConnectionView, now: number): string {
   const rtt = c.rttMs === null ? '-' : `${c.rttMs < 10 ? c.rttMs.toFixed(1) : Math.round(c.rttMs)}ms`;
   // A HAR records no close or end: its connections are shown as recorded, not as still open.
   const state = messagesOnly(c) && !c.end ? 'recorded' : c.state;
-  return `${fit(`#${c.id}`, 5)} ${fit(state, 10)} ${fit(c.client, 21)} ${fit(c.path || '/', 20)} ${age.padStart(7)}  ${fit(msgs, 13)} ${fit(bytes, 17)} ${String(c.violations).padStart(4)} ${rtt.padStart(7)}  ${closeSummary(c)}`;
+  return `${fit(`#${c.id}`, 5)} ${fit(state, 10)} ${fit(shown(c.client), 21)} ${fit(shown(c.path || '/'), 20)} ${age.padStart(7)}  ${fit(msgs, 13)} ${fit(bytes, 17)} ${String(c.violations).padStart(4)} ${rtt.padStart(7)}  ${closeSummary(c)}`;
 }
 
 /** `1000 Normal Closure (client, clean)`, `1006 Abnormal Closure`, `refused 403`. */
 export function closeSummary(c: ConnectionView): string {
   const hs = c.handshake;
-  if (hs && !hs.upgraded) return hs.response ? `refused ${hs.response.status} ${hs.response.reason}` : 'no answer from upstream';
+  if (hs && !hs.upgraded) return hs.response ? `refused ${hs.response.status} ${oneLine(hs.response.reason, 40)}` : 'no answer from upstream';
   if (c.end) {
     const who = c.end.initiator ? `${arrow(c.end.initiator)} ${c.end.initiator}` : c.end.shutdown ? 'proxy shutdown' : 'no close';
     return `${formatCloseLine(c.end.code)} (${who}, ${c.end.clean ? 'clean' : 'unclean'})`;

@@ -1,7 +1,7 @@
 /** Detail of the selected row: header bits, payload as text / pretty JSON / hex, fragments, violation. */
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { FrameEvent, SessionEvent } from '../../src/session/events.js';
-import { arrow, decodeBase64, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson } from '../format.js';
+import { arrow, decodeBase64, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson, shown, shownMultiline } from '../format.js';
 import type { Row, RowLog, DashboardStore } from '../store.js';
 import type { PayloadView } from '../view.js';
 import { line, wrap, type Line } from './lines.js';
@@ -43,7 +43,7 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
         out.push(...payloadLines(decodeBase64(e.payload), null, 'hex', width));
       } else {
         const bytes = decodeBase64(e.payload);
-        const text = e.opcode === 2 ? null : printableText(bytes);
+        const text = e.opcode === 2 ? null : printableText(bytes, e.opcode !== 1);
         out.push(...payloadLines(bytes, text, ctx.payloadView, width));
       }
       break;
@@ -61,7 +61,7 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
       break;
     }
     default:
-      out.push(...eventLines(e));
+      out.push(...eventLines(e, width));
   }
   return out;
 }
@@ -71,22 +71,22 @@ function frameBits(e: FrameEvent): string {
   return `FIN ${+e.fin}  RSV1 ${+e.rsv1}  RSV2 ${+e.rsv2}  RSV3 ${+e.rsv3}  opcode 0x${e.opcode.toString(16)} ${opcodeName(e.opcode)}${ctl}  MASK ${+e.masked}`;
 }
 
-function eventLines(e: SessionEvent): Line[] {
+function eventLines(e: SessionEvent, width: number): Line[] {
   switch (e.type) {
     case 'close':
       return [line(`close from ${e.from} at ${formatClock(e.t)}`, 'heading'), line(formatCloseLine(e.code, e.reason), 'control')];
     case 'violation':
       return [
         line(`protocol violation by the ${e.from} at ${formatClock(e.t)}`, 'violation'),
-        line(`rule   ${e.rule}`),
+        line(`rule   ${shown(e.rule)}`),
         line(`code   ${e.code} ${closeCodeName(e.code)} (what a conforming peer answers)`),
         ...(e.offset !== undefined ? [line(`offset ${e.offset} in the ${e.from}'s stream`)] : []),
-        ...wrap(e.detail, 200).map((t) => line(t)),
+        ...wrap(shown(e.detail), width).map((t) => line(t)),
       ];
     case 'error':
       return [
-        line(`error at stage ${e.stage}${e.code ? ` (${e.code})` : ''} at ${formatClock(e.t)}`, 'violation'),
-        ...wrap(e.detail, 200).map((t) => line(t)),
+        line(`error at stage ${shown(e.stage)}${e.code ? ` (${shown(e.code)})` : ''} at ${formatClock(e.t)}`, 'violation'),
+        ...wrap(shown(e.detail), width).map((t) => line(t)),
       ];
     default:
       return [line(e.type)];
@@ -99,13 +99,13 @@ export function payloadLines(bytes: Uint8Array, text: string | null, view: Paylo
   if (bytes.length === 0) return [line('(empty payload)', 'dim')];
   if (view === 'json' && text !== null) {
     const pretty = prettyJson(text);
-    if (pretty !== null) return [line('payload (JSON):', 'dim'), ...wrap(pretty, width, MAX_PAYLOAD_LINES).map((t) => line(t))];
-    return [line('payload (not JSON, as text):', 'dim'), ...wrap(text, width, MAX_PAYLOAD_LINES).map((t) => line(t))];
+    if (pretty !== null) return [line('payload (JSON):', 'dim'), ...wrap(shownMultiline(pretty), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
+    return [line('payload (not JSON, as text):', 'dim'), ...wrap(shownMultiline(text), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
   }
   if (view === 'hex' || text === null) {
     return [line(`payload (hex, ${bytes.length} bytes):`, 'dim'), ...hexDump(bytes, MAX_PAYLOAD_LINES).map((t) => line(t))];
   }
-  return [line('payload (text):', 'dim'), ...wrap(text, width, MAX_PAYLOAD_LINES).map((t) => line(t))];
+  return [line('payload (text):', 'dim'), ...wrap(shownMultiline(text), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
 }
 
 function fragmentLines(frames: RowLog, row: Row, from: string): Line[] {

@@ -1,5 +1,5 @@
 /** The frame / message log of the selected connection: only the visible rows are formatted. */
-import { arrow, formatClock, formatCloseLine, formatFrameRow, formatMessageRow } from '../format.js';
+import { arrow, formatClock, formatCloseLine, formatFrameRow, formatMessageRow, oneLine, shown } from '../format.js';
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
 import { messagesOnly, type DashboardView } from '../view.js';
@@ -15,9 +15,9 @@ export function formatRow(e: SessionEvent, width: number, message?: MessageEvent
     case 'close':
       return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} close  ${formatCloseLine(e.code, e.reason)}`;
     case 'violation':
-      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${e.rule} (${e.code} ${closeCodeName(e.code)}): ${e.detail}`;
+      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${shown(e.rule)} (${e.code} ${closeCodeName(e.code)}): ${oneLine(e.detail, Math.max(10, width))}`;
     case 'error':
-      return `${formatClock(e.t).padEnd(12)} ! error ${e.stage}${e.code ? ` ${e.code}` : ''}: ${e.detail}`;
+      return `${formatClock(e.t).padEnd(12)} ! error ${shown(e.stage)}${e.code ? ` ${shown(e.code)}` : ''}: ${oneLine(e.detail, Math.max(10, width))}`;
     default:
       return `${formatClock(e.t).padEnd(12)} ${e.type}`;
   }

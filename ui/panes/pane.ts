@@ -3,6 +3,7 @@
  * turned into tagged content.
  */
 import blessed from 'blessed';
+import { MARK_OFF, MARK_ON, displayWidth, safeText } from '../../src/render/safe-text.js';
 import type { Line, LineStyle } from './lines.js';
 
 const OPEN: Readonly<Record<LineStyle, string>> = {
@@ -32,6 +33,33 @@ export interface PaneOptions {
   readonly width: number | string;
   readonly height: number | string;
   readonly border?: boolean;
+}
+
+/**
+ * The last line of defence: text between escape marks is ours; anything else that safe-text.ts would
+ * escape (a field a formatter forgot to pass through `shown`) is escaped here, so no control byte
+ * from the wire can reach blessed, which passes SGR sequences and C1 controls through to the terminal.
+ */
+export function guard(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const on = text.indexOf(MARK_ON, i);
+    const plainEnd = on < 0 ? text.length : on;
+    out += safeText(text.slice(i, plainEnd), { mark: true });
+    if (on < 0) break;
+    const off = text.indexOf(MARK_OFF, on);
+    const end = off < 0 ? text.length : off;
+    out += MARK_ON + safeText(text.slice(on + 1, end)) + MARK_OFF;
+    i = end + 1;
+  }
+  return out;
+}
+
+/** blessed tags for guarded text: `{`/`}` escaped so tag parsing never sees wire text, escapes dimmed. */
+function toTags(text: string, style: LineStyle): string {
+  const dim = style === 'dim' || style === 'selected' ? ['{underline}', '{/underline}'] : ['{gray-fg}', '{/gray-fg}'];
+  return blessed.escape(text).split(MARK_ON).join(dim[0]).split(MARK_OFF).join(dim[1]);
 }
 
 export class Pane {
@@ -69,8 +97,9 @@ export class Pane {
     let content = '';
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
-      const text = blessed.escape(l.style === 'selected' ? l.text.padEnd(cols) : l.text);
-      content += (i ? '\n' : '') + OPEN[l.style] + text + CLOSE[l.style];
+      const safe = guard(l.text);
+      const padded = l.style === 'selected' ? safe + ' '.repeat(Math.max(0, cols - displayWidth(safe))) : safe;
+      content += (i ? '\n' : '') + OPEN[l.style] + toTags(padded, l.style) + CLOSE[l.style];
     }
     if (content !== this.#last) {
       this.#last = content;
