@@ -20,6 +20,8 @@ export interface LiveOptions {
   readonly ui: UiMode;
   /** `-w FILE`, null without. */
   readonly write: string | null;
+  /** `--frames`: the line log (`--ui log`) shows every frame, not one line per message. */
+  readonly frames?: boolean;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
   readonly banner: (url: string) => string;
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
@@ -75,6 +77,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
+      frames: options.frames ?? false,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
     });
   } catch (error) {
@@ -95,6 +98,9 @@ export async function runLive(options: LiveOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal, tmux kill-session or an ssh drop: stop as for SIGTERM, so the capture is
+  // flushed and the dashboard's temporary capture (which may hold tokens) is removed.
+  process.on('SIGHUP', onSignal);
 
   try {
     // In tui mode the dashboard owns the terminal (its status bar shows the address).
@@ -120,6 +126,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
   }
 }
 

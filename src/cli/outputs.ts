@@ -32,6 +32,8 @@ export interface OutputsOptions {
   readonly dashboard?: DashboardSetup;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
+  /** `--frames`: the line log shows every frame, not one line per message. */
+  readonly frames?: boolean;
 }
 
 export interface Outputs {
@@ -50,6 +52,8 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const stdout = options.stdout ?? process.stdout;
   const closers: (() => Promise<void> | void)[] = [];
   const writers: JsonlWriter[] = [];
+  /** Every sink that can ask the relay to slow down: the writers and the line log. */
+  const pressured: { onPressure(cb: (high: boolean) => void): () => void }[] = [];
   let tempDir: string | null = null;
 
   const closeAll = async (): Promise<void> => {
@@ -77,7 +81,8 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {
-      const log: LineLog = startLineLog({ bus, stream: stdout });
+      const log: LineLog = startLineLog({ bus, stream: stdout, frames: options.frames ?? false });
+      pressured.push(log);
       closers.push(() => log.close());
     } else if (ui === 'tui') {
       const setup = options.dashboard;
@@ -96,9 +101,9 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       writer,
       captureFile,
       onPressure(cb) {
-        // Pressure is on while any writer is over its high-water mark.
-        const high = new Set<JsonlWriter>();
-        const offs = writers.map((w) =>
+        // Pressure is on while any writer (or the line log) is over its high-water mark.
+        const high = new Set<object>();
+        const offs = [...writers, ...pressured].map((w) =>
           w.onPressure((on) => {
             const before = high.size > 0;
             if (on) high.add(w);

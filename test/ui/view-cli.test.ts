@@ -43,11 +43,18 @@ describe('frametap view (no terminal)', () => {
     expect(lines.slice(1)).toEqual(original.events);
   });
 
-  it('--ui log prints one line per event, close codes by name', async () => {
+  it('--ui log prints one line per message with its frame flags; --frames one line per event', async () => {
     const r = await frametap(['view', CAPTURE, '--ui', 'log']);
     expect(r.code).toBe(0);
     const original = await readCapture(path.join(ROOT, CAPTURE));
-    expect(r.stdout.trim().split('\n')).toHaveLength(original.events.length);
+    const events = original.events;
+    const dataFrames = events.filter((e) => e.type === 'frame' && e.opcode <= 2).length;
+    const closeFrames = events.filter((e) => e.type === 'frame' && e.opcode === 8).length;
+    expect(r.stdout.trim().split('\n')).toHaveLength(events.length - dataFrames - closeFrames);
     expect(r.stdout).toContain('1006 (Abnormal Closure)');
+    expect(r.stdout).toContain('→ message text MASK 30 B 3 frames "part one, part two, part three"');
+    expect(r.stdout).toContain('← message text FIN,RSV1 5 B deflate "Hello"');
+    const all = await frametap(['view', CAPTURE, '--ui', 'log', '--frames']);
+    expect(all.stdout.trim().split('\n')).toHaveLength(events.length);
   });
 });

@@ -17,6 +17,7 @@ ping/pong, a protocol violation, closes with 1000, 1001, 4000-range codes and 10
   -l, --listen [HOST:]PORT where the proxy listens (default 127.0.0.1:0, a free port)
   -w, --write FILE         also write the capture to FILE (mode 0600)
       --ui MODE            tui (default on a terminal), log, jsonl, none
+      --frames             with --ui log: a line for every frame (default: one per message)
   -h, --help               this help
 
 'npm start' runs 'frametap demo'; 'npm start -- -u ws://127.0.0.1:9001' shows a real server.
@@ -27,6 +28,7 @@ const FLAGS = {
   listen: { type: 'string', short: 'l' },
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -64,6 +66,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       },
       ui,
       write: values.write ?? null,
+      frames: values.frames ?? false,
       banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}${embedded ? ' (demo traffic)' : ''}`,
       onStarted: (proxy) => {
         if (embedded) generator = startTrafficGenerator(proxy.url);

@@ -16,6 +16,7 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
   -l, --listen [HOST:]PORT where to listen (default 127.0.0.1:8080; port 0 picks a free port)
   -w, --write FILE         write the capture (JSON Lines) to FILE, mode 0600; replaces FILE
       --ui MODE            tui (default on a terminal), log (default otherwise), jsonl, none
+      --frames             with --ui log: a line for every frame (default: one per message)
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
       --insecure           do not verify the upstream's TLS certificate
@@ -36,6 +37,7 @@ const FLAGS = {
   listen: { type: 'string', short: 'l' },
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   'max-payload': { type: 'string' },
   insecure: { type: 'boolean' },
   'keep-host': { type: 'boolean' },
@@ -100,6 +102,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     },
     ui,
     write: values.write ?? null,
+    frames: values.frames ?? false,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
 }

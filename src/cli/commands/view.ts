@@ -15,6 +15,7 @@ Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with Web
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
+      --frames    with --ui log: a line for every frame (default: one line per message)
   -h, --help      this help
 
 examples:
@@ -24,6 +25,7 @@ examples:
 
 const FLAGS = {
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,7 +69,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header });
+  const outputs = await openOutputs({ bus, ui, write: null, header, frames: values.frames ?? false });
   try {
     for (const event of loaded.events) bus.publish(event);
   } finally {
@@ -76,7 +78,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** Resolves on the dashboard's quit or on SIGINT / SIGTERM. */
+/** Resolves on the dashboard's quit or on SIGINT / SIGTERM / SIGHUP. */
 function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () => void } {
   let quit: () => void = () => {};
   const quitting = new Promise<void>((resolve) => {
@@ -85,12 +87,14 @@ function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () =
   const onSignal = (): void => quit();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   return {
     quitting,
     quit: () => quit(),
     dispose: () => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGHUP', onSignal);
     },
   };
 }
