@@ -14,7 +14,7 @@ import { connectionLines } from './panes/connection-list.js';
 import { detailLines } from './panes/frame-detail.js';
 import { logLines, logTitle } from './panes/frame-log.js';
 import { handshakeLines } from './panes/handshake.js';
-import { line, type Line } from './panes/lines.js';
+import { line, wrapLines, type Line } from './panes/lines.js';
 import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
 import { installTerminalWidths } from './terminal-width.js';
@@ -184,8 +184,11 @@ class BlessedDashboard implements Dashboard {
         v.overlay === 'help'
           ? [line('keys', 'heading'), ...helpLines('normal').map((t) => line(t)), line(''), line('in the filter menu (f)', 'heading'), ...helpLines('filter').map((t) => line(t)), line(''), line('mouse: wheel scrolls, click selects', 'dim')]
           : [line(`filter: ${describeFilter(v.filter)}`, 'heading'), ...helpLines(mode).map((t) => line(t))];
-      this.#overlay.setLabel(v.overlay === 'help' ? 'help (Esc or ? closes)' : 'filter (Esc closes)', true);
-      this.#overlay.show(body);
+      const rows = this.#overlay.inner.rows;
+      v.helpTop = Math.min(v.helpTop, Math.max(0, body.length - rows));
+      const more = body.length > rows ? `, ↑↓ PgUp PgDn scroll, ${v.helpTop + 1}–${Math.min(body.length, v.helpTop + rows)} of ${body.length}` : '';
+      this.#overlay.setLabel(v.overlay === 'help' ? `help (Esc or ? closes${more})` : 'filter (Esc closes)', true);
+      this.#overlay.show(v.overlay === 'help' ? body.slice(v.helpTop, v.helpTop + rows) : body);
       this.#overlay.box.show();
       this.#overlay.box.setFront();
     } else {
@@ -208,11 +211,11 @@ class BlessedDashboard implements Dashboard {
     const c = v.connection();
     const cols = this.#detail.inner.cols;
     if (!c) return { title: 'detail', lines: [line('nothing selected', 'dim')] };
-    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: handshakeLines(c) };
+    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: wrapLines(handshakeLines(c), cols) };
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;
-    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols);
+    const lines = wrapLines(detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols), cols);
     return { title: `detail (${v.payloadView}; x switches)`, lines };
   }
 
@@ -258,7 +261,8 @@ class BlessedDashboard implements Dashboard {
 
   #perform(action: Action): void {
     const v = this.#view;
-    if (v.overlay === 'help' && action !== 'quit' && action !== 'help' && action !== 'close-overlay') return;
+    const scrolls: readonly Action[] = ['up', 'down', 'page-up', 'page-down', 'first', 'last'];
+    if (v.overlay === 'help' && action !== 'quit' && action !== 'help' && action !== 'close-overlay' && !scrolls.includes(action)) return;
     switch (action) {
       case 'up':
         return v.move(-1);
@@ -276,7 +280,10 @@ class BlessedDashboard implements Dashboard {
         v.nextPane();
         if (v.focus !== 'detail') this.#zoom = false;
         return;
+      case 'follow':
+        return v.resumeFollow();
       case 'detail':
+        v.hold();
         this.#zoom = !this.#zoom;
         v.focus = this.#zoom ? 'detail' : 'log';
         return;
@@ -304,6 +311,7 @@ class BlessedDashboard implements Dashboard {
         return;
       case 'help':
         v.overlay = v.overlay === 'help' ? null : 'help';
+        v.helpTop = 0;
         return;
       case 'close-overlay':
         if (v.overlay === null && this.#zoom) {

@@ -118,13 +118,18 @@ function hexByte(b: number): string {
   return b < 16 ? `0${b.toString(16)}` : b.toString(16);
 }
 
-/** Classic 16-bytes-per-line dump: offset, hex in two groups of eight, printable ASCII. */
-export function hexDump(bytes: Uint8Array, maxLines = Infinity): string[] {
+/** Bytes per hex dump line that fit in `width` columns: 16 (78 columns), 8 (45) or 4 (29). */
+export function hexBytesPerLine(width: number): 16 | 8 | 4 {
+  return width >= 78 ? 16 : width >= 45 ? 8 : 4;
+}
+
+/** Classic dump, 16 bytes per line by default: offset, hex in groups of eight, printable ASCII. */
+export function hexDump(bytes: Uint8Array, maxLines = Infinity, perLine: 16 | 8 | 4 = 16): string[] {
   const lines: string[] = [];
-  for (let off = 0; off < bytes.length && lines.length < maxLines; off += 16) {
+  for (let off = 0; off < bytes.length && lines.length < maxLines; off += perLine) {
     let hex = '';
     let ascii = '';
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < perLine; i++) {
       const b = bytes[off + i];
       hex += i === 8 ? '  ' : i ? ' ' : '';
       if (b === undefined) {
@@ -136,7 +141,7 @@ export function hexDump(bytes: Uint8Array, maxLines = Infinity): string[] {
     }
     lines.push(`${off.toString(16).padStart(8, '0')}  ${hex}  |${ascii}|`);
   }
-  if (bytes.length > lines.length * 16) lines.push(`… ${bytes.length - lines.length * 16} more bytes`);
+  if (bytes.length > lines.length * perLine) lines.push(`… ${bytes.length - lines.length * perLine} more bytes`);
   return lines;
 }
 

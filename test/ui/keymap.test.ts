@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionFor, helpLines, KEYMAP } from '../../ui/keymap.js';
+import { actionFor, helpLines, keyLabel, KEYMAP } from '../../ui/keymap.js';
 
 describe('keymap', () => {
   it('binds the keys issue 5 lists', () => {
@@ -16,7 +16,12 @@ describe('keymap', () => {
   it('generates the help from the table, one line per binding', () => {
     const lines = helpLines('normal');
     expect(lines.length).toBe(KEYMAP.filter((b) => b.mode === 'normal').length);
-    for (const b of KEYMAP.filter((k) => k.mode === 'normal')) expect(lines.some((l) => l.startsWith(b.label) && l.endsWith(b.help))).toBe(true);
+    for (const b of KEYMAP.filter((k) => k.mode === 'normal')) expect(lines.some((l) => l.startsWith(keyLabel(b.keys)) && l.endsWith(b.help))).toBe(true);
+    // Every key of the table is in the help, Home and End included.
+    const help = lines.join('\n');
+    for (const name of ['Home', 'End', 'PgUp', 'PgDn', 'Tab', 'Enter', 'Esc', 'Ctrl-C', 'G', 'N', 'F', '↑', '↓']) expect(help).toContain(name);
+    expect(keyLabel(['g', 'home'])).toBe('g Home');
+    expect(keyLabel(['S-g', 'G', 'end'])).toBe('G End');
   });
 
   it('binds no key twice in a mode', () => {

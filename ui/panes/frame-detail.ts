@@ -1,7 +1,7 @@
 /** Detail of the selected row: header bits, payload as text / pretty JSON / hex, fragments, violation. */
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { FrameEvent, SessionEvent } from '../../src/session/events.js';
-import { arrow, decodeBase64, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson, shown, shownMultiline } from '../format.js';
+import { arrow, decodeBase64, hexBytesPerLine, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson, shown, shownMultiline } from '../format.js';
 import type { Row, RowLog, DashboardStore } from '../store.js';
 import type { PayloadView } from '../view.js';
 import { line, wrap, type Line } from './lines.js';
@@ -103,7 +103,7 @@ export function payloadLines(bytes: Uint8Array, text: string | null, view: Paylo
     return [line('payload (not JSON, as text):', 'dim'), ...wrap(shownMultiline(text), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
   }
   if (view === 'hex' || text === null) {
-    return [line(`payload (hex, ${bytes.length} bytes):`, 'dim'), ...hexDump(bytes, MAX_PAYLOAD_LINES).map((t) => line(t))];
+    return [line(`payload (hex, ${bytes.length} bytes):`, 'dim'), ...hexDump(bytes, MAX_PAYLOAD_LINES, hexBytesPerLine(width)).map((t) => line(t))];
   }
   return [line('payload (text):', 'dim'), ...wrap(shownMultiline(text), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
 }

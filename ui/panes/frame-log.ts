@@ -2,7 +2,8 @@
 import { arrow, formatClock, formatCloseLine, formatFrameRow, formatMessageRow, oneLine, shown } from '../format.js';
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
-import { messagesOnly, type DashboardView } from '../view.js';
+import { describeFilter, messagesOnly, type DashboardView } from '../view.js';
+import { DEFAULT_FILTER, type RowFilter } from '../store.js';
 import { line, type Line, type LineStyle } from './lines.js';
 
 /** One log row for any event kind the logs hold (`message`: the message a payload-less frame carries). */
@@ -33,13 +34,19 @@ export function rowStyle(e: SessionEvent): LineStyle {
   return 'normal';
 }
 
+function isOpenFilter(f: RowFilter): boolean {
+  return (Object.keys(DEFAULT_FILTER) as (keyof RowFilter)[]).every((k) => f[k] === DEFAULT_FILTER[k]);
+}
+
 export function logTitle(view: DashboardView): string {
   const c = view.connection();
   if (!c) return 'log';
   const mode = view.effectiveMode();
   const har = messagesOnly(c) ? ' - no frames in this capture (a HAR records messages only)' : '';
-  const state = view.paused ? ' PAUSED' : view.follow ? ' follow' : '';
-  return `#${c.id} ${mode} ${view.total()}${state}${har}`;
+  // Whether new traffic moves the view: `follow`, or `paused` once the user navigated (F follows again).
+  const state = view.paused ? ' FROZEN' : view.follow && view.connFollow ? ' follow' : ' paused (F follows)';
+  const filter = isOpenFilter(view.filter) ? '' : ` filter: ${describeFilter(view.filter)}`;
+  return `#${c.id} ${mode} ${view.total()}${state}${filter}${har}`;
 }
 
 export function logLines(view: DashboardView, width: number): Line[] {

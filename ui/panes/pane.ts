@@ -76,7 +76,7 @@ export class Pane {
       height: options.height,
       tags: true,
       border: options.border === false ? undefined : { type: 'line' },
-      style: { border: { fg: 'gray' }, focus: { border: { fg: 'white' } } },
+      style: { border: { fg: 'default' } },
       wrap: false,
     });
   }
@@ -89,7 +89,8 @@ export class Pane {
 
   setLabel(label: string, active: boolean): void {
     this.box.setLabel(active ? `[ ${label} ]` : ` ${label} `);
-    this.box.style.border = { fg: active ? 'white' : 'gray' };
+    // Unfocused: the terminal's own foreground, visible on dark and light themes alike.
+    this.box.style.border = active ? { fg: 'cyan', bold: true } : { fg: 'default' };
   }
 
   show(lines: readonly Line[]): void {

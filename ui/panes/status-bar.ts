@@ -27,7 +27,7 @@ export function statusLines(view: DashboardView, info: StatusInfo, width: number
     `${formatSize(s.totalBytes)} ${formatSize(Math.round(r.bytes))}/s`,
     info.source !== 'view' && info.captureFile ? `capture ${shown(info.captureFile)}` : '',
     s.httpRequests > 0 ? `http ${s.httpRequests}` : '',
-    view.paused ? 'PAUSED' : '',
+    view.paused ? 'FROZEN' : '',
     lastError(view),
   ]
     .filter(Boolean)
