@@ -70,12 +70,16 @@ class BlessedDashboard implements Dashboard {
   #searchInput: string | null = null;
   #destroyed = false;
   #quitting = false;
+  #terminalLost = false;
 
   constructor(options: DashboardOptions) {
     this.#options = options;
     const file = options.captureFile;
     const indexed = options.captureIndex !== undefined && file !== null;
+    // A recorded capture's rates come from its own times, not from how fast it is read.
+    const recorded = options.source === 'view';
     this.#store = new DashboardStore({
+      ...(recorded ? { now: () => this.#store.lastT } : {}),
       readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
       onChange: () => this.#dirty(),
       // Rows the user scrolled to: shown even while paused.
@@ -97,6 +101,20 @@ class BlessedDashboard implements Dashboard {
     this.#overlay = new Pane({ parent: s, label: 'help', top: 'center', left: 'center', width: 84, height: '80%' });
     this.#overlay.box.hide();
 
+    // The terminal can go away under us (closed window, tmux kill-session, ssh drop: SIGHUP, then EIO
+    // on every read and write). Stop drawing and quit as q would, so the capture is still flushed
+    // and a temporary one removed, instead of dying on an unhandled 'error' event.
+    const onTerminalError = (): void => {
+      if (this.#destroyed) return;
+      this.#terminalLost = true;
+      if (!this.#quitting) {
+        this.#quitting = true;
+        this.#options.onQuit();
+      }
+    };
+    // Kept after destroy: restoring the screen writes to a terminal that may be gone, and an error
+    // then must not kill the process while it flushes the capture.
+    for (const stream of [process.stdout, process.stdin]) stream.on('error', onTerminalError);
     s.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => this.#onKey(ch, key));
     s.on('mouse', (data: blessed.Widgets.Events.IMouseEventArg) => this.#onMouse(data));
     s.on('resize', () => this.#render());
@@ -130,7 +148,13 @@ class BlessedDashboard implements Dashboard {
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     this.#loopDelay?.disable();
     for (const u of this.#unsubscribe) u();
-    this.#screen.destroy();
+    if (!this.#terminalLost) {
+      try {
+        this.#screen.destroy();
+      } catch {
+        // The terminal went away while being restored.
+      }
+    }
     this.#restoreStderr();
   }
 
@@ -144,7 +168,7 @@ class BlessedDashboard implements Dashboard {
   }
 
   #render(): void {
-    if (this.#destroyed) return;
+    if (this.#destroyed || this.#terminalLost) return;
     const started = performance.now();
     this.#draw();
     this.#renderMs += performance.now() - started;

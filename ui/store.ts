@@ -99,6 +99,14 @@ export class RowLog {
   #classes = new Uint8Array(256);
   #offsets: Float64Array<ArrayBuffer> | null;
   #lengths: Uint32Array<ArrayBuffer> | null;
+  /**
+   * Frames log of an indexed capture: for a frame that is a whole message by itself, the index + 1
+   * of that message in `partner` (0: none). The capture keeps such a frame's payload on the message
+   * (capture-format.md), so a frame row read back after eviction borrows the message again.
+   */
+  #links: Uint32Array<ArrayBuffer> | null;
+  /** The connection's other log (frames ↔ messages). */
+  partner: RowLog | null = null;
   /** Retained rows: raw indexes [firstRetained, count). */
   #rows: Row[] = [];
   #head = 0;
@@ -113,6 +121,7 @@ export class RowLog {
   constructor(indexed: boolean) {
     this.#offsets = indexed ? new Float64Array(256).fill(-1) : null;
     this.#lengths = indexed ? new Uint32Array(256) : null;
+    this.#links = indexed ? new Uint32Array(256) : null;
   }
 
   get retained(): number {
@@ -126,6 +135,7 @@ export class RowLog {
       this.#classes = grow(this.#classes);
       if (this.#offsets) this.#offsets = growF(this.#offsets);
       if (this.#lengths) this.#lengths = grow32(this.#lengths);
+      if (this.#links) this.#links = grow32(this.#links);
     }
     this.#classes[i] = cls;
     this.#rows.push(row);
@@ -137,6 +147,17 @@ export class RowLog {
     if (!this.#offsets || !this.#lengths || index >= this.count) return;
     this.#offsets[index] = offset;
     this.#lengths[index] = length;
+  }
+
+  /** Row `index` (a whole-message frame) carries the payload of row `other` of the partner log. */
+  setLink(index: number, other: number): void {
+    if (this.#links && index < this.count) this.#links[index] = other + 1;
+  }
+
+  /** The partner log's row holding this row's payload, if any. */
+  link(index: number): number | null {
+    const v = this.#links?.[index] ?? 0;
+    return v === 0 ? null : v - 1;
   }
 
   location(index: number): { offset: number; length: number } | null {
@@ -407,7 +428,8 @@ export class DashboardStore {
         if (c.state === 'connecting') c.state = 'open';
         c.messages[e.from]++;
         if (!c.hasFrames) c.bytes[e.from] += e.length;
-        this.#count(1, 0);
+        // Recorded without frames (a HAR): the message's bytes are all there is to count.
+        this.#count(1, c.hasFrames ? 0 : e.length);
         const first = c.messageFirstFrame[e.from];
         const frames: readonly [number, number] | undefined =
           c.hasFrames && first >= 0 ? [first, c.lastDataFrame[e.from]] : undefined;
@@ -416,6 +438,7 @@ export class DashboardStore {
         const row = this.#append(c.logs.messages, cls, e, frames);
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
         if (frames && frames[0] === frames[1]) {
+          c.logs.frames.setLink(frames[0], row.index);
           const f = c.logs.frames.get(frames[0]);
           if (f && f.event.type === 'frame' && f.event.payload === undefined) f.message = row.event as MessageEvent;
         }
@@ -490,7 +513,7 @@ export class DashboardStore {
         violations: 0,
         rttMs: null,
         hasFrames: false,
-        logs: { frames: new RowLog(this.#indexed), messages: new RowLog(this.#indexed) },
+        logs: pairedLogs(this.#indexed),
         pings: new Map(),
         dataOpcode: { client: 0, server: 0 },
         messageFirstFrame: { client: -1, server: -1 },
@@ -669,9 +692,11 @@ export class DashboardStore {
         this.#unreadable.add(key);
       };
       this.#readBack(loc.offset, loc.length).then(
-        (event) => {
+        async (event) => {
+          const row: Row | null = event ? { index, event, slim: false } : null;
+          if (row) row.message = await this.#borrowedMessage(log, row);
           this.#loading.delete(key);
-          if (event) log.remember({ index, event, slim: false }, 4096);
+          if (row) log.remember(row, 4096);
           else failed();
           this.#onReadBack();
         },
@@ -683,6 +708,21 @@ export class DashboardStore {
       );
     }
     return { index, pending: true };
+  }
+
+  /** For a frame read back without its payload: the message that carries it (in memory or read back too). */
+  async #borrowedMessage(log: RowLog, row: Row): Promise<MessageEvent | undefined> {
+    const e = row.event;
+    if (e.type !== 'frame' || e.payload !== undefined || (e.opcode !== Opcode.Text && e.opcode !== Opcode.Binary)) return undefined;
+    const partner = log.partner;
+    const other = log.link(row.index);
+    if (!partner || other === null) return undefined;
+    const kept = partner.get(other);
+    if (kept) return kept.event.type === 'message' ? kept.event : undefined;
+    const loc = partner.location(other);
+    if (!loc || !this.#readBack) return undefined;
+    const m = await this.#readBack(loc.offset, loc.length).catch(() => null);
+    return m?.type === 'message' ? m : undefined;
   }
 
   /** The whole event of a row: itself when not slim, else read back (null while loading). */
@@ -728,6 +768,14 @@ function wireLength(frames: RowLog, [first, last]: readonly [number, number], fr
 /** Event types that become rows of a log. */
 function isRowEvent(e: SessionEvent): boolean {
   return e.type === 'frame' || e.type === 'message' || e.type === 'close' || e.type === 'violation' || (e.type === 'error' && e.conn !== undefined);
+}
+
+function pairedLogs(indexed: boolean): { frames: RowLog; messages: RowLog } {
+  const frames = new RowLog(indexed);
+  const messages = new RowLog(indexed);
+  frames.partner = messages;
+  messages.partner = frames;
+  return { frames, messages };
 }
 
 function pathOf(target: string): string {

@@ -2,7 +2,7 @@
  * The dashboard at the sizes people use: 80×24 keeps the important columns, 200 columns give the
  * path and previews the room; hex and handshake lines wrap; help scrolls; the filter shows.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect } from 'vitest';
@@ -39,9 +39,12 @@ async function longPathCapture(): Promise<string> {
 
 describe('layout', () => {
   let session: TmuxSession | null = null;
+  let cleanup: string | null = null;
   afterEach(() => {
     session?.kill();
     session = null;
+    if (cleanup) rmSync(cleanup, { recursive: true, force: true });
+    cleanup = null;
   });
   afterAll(() => killTmuxServer());
 
@@ -104,6 +107,7 @@ describe('layout', () => {
 
   itWith('tmux')('200 columns: the extra width goes to the path and the preview', async () => {
     const file = await longPathCapture();
+    cleanup = path.dirname(file);
     const s = (session = new TmuxSession());
     s.start(`node bin/frametap.js view '${file}'`, ROOT, { cols: 200, rows: 40 });
     const screen = await s.waitFor('connections 1');
@@ -113,5 +117,26 @@ describe('layout', () => {
     expect(messages).toContain('a long preview that goes on '.repeat(2));
     s.keys('q');
     await s.waitFor('EXIT=0', 8000);
+  }, 30_000);
+});
+
+describe('closing the terminal', () => {
+  afterAll(() => killTmuxServer());
+
+  itWith('tmux')('SIGHUP (tmux kill-session) stops the dashboard like SIGTERM: the temporary capture is removed', async () => {
+    const s = new TmuxSession();
+    s.start('node bin/frametap.js demo', ROOT, { cols: 220, rows: 40 });
+    try {
+      const screen = await s.waitFor(/capture (\/\S+\/live\.jsonl)/, 15_000);
+      const file = /capture (\/\S+\/live\.jsonl)/.exec(screen)![1]!;
+      expect(existsSync(file)).toBe(true);
+      s.kill();
+      // Polled, bounded: the process removes it while shutting down.
+      const deadline = Date.now() + 10_000;
+      while (existsSync(path.dirname(file)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(path.dirname(file))).toBe(false);
+    } finally {
+      s.kill();
+    }
   }, 30_000);
 });

@@ -3,7 +3,7 @@
  * sequences, C1 controls, bidi overrides and blessed tags in every field is viewed in a real
  * terminal (tmux) while every byte the dashboard writes is recorded (`pipe-pane -O`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect } from 'vitest';
 import { charWidth } from '../../src/render/char-width.js';
@@ -27,14 +27,18 @@ function borderColumns(line: string): number[] {
 
 describe('the screen shows what crossed the wire', () => {
   let session: TmuxSession | null = null;
+  let dir: string | null = null;
   afterEach(() => {
     session?.kill();
     session = null;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = null;
   });
   afterAll(() => killTmuxServer());
 
   itWith('tmux')('a hostile capture: no payload byte is written raw, every field is shown escaped, title and clipboard untouched', async () => {
     const file = await writeHostileCapture();
+    dir = path.dirname(file);
     const record = path.join(path.dirname(file), 'pane.raw');
     const s = (session = new TmuxSession());
     // LANG=C: Unicode and box drawing must not depend on the locale.
@@ -99,6 +103,7 @@ describe('the screen shows what crossed the wire', () => {
 
   itWith('tmux')('wide characters: CJK, emoji, skin tones, ZWJ, flags and combining marks keep the columns aligned', async () => {
     const file = await writeHostileCapture();
+    dir = path.dirname(file);
     const s = (session = new TmuxSession());
     s.start(`node bin/frametap.js view '${file}'`, ROOT);
     // The newest connection (#2, the wide characters) is shown first.

@@ -1,5 +1,7 @@
 /** `frametap view` without a terminal: --ui log / jsonl print, --ui tui is a usage error. */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCapture } from '../../src/capture/jsonl-reader.js';
@@ -21,6 +23,27 @@ function frametap(args: readonly string[]): Promise<{ code: number | null; stdou
 }
 
 describe('frametap view (no terminal)', () => {
+  it('a file that is not a capture (a services list, a PNG) is a usage error: one line, exit 2', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-notcapture-'));
+    try {
+      const services = path.join(dir, 'services');
+      fs.writeFileSync(services, Array.from({ length: 300 }, (_, i) => `svc${i}\t${i}/tcp\t# comment`).join('\n'));
+      const png = path.join(dir, 'image.png');
+      fs.writeFileSync(png, Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(200, 7)]));
+      for (const file of [services, png]) {
+        for (const ui of ['log', 'jsonl']) {
+          const r = await frametap(['view', file, '--ui', ui]);
+          expect(r.code).toBe(2);
+          expect(r.stdout).toBe('');
+          expect(r.stderr.trim().split('\n')).toHaveLength(1);
+          expect(r.stderr).toContain('is neither a frametap capture nor a HAR');
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--ui tui without a terminal is a usage error: one line, exit 2', async () => {
     const r = await frametap(['view', CAPTURE, '--ui', 'tui']);
     expect(r.code).toBe(2);

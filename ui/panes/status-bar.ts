@@ -18,7 +18,9 @@ export function statusLines(view: DashboardView, info: StatusInfo, width: number
   const where =
     info.source === 'view'
       ? `view ${shown(info.captureFile ?? '')}`
-      : `${shown(info.listen ?? '?')} → ${shown(info.upstream ?? '?')}${info.source === 'replay' ? ' (replay)' : ''}`;
+      : info.source === 'replay'
+        ? `replay → ${shown(info.upstream ?? '(no server)')}`
+        : `${shown(info.listen ?? '(not listening)')} → ${shown(info.upstream ?? '(no upstream)')}`;
   const r = s.rates();
   const first = [
     `frametap ${where}`,
