@@ -19,7 +19,7 @@ import type {
 } from '../session/events.js';
 import { utf8BoundaryLength } from '../capture/payload.js';
 import { safeText } from '../render/safe-text.js';
-import { frameBytes, messageData, messageText } from '../session/event-data.js';
+import { frameBytes, messageData, messageText, tcpEndSummary } from '../session/event-data.js';
 
 export interface LineLogStyle {
   /** ANSI colours (violations, errors, unclean ends). */
@@ -172,7 +172,7 @@ function formatMessage(e: MessageEvent, frameFlags?: string): string {
   if (text !== null) {
     const p = previewText(text);
     parts.push(e.truncated && !p.endsWith('…') ? `${p}…` : p);
-  } else if (e.data !== undefined) {
+  } else {
     const data = messageData(e);
     const more = e.truncated || data.length > PREVIEW_BYTES;
     const bytes = data.subarray(0, PREVIEW_BYTES);
@@ -202,6 +202,8 @@ function formatEnd(e: EndEvent): string {
   if (e.reason) parts.push(previewText(e.reason));
   parts.push(e.clean ? 'clean' : 'unclean');
   parts.push(e.initiator ? `closed by ${e.initiator}` : 'no close frame');
+  const why = tcpEndSummary(e);
+  if (why !== null && !e.clean && !e.shutdown) parts.push(`(${why})`);
   parts.push(`${e.durationMs.toFixed(1)} ms`);
   parts.push(`client ${size(e.bytes.client)}/${e.frames.client} frames, server ${size(e.bytes.server)}/${e.frames.server} frames`);
   if (e.shutdown) parts.push('(frametap shut down)');

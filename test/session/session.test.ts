@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/session/event-bus.js';
-import type { SessionEvent, SessionEventType } from '../../src/session/events.js';
+import type { SessionEventType } from '../../src/session/events.js';
+import { cap, type CapturedEvent } from '../helpers/captured.js';
 import { Session, type HandshakeInput } from '../../src/session/session.js';
 import { Redactor } from '../../src/session/redact.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
@@ -17,8 +18,8 @@ function playbook(options: { types?: SessionEventType[]; maxPayload?: number; re
   const bus = new EventBus((name, error) => {
     throw new Error(`${name}: ${String(error)}`);
   });
-  const events: SessionEvent[] = [];
-  bus.subscribe('playbook', (e) => events.push(e), options.types);
+  const events: CapturedEvent[] = [];
+  bus.subscribe('playbook', (e) => events.push(cap(e)), options.types);
   let clock = 1000;
   const session = new Session({
     conn: 7,
@@ -78,11 +79,11 @@ describe('Session playbook', () => {
         extensions: [],
       },
       // A frame's t is when its last byte arrived.
-      { type: 'frame', conn: 7, t: 2000 + hello.length - 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, truncated: false },
+      { type: 'frame', conn: 7, t: 2000 + hello.length - 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, maskKey: '37fa213d', truncated: false },
       { type: 'message', conn: 7, t: 2000 + hello.length - 1, from: 'client', opcode: 1, compressed: false, frames: 1, length: 5, text: 'hello', truncated: false },
       { type: 'frame', conn: 7, t: 3000, from: 'server', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: false, length: 7, payload: encodeClosePayload(1001, 'going').toString('base64'), truncated: false },
       { type: 'close', conn: 7, t: 3000, from: 'server', code: 1001, reason: 'going' },
-      { type: 'frame', conn: 7, t: 3001, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: true, length: 7, payload: encodeClosePayload(1001, 'going').toString('base64'), truncated: false },
+      { type: 'frame', conn: 7, t: 3001, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: true, length: 7, maskKey: '37fa213d', payload: encodeClosePayload(1001, 'going').toString('base64'), truncated: false },
       { type: 'close', conn: 7, t: 3001, from: 'client', code: 1001, reason: 'going' },
       {
         type: 'end',
@@ -95,6 +96,7 @@ describe('Session playbook', () => {
         durationMs: 1,
         bytes: { client: hello.length + clientClose.length, server: serverClose.length },
         frames: { client: 2, server: 1 },
+        tcp: { client: 'cut', server: 'cut' },
       },
     ]);
   });
@@ -109,7 +111,7 @@ describe('Session playbook', () => {
     await session.finish();
     expect(events.slice(2)).toEqual([
       { type: 'frame', conn: 7, t: 5001, from: 'server', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 2, masked: false, length: 10, payload: Buffer.alloc(4, 0xab).toString('base64'), truncated: false, incomplete: true, received: 4 },
-      { type: 'end', conn: 7, t: expect.any(Number), code: 1006, reason: '', initiator: null, clean: false, durationMs: expect.any(Number), bytes: { client: 0, server: 6 }, frames: { client: 0, server: 1 } },
+      { type: 'end', conn: 7, t: expect.any(Number), code: 1006, reason: '', initiator: null, clean: false, durationMs: expect.any(Number), bytes: { client: 0, server: 6 }, frames: { client: 0, server: 1 }, tcp: { client: 'cut', server: 'cut' } },
     ]);
   });
 
@@ -121,7 +123,7 @@ describe('Session playbook', () => {
     await session.finish();
     expect(events.map((e) => ({ ...e, t: 0, ...(e.type === 'end' ? { durationMs: 0 } : {}) }))).toEqual([
       { type: 'close', conn: 7, t: 0, from: 'client', code: null, reason: '' },
-      { type: 'end', conn: 7, t: 0, code: 1005, reason: '', initiator: 'client', clean: false, durationMs: 0, bytes: { client: 6, server: 0 }, frames: { client: 1, server: 0 } },
+      { type: 'end', conn: 7, t: 0, code: 1005, reason: '', initiator: 'client', clean: false, durationMs: 0, bytes: { client: 6, server: 0 }, frames: { client: 1, server: 0 }, tcp: { client: 'cut', server: 'cut' } },
     ]);
   });
 

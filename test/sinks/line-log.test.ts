@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { ev, readCaptured, type CapturedEvent, type CapturedOfType } from '../helpers/captured.js';
 import { EventBus } from '../../src/session/event-bus.js';
 import type { SessionEvent } from '../../src/session/events.js';
 import { LineLogFormatter, formatLogLine, startLineLog, wantsColor } from '../../src/sinks/line-log.js';
@@ -12,9 +12,9 @@ import { HOSTILE } from '../ui/hostile-corpus.js';
 // 2026-11-25T09:00:00.000Z
 const T = Date.UTC(2026, 10, 25, 9, 0, 0, 0);
 const plain = { color: false, utc: true } as const;
-const line = (e: SessionEvent): string => formatLogLine(e, plain);
+const line = (e: CapturedEvent): string => formatLogLine(ev(e), plain);
 
-const frame = (over: Partial<Extract<SessionEvent, { type: 'frame' }>>): SessionEvent => ({
+const frame = (over: Partial<CapturedOfType<'frame'>>): CapturedEvent => ({
   type: 'frame', conn: 1, t: T, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, truncated: false, ...over,
 });
 
@@ -104,7 +104,7 @@ describe('formatLogLine', () => {
     const v: SessionEvent = { type: 'violation', conn: 1, t: T, from: 'client', code: 1007, rule: 'invalid-utf8', detail: 'bad' };
     expect(formatLogLine(v, { color: true, utc: true })).toBe('09:00:00.000 #1 \x1b[1;31m→ VIOLATION invalid-utf8 → 1007 (Invalid Payload Data): bad\x1b[0m');
     expect(formatLogLine(v, { color: false, utc: true })).not.toContain('\x1b');
-    expect(formatLogLine(frame({}), { color: true, utc: true })).not.toContain('\x1b');
+    expect(formatLogLine(ev(frame({})), { color: true, utc: true })).not.toContain('\x1b');
   });
 
   it('NO_COLOR and non-TTY streams turn colour off', () => {
@@ -117,7 +117,7 @@ describe('formatLogLine', () => {
 
   it('every event of the fixtures gives exactly one line', async () => {
     for (const name of ['echo.jsonl', 'fragmented-deflate.jsonl', 'unknown-types.jsonl']) {
-      const { events } = await readCapture(new URL(`../../fixtures/captures/${name}`, import.meta.url).pathname);
+      const { events } = await readCaptured(new URL(`../../fixtures/captures/${name}`, import.meta.url).pathname);
       for (const e of events) {
         const l = line(e);
         expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (#\d+|--) \S/);
@@ -154,9 +154,9 @@ describe('the line log shows what crossed the wire, and nothing else', () => {
       }
     }
     const handshake = hostileEvents().find((e) => e.type === 'handshake')!;
-    expect(line(handshake)).toContain('handshake 101 OK\\u001b]0;pwned-title\\u0007\\u001b]52;c;cHduZWQ=\\u0007\\u009b7m{red-fg}\\u001b[2J');
+    expect(formatLogLine(handshake, plain)).toContain('handshake 101 OK\\u001b]0;pwned-title\\u0007\\u001b]52;c;cHduZWQ=\\u0007\\u009b7m{red-fg}\\u001b[2J');
     const open = hostileEvents()[0]!;
-    expect(line(open)).toContain('open 127.0.0.1:5000\\u001b]0;pwned');
+    expect(formatLogLine(open, plain)).toContain('open 127.0.0.1:5000\\u001b]0;pwned');
     for (const [, text] of HOSTILE) {
       const out = line({ type: 'message', conn: 1, t: T, from: 'server', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
       expect(out).not.toMatch(unsafe);
@@ -168,36 +168,35 @@ describe('the line log shows what crossed the wire, and nothing else', () => {
 });
 
 describe('LineLogFormatter', () => {
-  const ev = (over: Partial<Extract<SessionEvent, { type: 'frame' }>>): SessionEvent => frame(over);
-  const msg = (over: Partial<Extract<SessionEvent, { type: 'message' }>>): SessionEvent => ({
-    type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 2, text: 'hi', truncated: false, ...over,
-  });
+  const fr = (over: Partial<CapturedOfType<'frame'>>): SessionEvent => ev(frame(over));
+  const msg = (over: Partial<CapturedOfType<'message'>>): SessionEvent =>
+    ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 2, text: 'hi', truncated: false, ...over });
 
   it('one line per message, with the flags of its first frame; control frames keep their own line', () => {
     const f = new LineLogFormatter(plain);
-    expect(f.push(ev({ length: 2 }))).toEqual([]);
+    expect(f.push(fr({ length: 2 }))).toEqual([]);
     expect(f.push(msg({}))).toEqual(['09:00:00.000 #1 → message text FIN,MASK 2 B "hi"']);
-    expect(f.push(ev({ opcode: 9, length: 1, payload: 'eA==' }))).toEqual(['09:00:00.000 #1 → frame ping FIN,MASK 1 B "x"']);
-    expect(f.push(ev({ opcode: 8, length: 2, payload: 'A+g=' }))).toEqual([]);
-    expect(f.push({ type: 'close', conn: 1, t: T, from: 'client', code: 1000, reason: '' })).toEqual(['09:00:00.000 #1 → close FIN,MASK 1000 (Normal Closure)']);
+    expect(f.push(fr({ opcode: 9, length: 1, payload: 'eA==' }))).toEqual(['09:00:00.000 #1 → frame ping FIN,MASK 1 B "x"']);
+    expect(f.push(fr({ opcode: 8, length: 2, payload: 'A+g=' }))).toEqual([]);
+    expect(f.push(ev({ type: 'close', conn: 1, t: T, from: 'client', code: 1000, reason: '' }))).toEqual(['09:00:00.000 #1 → close FIN,MASK 1000 (Normal Closure)']);
   });
 
   it('a continuation frame takes its kind from its message: no text preview of compressed or binary bytes', () => {
     const deflated = Buffer.from([0x02, 0x33, 0x4a, 0xff, 0xfe, 0x00]).toString('base64');
     const f = new LineLogFormatter(plain, { frames: true });
-    expect(f.push(ev({ fin: false, rsv1: true, length: 6, payload: deflated }))[0]).toContain('frame text RSV1,MASK 6 B (compressed)');
-    expect(f.push(ev({ opcode: 0, length: 6, payload: deflated }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 6 B (compressed)']);
+    expect(f.push(fr({ fin: false, rsv1: true, length: 6, payload: deflated }))[0]).toContain('frame text RSV1,MASK 6 B (compressed)');
+    expect(f.push(fr({ opcode: 0, length: 6, payload: deflated }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 6 B (compressed)']);
     expect(f.push(msg({ compressed: true, frames: 2 }))).toHaveLength(1);
-    f.push(ev({ opcode: 2, fin: false, length: 2, payload: 'AAE=' }));
-    expect(f.push(ev({ opcode: 0, length: 2, payload: 'QUI=' }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 2 B <41 42>']);
-    f.push(ev({ opcode: 1, fin: false, length: 2, payload: 'QUI=' }));
-    expect(f.push(ev({ opcode: 0, length: 2, payload: 'Q0Q=' }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 2 B "CD"']);
+    f.push(fr({ opcode: 2, fin: false, length: 2, payload: 'AAE=' }));
+    expect(f.push(fr({ opcode: 0, length: 2, payload: 'QUI=' }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 2 B <41 42>']);
+    f.push(fr({ opcode: 1, fin: false, length: 2, payload: 'QUI=' }));
+    expect(f.push(fr({ opcode: 0, length: 2, payload: 'Q0Q=' }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 2 B "CD"']);
   });
 
   it('fragments of a message the end cut off are reported, not lost', () => {
     const f = new LineLogFormatter(plain);
-    expect(f.push(ev({ fin: false, length: 2, payload: 'aGk=' }))).toEqual([]);
-    const out = f.push({ type: 'end', conn: 1, t: T, code: 1006, reason: '', initiator: null, clean: false, durationMs: 1, bytes: { client: 2, server: 0 }, frames: { client: 1, server: 0 } });
+    expect(f.push(fr({ fin: false, length: 2, payload: 'aGk=' }))).toEqual([]);
+    const out = f.push(ev({ type: 'end', conn: 1, t: T, code: 1006, reason: '', initiator: null, clean: false, durationMs: 1, bytes: { client: 2, server: 0 }, frames: { client: 1, server: 0 } }));
     expect(out[0]).toBe('09:00:00.000 #1 → 1 frame of an unfinished text message (MASK)');
     expect(out).toHaveLength(2);
   });
@@ -253,7 +252,7 @@ describe('startLineLog backpressure', () => {
     let published = 0;
     // Publish until the log says stop, a turn at a time, as the relay would.
     while (pressure.length === 0 && published < 200_000) {
-      for (let i = 0; i < 500; i++, published++) bus.publish({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 50, text, truncated: false });
+      for (let i = 0; i < 500; i++, published++) bus.publish(ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 50, text, truncated: false }));
       await new Promise((resolve) => setImmediate(resolve));
     }
     await high.promise;
@@ -263,7 +262,7 @@ describe('startLineLog backpressure', () => {
     r.resume();
     await withTimeout(low.promise, 'pressure to drop');
     await log.close();
-    const lineBytes = Buffer.byteLength(formatLogLine({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 50, text, truncated: false }, plain)) + 1;
+    const lineBytes = Buffer.byteLength(formatLogLine(ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 50, text, truncated: false }), plain)) + 1;
     await waitFor(r.onData, () => r.received() === published * lineBytes, 'every line to arrive');
     expect(pressure).toEqual([true, false]);
     await r.close();
@@ -279,7 +278,7 @@ describe('startLineLog backpressure', () => {
     const big = 'z'.repeat(1000);
     // Until the socket's buffers are full and lines wait in the log's queue.
     for (let round = 0; !stalled && round < 10_000; round++) {
-      for (let i = 0; i < 200; i++) bus.publish({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 1000, text: big, truncated: false });
+      for (let i = 0; i < 200; i++) bus.publish(ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 1000, text: big, truncated: false }));
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(stalled).toBe(true);

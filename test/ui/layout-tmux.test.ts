@@ -6,6 +6,7 @@ import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect } from 'vitest';
+import { cap } from '../helpers/captured.js';
 import { itWith } from '../helpers/system-deps.js';
 import { T0, exchange, handshake } from './events.js';
 import { killTmuxServer, TmuxSession } from './tmux.js';
@@ -30,8 +31,8 @@ async function longPathCapture(): Promise<string> {
   const header = { type: 'capture', format: 'frametap-capture', version: 1, started: new Date(T0).toISOString(), tool: { name: 'frametap', version: '0.1.0' }, mode: 'reverse', listen: '127.0.0.1:1', upstream: 'ws://h' };
   const events = [
     { type: 'open', conn: 1, t: T0, client: '127.0.0.1:5000', target: `ws://127.0.0.1:9001${LONG_PATH}` },
-    handshake(1),
-    ...exchange(1, 'client', `{"text":"${'a long preview that goes on '.repeat(6)}END"}`),
+    cap(handshake(1)),
+    ...exchange(1, 'client', `{"text":"${'a long preview that goes on '.repeat(6)}END"}`).map(cap),
   ];
   await fsp.writeFile(file, `${[header, ...events].map((e) => JSON.stringify(e)).join('\n')}\n`);
   return file;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { readCaptured } from '../helpers/captured.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CAPTURE = 'fixtures/captures/view-chat.jsonl';
@@ -61,7 +61,7 @@ describe('frametap view (no terminal)', () => {
     const r = await frametap(['view', CAPTURE, '--ui', 'jsonl']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
-    const original = await readCapture(path.join(ROOT, CAPTURE));
+    const original = await readCaptured(path.join(ROOT, CAPTURE));
     expect(lines[0]).toEqual(original.header);
     expect(lines.slice(1)).toEqual(original.events);
   });
@@ -69,7 +69,7 @@ describe('frametap view (no terminal)', () => {
   it('--ui log prints one line per message with its frame flags; --frames one line per event', async () => {
     const r = await frametap(['view', CAPTURE, '--ui', 'log']);
     expect(r.code).toBe(0);
-    const original = await readCapture(path.join(ROOT, CAPTURE));
+    const original = await readCaptured(path.join(ROOT, CAPTURE));
     const events = original.events;
     const dataFrames = events.filter((e) => e.type === 'frame' && e.opcode <= 2).length;
     const closeFrames = events.filter((e) => e.type === 'frame' && e.opcode === 8).length;
