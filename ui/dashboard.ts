@@ -9,7 +9,9 @@ import blessed from 'blessed';
 import { readCaptureLines, readEventAt } from '../src/capture/jsonl-reader.js';
 import type { EventBus } from '../src/session/event-bus.js';
 import type { SessionEvent } from '../src/session/events.js';
-import { actionFor, helpLines, type Action, type KeyMode } from './keymap.js';
+import { keyContext, runCommand, type CommandHost } from './commands.js';
+import { actionFor, helpLines, type KeyMode } from './keymap.js';
+import { mouseCommand, type PaneBox } from './mouse.js';
 import { connectionLines } from './panes/connection-list.js';
 import { detailLines } from './panes/frame-detail.js';
 import { logLines, logTitle } from './panes/frame-log.js';
@@ -19,7 +21,7 @@ import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
 import { installTerminalWidths } from './terminal-width.js';
 import type { LineSource } from './search.js';
-import { DEFAULT_FILTER, DashboardStore } from './store.js';
+import { DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
 export interface DashboardOptions {
@@ -206,7 +208,18 @@ class BlessedDashboard implements Dashboard {
       const mode: KeyMode = v.overlay === 'help' ? 'normal' : 'filter';
       const body: Line[] =
         v.overlay === 'help'
-          ? [line('keys', 'heading'), ...helpLines('normal').map((t) => line(t)), line(''), line('in the filter menu (f)', 'heading'), ...helpLines('filter').map((t) => line(t)), line(''), line('mouse: wheel scrolls, click selects', 'dim')]
+          ? [
+              line('keys', 'heading'),
+              ...helpLines('normal').map((t) => line(t)),
+              line(''),
+              line('in the filter menu (f)', 'heading'),
+              ...helpLines('filter').map((t) => line(t)),
+              line(''),
+              line('in this help', 'heading'),
+              ...helpLines('help').map((t) => line(t)),
+              line(''),
+              line('mouse: wheel scrolls, click selects', 'dim'),
+            ]
           : [line(`filter: ${describeFilter(v.filter)}`, 'heading'), ...helpLines(mode).map((t) => line(t))];
       const rows = this.#overlay.inner.rows;
       v.helpTop = Math.min(v.helpTop, Math.max(0, body.length - rows));
@@ -250,10 +263,10 @@ class BlessedDashboard implements Dashboard {
       this.#onSearchKey(ch, name);
       return;
     }
-    const mode: KeyMode = this.#view.overlay === 'filter' ? 'filter' : 'normal';
-    const action = actionFor(mode, name) ?? (ch ? actionFor(mode, ch) : undefined);
+    const context = keyContext(this.#view);
+    const action = actionFor(context, name) ?? (ch ? actionFor(context, ch) : undefined);
     if (!action) return;
-    this.#perform(action);
+    runCommand(action, this.#host);
     this.#render();
   }
 
@@ -283,114 +296,36 @@ class BlessedDashboard implements Dashboard {
     void this.#view.find(pattern, direction, lines).finally(() => this.#render());
   }
 
-  #perform(action: Action): void {
-    const v = this.#view;
-    const scrolls: readonly Action[] = ['up', 'down', 'page-up', 'page-down', 'first', 'last'];
-    if (v.overlay === 'help' && action !== 'quit' && action !== 'help' && action !== 'close-overlay' && !scrolls.includes(action)) return;
-    switch (action) {
-      case 'up':
-        return v.move(-1);
-      case 'down':
-        return v.move(1);
-      case 'page-up':
-        return v.page(-1);
-      case 'page-down':
-        return v.page(1);
-      case 'first':
-        return v.home();
-      case 'last':
-        return v.end();
-      case 'next-pane':
-        v.nextPane();
-        if (v.focus !== 'detail') this.#zoom = false;
-        return;
-      case 'follow':
-        return v.resumeFollow();
-      case 'detail':
-        v.hold();
-        this.#zoom = !this.#zoom;
-        v.focus = this.#zoom ? 'detail' : 'log';
-        return;
-      case 'search':
-        this.#searchInput = '';
-        return;
-      case 'search-next':
-        this.#search('', 1);
-        return;
-      case 'search-prev':
-        this.#search('', -1);
-        return;
-      case 'filter':
-        v.overlay = 'filter';
-        return;
-      case 'mode':
-        return v.toggleMode();
-      case 'payload-view':
-        return v.cyclePayloadView();
-      case 'handshake':
-        return v.toggleHandshake();
-      case 'pause':
-        v.togglePause();
-        if (!v.paused) this.#dirty();
-        return;
-      case 'help':
-        v.overlay = v.overlay === 'help' ? null : 'help';
-        v.helpTop = 0;
-        return;
-      case 'close-overlay':
-        if (v.overlay === null && this.#zoom) {
-          this.#zoom = false;
-          v.focus = 'log';
-        }
-        v.overlay = null;
-        return;
-      case 'quit':
-        if (!this.#quitting) {
-          this.#quitting = true;
-          v.notice = 'quitting: closing connections and flushing the capture…';
-          this.#options.onQuit();
-        }
-        return;
-      case 'filter-direction': {
-        const d = v.filter.direction === 'both' ? 'client' : v.filter.direction === 'client' ? 'server' : 'both';
-        return v.setFilter({ ...v.filter, direction: d });
-      }
-      case 'filter-text':
-        return v.setFilter({ ...v.filter, text: !v.filter.text });
-      case 'filter-binary':
-        return v.setFilter({ ...v.filter, binary: !v.filter.binary });
-      case 'filter-control':
-        return v.setFilter({ ...v.filter, control: !v.filter.control });
-      case 'filter-ping':
-        return v.setFilter({ ...v.filter, pingPong: !v.filter.pingPong });
-      case 'filter-reset':
-        return v.setFilter(DEFAULT_FILTER);
-    }
-  }
+  /** What the command table (commands.ts) may ask of the dashboard. */
+  readonly #host: CommandHost = ((dashboard: BlessedDashboard): CommandHost => ({
+    get view() {
+      return dashboard.#view;
+    },
+    get zoom() {
+      return dashboard.#zoom;
+    },
+    set zoom(on: boolean) {
+      dashboard.#zoom = on;
+    },
+    startSearch: () => {
+      dashboard.#searchInput = '';
+    },
+    searchAgain: (direction) => dashboard.#search('', direction),
+    quit: () => {
+      if (dashboard.#quitting) return;
+      dashboard.#quitting = true;
+      dashboard.#view.notice = 'quitting: closing connections and flushing the capture…';
+      dashboard.#options.onQuit();
+    },
+    wake: () => dashboard.#dirty(),
+  }))(this);
 
   #onMouse(data: blessed.Widgets.Events.IMouseEventArg): void {
     if (this.#destroyed) return;
-    const v = this.#view;
-    const inside = (p: Pane): boolean => {
-      const b = p.box;
-      return data.x >= Number(b.aleft) && data.x < Number(b.aleft) + Number(b.width) && data.y >= Number(b.atop) && data.y < Number(b.atop) + Number(b.height);
-    };
-    const target = inside(this.#conns) ? 'connections' : inside(this.#log) ? 'log' : inside(this.#detail) ? 'detail' : null;
-    if (target === null) return;
+    const box = (p: Pane): PaneBox => ({ left: Number(p.box.aleft), top: Number(p.box.atop), width: Number(p.box.width), height: Number(p.box.height) });
     // blessed reports wheel turns as actions its typings do not list.
-    const action = data.action as string;
-    if (action === 'wheelup' || action === 'wheeldown') {
-      v.focus = target;
-      v.move(action === 'wheelup' ? -3 : 3);
-    } else if (action === 'mousedown') {
-      const row = data.y - Number((target === 'connections' ? this.#conns : this.#log).box.atop) - 1;
-      if (target === 'connections') v.selectConnectionAt(row - 1);
-      else if (target === 'log') v.selectRowAt(row);
-      else v.focus = 'detail';
-    } else {
-      return;
-    }
-    this.#render();
+    const report = { x: data.x, y: data.y, action: data.action as string };
+    if (mouseCommand(this.#view, report, { connections: box(this.#conns), log: box(this.#log), detail: box(this.#detail) })) this.#render();
   }
 }
 

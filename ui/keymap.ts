@@ -31,7 +31,8 @@ export type Action =
   | 'filter-ping'
   | 'filter-reset';
 
-export type KeyMode = 'normal' | 'filter';
+/** The context a binding applies in: the dashboard, the filter menu, the help. */
+export type KeyMode = 'normal' | 'filter' | 'help';
 
 export interface KeyBinding {
   readonly mode: KeyMode;
@@ -70,6 +71,14 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'filter', keys: ['r'], action: 'filter-reset', help: 'show everything' },
   { mode: 'filter', keys: ['escape', 'enter', 'f'], action: 'close-overlay', help: 'close the filter menu' },
   { mode: 'filter', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },
+  { mode: 'help', keys: ['up', 'k'], action: 'up', help: 'scroll up' },
+  { mode: 'help', keys: ['down', 'j'], action: 'down', help: 'scroll down' },
+  { mode: 'help', keys: ['pageup'], action: 'page-up', help: 'one page up' },
+  { mode: 'help', keys: ['pagedown'], action: 'page-down', help: 'one page down' },
+  { mode: 'help', keys: ['g', 'home'], action: 'first', help: 'top' },
+  { mode: 'help', keys: ['S-g', 'G', 'end'], action: 'last', help: 'bottom' },
+  { mode: 'help', keys: ['?', 'escape'], action: 'close-overlay', help: 'close the help' },
+  { mode: 'help', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },
 ];
 
 const byKey = new Map<string, Action>();

@@ -25,7 +25,17 @@ export class TmuxSession {
     const { cols = 160, rows = 48, record, clipboard = false } = options;
     const gate = record ? `${record}.go` : null;
     const wait = gate ? `while [ ! -e '${gate}' ]; do sleep 0.05; done; ` : '';
-    tmux('new-session', '-d', '-s', this.name, '-x', String(cols), '-y', String(rows), '-c', cwd, `${wait}${command}; echo EXIT=$?; sleep 120`);
+    const args = ['new-session', '-d', '-s', this.name, '-x', String(cols), '-y', String(rows), '-c', cwd, `${wait}${command}; echo EXIT=$?; sleep 120`];
+    // The private server exits with its last session; a new session asked for while it is exiting
+    // fails ("server exited unexpectedly"): ask again, a bounded number of times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        tmux(...args);
+        break;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
     this.#alive = true;
     // Lets the program set the clipboard (OSC 52), so a leaked sequence shows up in `buffers()`.
     if (clipboard) tmux('set-option', '-s', 'set-clipboard', 'on');
