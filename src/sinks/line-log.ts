@@ -406,7 +406,7 @@ export function startLineLog(options: LineLogOptions): LineLog {
     pressure = on;
     if (on && !told) {
       told = true;
-      warn('--ui log: the reader of stdout cannot keep up; slowing the relay until it does');
+      warn('--ui log: the reader of stdout cannot keep up; slowing down until it does');
     }
     for (const l of pressureListeners) l(on);
   };

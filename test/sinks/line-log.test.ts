@@ -258,7 +258,7 @@ describe('startLineLog backpressure', () => {
     await high.promise;
     // What sits in the stream's own buffer is bounded by one batch, not by what was published.
     expect(r.socket.writableLength).toBeLessThanOrEqual(64 * 1024);
-    expect(notes).toEqual(['--ui log: the reader of stdout cannot keep up; slowing the relay until it does']);
+    expect(notes).toEqual(['--ui log: the reader of stdout cannot keep up; slowing down until it does']);
     r.resume();
     await withTimeout(low.promise, 'pressure to drop');
     await log.close();
