@@ -95,6 +95,13 @@ function eventLines(e: SessionEvent, width: number): Line[] {
 
 /** The payload in the chosen view; JSON falls back to text, text to hex for binary data. */
 export function payloadLines(bytes: Uint8Array, text: string | null, view: PayloadView, width: number): Line[] {
+  // At most MAX_PAYLOAD_LINES lines of `width` columns are shown: render no more text than that.
+  const cap = MAX_PAYLOAD_LINES * Math.max(8, width) + 1;
+  if (text !== null && text.length > cap && view !== 'json') {
+    // Not between the two halves of a surrogate pair.
+    const end = /[\ud800-\udbff]/.test(text[cap - 1]!) ? cap - 1 : cap;
+    text = text.slice(0, end);
+  }
   if (bytes.length === 0) return [line('(empty payload)', 'dim')];
   if (view === 'json' && text !== null) {
     const pretty = prettyJson(text);
