@@ -22,6 +22,8 @@ export interface LiveOptions {
   readonly write: string | null;
   /** `--frames`: the line log (`--ui log`) shows every frame, not one line per message. */
   readonly frames?: boolean;
+  /** `--max-capture` in bytes, null without. */
+  readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
   readonly banner: (url: string) => string;
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
@@ -78,6 +80,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       write: prepared,
       header,
       frames: options.frames ?? false,
+      maxCapture: options.maxCapture ?? null,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
     });
   } catch (error) {

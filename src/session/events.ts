@@ -53,6 +53,14 @@ export interface HandshakeResponse {
   readonly reason: string;
   readonly httpVersion: string;
   readonly headers: RawHeaders;
+  /**
+   * A refused upgrade's body (read-only): the bytes after the head as they came (chunked framing
+   * included), until the response ended or the upstream closed; at most `--max-payload`. The
+   * capture writes it as base64.
+   */
+  readonly body?: Buffer;
+  /** `body` was cut at `--max-payload`. */
+  readonly bodyTruncated?: true;
 }
 
 

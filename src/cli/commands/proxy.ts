@@ -7,7 +7,7 @@ import type { RawHeaders } from '../../session/events.js';
 import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
-                       [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
+                       [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
 
 Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
 
@@ -19,6 +19,8 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
       --frames             with --ui log: a line for every frame (default: one per message)
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
+      --max-capture SIZE   once the capture reaches SIZE (k, m, g suffixes), write no more frames
+                           and messages (open, handshake, close, violation, end still are)
       --insecure           do not verify the upstream's TLS certificate
       --keep-host          forward the client's Host header (default: rewrite it to the upstream)
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable)
@@ -39,6 +41,7 @@ const FLAGS = {
   ui: { type: 'string' },
   frames: { type: 'boolean' },
   'max-payload': { type: 'string' },
+  'max-capture': { type: 'string' },
   insecure: { type: 'boolean' },
   'keep-host': { type: 'boolean' },
   header: { type: 'string', short: 'H', multiple: true },
@@ -83,6 +86,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     return name.trim();
   });
   if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
+  const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
+  if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
 
@@ -103,6 +108,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     ui,
     write: values.write ?? null,
     frames: values.frames ?? false,
+    maxCapture,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
 }

@@ -4,9 +4,9 @@
  */
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
-import type { CaptureHeader, SessionEvent } from '../../session/events.js';
+import type { SessionEvent } from '../../session/events.js';
 import { captureHeader } from '../../capture/header.js';
-import { parseFlags, parseUi, requireTerminal, fileArgument, type UiMode } from '../args.js';
+import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
 
 export const HELP = `usage: frametap view FILE [--ui MODE]
 
@@ -44,7 +44,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   const format = await captureFormat(file);
   if (format === 'jsonl') await requireCaptureStart(file);
   if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
-  if (format === 'jsonl' && ui !== 'tui') return printCaptureStreaming(file, ui, values.frames ?? false);
+  if (format === 'jsonl' && ui !== 'tui') {
+    // Streamed: memory stays flat in the file's size.
+    const { printCapture } = await import('../print-capture.js');
+    await printCapture(file, { ui, onWarning, frames: values.frames ?? false });
+    return 0;
+  }
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -133,50 +138,6 @@ function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () =
       process.removeListener('SIGHUP', onSignal);
     },
   };
-}
-
-/**
- * `--ui log|jsonl|none` of a JSONL capture: streamed line by line, so memory stays flat in the
- * file's size, and paced by the outputs' backpressure (a slow reader of stdout slows the reading).
- */
-async function printCaptureStreaming(file: string, ui: Exclude<UiMode, 'tui'>, frames: boolean): Promise<number> {
-  const { readCaptureLines } = await import('../../capture/jsonl-reader.js');
-  const { openOutputs } = await import('../outputs.js');
-  const lines = readCaptureLines(file, { onWarning: (m) => process.stderr.write(`frametap: warning: ${m}\n`) })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  let header: CaptureHeader;
-  let held: SessionEvent | null = null;
-  if (!first.done && first.value.value.type === 'capture') {
-    header = first.value.value;
-  } else {
-    held = first.done ? null : (first.value.value as SessionEvent);
-    header = captureHeader('view', null, null, new Date(held?.t ?? Date.now()));
-  }
-  const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, frames });
-  let high = false;
-  let resume: (() => void) | null = null;
-  const off = outputs.onPressure((on) => {
-    high = on;
-    if (!on) resume?.();
-  });
-  try {
-    if (held) bus.publish(held);
-    let n = 0;
-    for (let r = await lines.next(); !r.done; r = await lines.next()) {
-      const value = r.value.value;
-      if (value.type === 'capture') continue;
-      bus.publish(value);
-      if (high) await new Promise<void>((resolve) => (resume = resolve));
-      // Lines of one read chunk arrive without a turn of the event loop: let the outputs write.
-      else if (++n % BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    off();
-    await lines.return?.(undefined);
-    await outputs.close();
-  }
-  return 0;
 }
 
 /** Lines published per turn of the event loop while a capture streams in (keys stay live). */
