@@ -40,6 +40,8 @@ export interface KeyBinding {
   readonly keys: readonly string[];
   readonly action: Action;
   readonly help: string;
+  /** The word the status bar's key hints show for it (only the most used bindings have one). */
+  readonly hint?: string;
 }
 
 export const KEYMAP: readonly KeyBinding[] = [
@@ -49,20 +51,20 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['pagedown'], action: 'page-down', help: 'one page down' },
   { mode: 'normal', keys: ['g', 'home'], action: 'first', help: 'first row (read back from the capture); detail: top' },
   { mode: 'normal', keys: ['S-g', 'G', 'end'], action: 'last', help: 'last row, follow new rows; detail: bottom' },
-  { mode: 'normal', keys: ['S-f', 'F'], action: 'follow', help: 'follow again: newest connection and row (any move stops it)' },
+  { mode: 'normal', keys: ['S-f', 'F'], action: 'follow', help: 'follow again: newest connection and row (any move stops it)', hint: 'follow' },
   { mode: 'normal', keys: ['tab'], action: 'next-pane', help: 'next pane: connections, log, detail' },
   { mode: 'normal', keys: ['enter'], action: 'detail', help: 'detail of the selected row' },
-  { mode: 'normal', keys: ['/'], action: 'search', help: 'search text payloads (regex)' },
+  { mode: 'normal', keys: ['/'], action: 'search', help: 'search text payloads (regex)', hint: 'search' },
   { mode: 'normal', keys: ['n'], action: 'search-next', help: 'next search match' },
   { mode: 'normal', keys: ['S-n', 'N'], action: 'search-prev', help: 'previous search match' },
-  { mode: 'normal', keys: ['f'], action: 'filter', help: 'filter: direction, text/binary/control, ping/pong' },
-  { mode: 'normal', keys: ['m'], action: 'mode', help: 'toggle frames / messages' },
-  { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex' },
-  { mode: 'normal', keys: ['h'], action: 'handshake', help: 'handshake and close summary' },
-  { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)' },
-  { mode: 'normal', keys: ['?'], action: 'help', help: 'this help' },
+  { mode: 'normal', keys: ['f'], action: 'filter', help: 'filter: direction, text/binary/control, ping/pong', hint: 'filter' },
+  { mode: 'normal', keys: ['m'], action: 'mode', help: 'toggle frames / messages', hint: 'frames/msgs' },
+  { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex', hint: 'text/json/hex' },
+  { mode: 'normal', keys: ['h'], action: 'handshake', help: 'handshake and close summary', hint: 'handshake' },
+  { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)', hint: 'freeze' },
+  { mode: 'normal', keys: ['?'], action: 'help', help: 'this help', hint: 'help' },
   { mode: 'normal', keys: ['escape'], action: 'close-overlay', help: 'close help / filter' },
-  { mode: 'normal', keys: ['q', 'C-c'], action: 'quit', help: 'quit (the capture is flushed)' },
+  { mode: 'normal', keys: ['q', 'C-c'], action: 'quit', help: 'quit (the capture is flushed)', hint: 'quit' },
   { mode: 'filter', keys: ['d'], action: 'filter-direction', help: 'direction: both / client / server' },
   { mode: 'filter', keys: ['t'], action: 'filter-text', help: 'show text frames/messages on/off' },
   { mode: 'filter', keys: ['b'], action: 'filter-binary', help: 'show binary on/off' },
@@ -120,5 +122,10 @@ export function helpLines(mode: KeyMode = 'normal'): string[] {
   return rows.map((b) => `${keyLabel(b.keys).padEnd(w)}  ${b.help}`);
 }
 
-/** The short key hints of the status bar. */
-export const KEY_HINTS = '? help  / search  f filter  m frames/msgs  x text/json/hex  h handshake  F follow  p freeze  q quit';
+/** The short key hints of the status bar, from the bindings that have a hint: `? help  / search  …`. */
+export const KEY_HINTS = ((): string => {
+  const hinted = KEYMAP.filter((b) => b.mode === 'normal' && b.hint !== undefined);
+  // Help first, quit last; the rest in table order.
+  const order = [...hinted.filter((b) => b.action === 'help'), ...hinted.filter((b) => b.action !== 'help' && b.action !== 'quit'), ...hinted.filter((b) => b.action === 'quit')];
+  return order.map((b) => `${keyLabel(b.keys).split(' ')[0]} ${b.hint}`).join('  ');
+})();

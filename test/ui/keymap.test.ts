@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionFor, helpLines, keyLabel, KEYMAP } from '../../ui/keymap.js';
+import { actionFor, helpLines, KEY_HINTS, keyLabel, KEYMAP } from '../../ui/keymap.js';
 
 describe('keymap', () => {
   it('binds the keys issue 5 lists', () => {
@@ -30,5 +30,10 @@ describe('keymap', () => {
       expect(seen.has(`${b.mode}:${k}`), k).toBe(false);
       seen.add(`${b.mode}:${k}`);
     }
+  });
+
+  it('the status bar hints come from the table too', () => {
+    expect(KEY_HINTS).toBe('? help  F follow  / search  f filter  m frames/msgs  x text/json/hex  h handshake  p freeze  q quit');
+    for (const hint of KEY_HINTS.split('  ')) expect(actionFor('normal', hint.split(' ')[0]!), hint).toBeDefined();
   });
 });
