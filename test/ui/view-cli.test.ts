@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCaptured } from '../helpers/captured.js';
+import { writeHostileCapture } from './hostile-capture.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CAPTURE = 'fixtures/captures/view-chat.jsonl';
@@ -23,6 +24,24 @@ function frametap(args: readonly string[]): Promise<{ code: number | null; stdou
 }
 
 describe('frametap view (no terminal)', () => {
+  it('--ui log of a crafted capture writes no control, C1, DEL or bidi byte from any field (--frames too)', async () => {
+    const file = await writeHostileCapture();
+    try {
+      for (const extra of [[], ['--frames']]) {
+        const r = await frametap(['view', file, '--ui', 'log', ...extra]);
+        expect(r.code).toBe(0);
+        const raw = Buffer.from(r.stdout, 'utf8').toString('latin1');
+        expect(raw).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+        expect(raw).not.toMatch(/\xc2[\x80-\x9f]/);
+        expect(raw).not.toMatch(/\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]/);
+        expect(r.stdout).toContain('handshake 101 OK\\u001b]0;pwned-title');
+        expect(r.stdout).toContain('VIOLATION rule\\u001b]0;pwned-title');
+      }
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
   it('a file that is not a capture (a services list, a PNG) is a usage error: one line, exit 2', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-notcapture-'));
     try {
