@@ -55,6 +55,7 @@ export const COMMANDS: Readonly<Record<Action, Command>> = {
   },
   mode: ({ view }) => view.toggleMode(),
   'payload-view': ({ view }) => view.cyclePayloadView(),
+  'fold-tree': ({ view }) => view.cycleTreeDepth(),
   handshake: ({ view }) => view.toggleHandshake(),
   pause: (host) => {
     host.view.togglePause();

@@ -21,6 +21,7 @@ import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
 import { installTerminalWidths } from './terminal-width.js';
 import type { LineSource } from './search.js';
+import type { AppViewOptions } from '../src/appproto/connection-app.js';
 import { DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
@@ -36,6 +37,8 @@ export interface DashboardOptions {
   readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;
   /** q / Ctrl-C: the caller stops the proxy, flushes and exits. */
   readonly onQuit: () => void;
+  /** App-protocol decoding (docs/app-protocols.md); null turns it off. */
+  readonly app?: AppViewOptions | null;
 }
 
 export interface Dashboard {
@@ -82,6 +85,7 @@ class BlessedDashboard implements Dashboard {
     const recorded = options.source === 'view';
     this.#store = new DashboardStore({
       ...(recorded ? { now: () => this.#store.lastT } : {}),
+      ...(options.app !== undefined ? { app: options.app } : {}),
       readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
       onChange: () => this.#dirty(),
       // Rows the user scrolled to: shown even while paused.
@@ -252,7 +256,7 @@ class BlessedDashboard implements Dashboard {
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;
-    const lines = wrapLines(detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols), cols);
+    const lines = wrapLines(detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView, treeDepth: v.treeDepth }, cols), cols);
     return { title: `detail (${v.payloadView}; x switches)`, lines };
   }
 

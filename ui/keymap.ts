@@ -18,6 +18,7 @@ export type Action =
   | 'filter'
   | 'mode'
   | 'payload-view'
+  | 'fold-tree'
   | 'handshake'
   | 'pause'
   | 'follow'
@@ -60,6 +61,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['f'], action: 'filter', help: 'filter: direction, text/binary/control, ping/pong', hint: 'filter' },
   { mode: 'normal', keys: ['m'], action: 'mode', help: 'toggle frames / messages', hint: 'frames/msgs' },
   { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex', hint: 'text/json/hex' },
+  { mode: 'normal', keys: ['o'], action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
   { mode: 'normal', keys: ['h'], action: 'handshake', help: 'handshake and close summary', hint: 'handshake' },
   { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)', hint: 'freeze' },
   { mode: 'normal', keys: ['?'], action: 'help', help: 'this help', hint: 'help' },

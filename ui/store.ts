@@ -9,6 +9,9 @@
  */
 import { messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
+import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
+import type { PairStats } from '../src/appproto/pairing.js';
+import { rowApp } from './app-view.js';
 import type {
   CloseEvent,
   EndEvent,
@@ -49,6 +52,8 @@ export interface ConnectionView {
   /** Saw a frame; a connection with messages and no frames comes from a HAR (messages only). */
   hasFrames: boolean;
   readonly logs: { readonly frames: RowLog; readonly messages: RowLog };
+  /** Request/reply pairing figures (docs/app-protocols.md); null when decoding is off. */
+  appStats: (() => PairStats) | null;
   /** Internal bookkeeping. */
   readonly pings: Map<string, { readonly from: Side; readonly t: number }>;
   readonly dataOpcode: { client: number; server: number };
@@ -70,6 +75,8 @@ export interface StoreOptions {
   /** Called when rows or payloads asked for arrived from the capture (default: onChange). */
   readonly onReadBack?: () => void;
   readonly now?: () => number;
+  /** App-protocol decoding (`--view`, `--pair`, …); null turns it off. */
+  readonly app?: AppViewOptions | null;
 }
 
 /** The whole view model: connections, their logs, global counters and rates. */
@@ -88,6 +95,7 @@ export class DashboardStore {
   readonly #maxConnections: number;
   readonly #onChange: () => void;
   readonly #indexed: boolean;
+  readonly #app: AppViews | null;
   /** Global FIFO of the logs of retained rows (ring buffer). */
   #fifo: (RowLog | undefined)[] = [];
   #fifoHead = 0;
@@ -98,6 +106,7 @@ export class DashboardStore {
 
   constructor(options: StoreOptions = {}) {
     this.#indexed = options.readBack !== undefined;
+    this.#app = options.app === null ? null : new AppViews(options.app ?? {});
     this.#maxRows = this.#indexed ? (options.maxRows ?? 20_000) : Infinity;
     this.#slimOver = this.#indexed ? (options.slimOver ?? 2048) : Infinity;
     this.#maxConnections = options.maxConnections ?? 2000;
@@ -125,6 +134,7 @@ export class DashboardStore {
 
   ingest(e: SessionEvent): void {
     if (e.t > this.lastT) this.lastT = e.t;
+    const notes = this.#app?.observe(e);
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
@@ -153,11 +163,17 @@ export class DashboardStore {
         c.messageFirstFrame[e.from] = -1;
         const cls = (e.from === 'server' ? C_SERVER : 0) | (e.opcode === 1 ? C_TEXT : C_BINARY);
         const row = this.#append(c.logs.messages, cls, e, frames);
+        const note = notes?.find((n) => n.kind === 'message');
+        if (note?.kind === 'message') row.app = rowApp(note.view, !row.slim);
+        if (c.appStats === null) c.appStats = this.#app?.connectionStats(e.conn) ?? null;
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
         if (frames && frames[0] === frames[1]) {
           c.logs.frames.setLink(frames[0], row.index);
           const f = c.logs.frames.get(frames[0]);
-          if (f && f.event.type === 'frame' && f.event.payload === undefined) f.message = row.event as MessageEvent;
+          if (f && f.event.type === 'frame' && f.event.payload === undefined) {
+            f.message = row.event as MessageEvent;
+            f.app = row.app;
+          }
         }
         break;
       }
@@ -194,6 +210,8 @@ export class DashboardStore {
         const c = this.#conn(e.conn, e.t);
         c.end = e;
         c.state = 'closed';
+        const final = notes?.find((n) => n.kind === 'end');
+        if (final?.kind === 'end') c.appStats = () => final.stats;
         c.endedAt = e.t;
         if (c.hasFrames) {
           c.bytes.client = e.bytes.client;
@@ -229,6 +247,7 @@ export class DashboardStore {
         frameCount: { client: 0, server: 0 },
         violations: 0,
         rttMs: null,
+        appStats: null,
         hasFrames: false,
         logs: pairedLogs(this.#indexed),
         pings: new Map(),

@@ -10,6 +10,7 @@ import { EventBus } from '../session/event-bus.js';
 import { isLoopback, type UiMode } from './args.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
 
 export interface LiveOptions {
   /** The command's name, for messages. */
@@ -29,6 +30,8 @@ export interface LiveOptions {
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
   /** Runs first on shutdown, before the proxy stops (e.g. stop demo traffic). */
   readonly onStopping?: () => Promise<void>;
+  /** `--view`, `--pair`, … for the log and the dashboard. */
+  readonly app?: AppViewOptions;
 }
 
 /** Past this, shutdown stops waiting for connections to end and flushes what it has (cli.md: exit within 2 s). */
@@ -82,6 +85,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
       frames: options.frames ?? false,
       maxCapture: options.maxCapture ?? null,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
+      ...(options.app ? { app: options.app } : {}),
+      live: true,
     });
   } catch (error) {
     await proxy.stop();

@@ -352,9 +352,13 @@ export interface LineLogOptions {
   readonly closeTimeoutMs?: number;
   /** Where the note about dropped lines goes (default stderr). */
   readonly warn?: (line: string) => void;
+  /** Adds to an event's line and lines after it (the app-protocol view, src/sinks/app-log.ts). */
+  readonly annotate?: (event: SessionEvent) => { readonly suffix: string | null; readonly extra: readonly string[] };
 }
 
 export interface LineLog {
+  /** Lines not tied to an event (the app view's unanswered requests), through the same queue. */
+  writeLines(lines: readonly string[]): void;
   /** true: the queue is over its high-water mark (the reader is slow), slow the relay; false: drained. */
   onPressure(cb: (high: boolean) => void): () => void;
   /**
@@ -432,7 +436,16 @@ export function startLineLog(options: LineLogOptions): LineLog {
   };
   const unsubscribe = options.bus.subscribe('line log', (event) => {
     if (broken) return;
-    for (const line of formatter.push(event)) {
+    const lines = formatter.push(event);
+    // The app-protocol view (src/sinks/app-log.ts): a suffix on the event's line, lines after it.
+    const more = options.annotate?.(event);
+    if (more?.suffix && lines.length > 0) lines[lines.length - 1] += ` ${safeText(more.suffix)}`;
+    if (more) for (const extra of more.extra) lines.push(safeText(extra));
+    enqueue(lines);
+  });
+  // Declared after the subscription's closure, used only once events flow.
+  function enqueue(lines: readonly string[]): void {
+    for (const line of lines) {
       queue.push(`${line}\n`);
       queuedBytes += line.length + 1;
     }
@@ -442,7 +455,7 @@ export function startLineLog(options: LineLogOptions): LineLog {
       // Gather the lines of one turn of the event loop into one write.
       setImmediate(flush);
     }
-  });
+  }
   // A closed pipe (`frametap | head`) must not crash the proxy: the log just stops.
   const onError = (): void => {
     broken = true;
@@ -454,6 +467,9 @@ export function startLineLog(options: LineLogOptions): LineLog {
   };
   stream.on('error', onError);
   return {
+    writeLines(lines) {
+      if (!broken) enqueue(lines.map((l) => safeText(l)));
+    },
     onPressure(cb) {
       pressureListeners = [...pressureListeners, cb];
       return () => {

@@ -4,6 +4,7 @@ import type { ConnectionView } from '../store.js';
 import { messagesOnly, type DashboardView } from '../view.js';
 import { padStartWidth } from '../../src/render/safe-text.js';
 import { fit, line, type Line } from './lines.js';
+import { pairColumn } from '../app-view.js';
 
 interface Column {
   readonly title: string;
@@ -74,7 +75,13 @@ export function connectionHeader(width: number): string {
 /** One connection as a line of the list, `width` columns wide. */
 export function formatConnectionRow(c: ConnectionView, now: number, width = 160): string {
   const layout = connectionColumns(width);
-  return cells(layout.map(({ column }) => column.value(c, now)), layout);
+  return cells(layout.map(({ column }) => column.value(c, now)), layout) + pairs(c);
+}
+
+/** Request/reply figures after the close column (docs/app-protocols.md), when there are any. */
+function pairs(c: ConnectionView): string {
+  const text = pairColumn(c.appStats?.() ?? null);
+  return text ? `  pairs ${shown(text)}` : '';
 }
 
 /** `1000 Normal Closure (closed by client, clean)`, `1006 Abnormal Closure`, `refused 403`. */

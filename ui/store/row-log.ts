@@ -4,6 +4,7 @@
  * filtered positions. Pure: no files, no screen.
  */
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
+import type { RowApp } from '../app-view.js';
 
 export type LogMode = 'frames' | 'messages';
 export type DirectionFilter = 'both' | 'client' | 'server';
@@ -43,6 +44,8 @@ export interface Row {
   message?: MessageEvent;
   /** Message rows of a compressed message: its frames' payload bytes on the wire. */
   wireLength?: number;
+  /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
+  app?: RowApp;
 }
 
 export interface PendingRow {

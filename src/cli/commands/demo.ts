@@ -5,6 +5,7 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import { parseFlags, parseListen, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap demo [-l [HOST:]PORT] [-u URL] [-w FILE] [--ui MODE]
 
@@ -18,7 +19,7 @@ ping/pong, a protocol violation, closes with 1000, 1001, 4000-range codes and 10
   -w, --write FILE         also write the capture to FILE (mode 0600)
       --ui MODE            tui (default on a terminal), log, jsonl, none
       --frames             with --ui log: a line for every frame (default: one per message)
-  -h, --help               this help
+${APP_FLAGS_HELP}  -h, --help               this help
 
 'npm start' runs 'frametap demo'; 'npm start -- -u ws://127.0.0.1:9001' shows a real server.
 `;
@@ -30,6 +31,7 @@ const FLAGS = {
   ui: { type: 'string' },
   frames: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -44,6 +46,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   const { runLive, upstreamLabel } = await import('../live.js');
   const { startDemoUpstream } = await import('../../demo/demo-upstream.js');
@@ -65,6 +68,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         redact: [],
       },
       ui,
+      app,
       write: values.write ?? null,
       frames: values.frames ?? false,
       banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}${embedded ? ' (demo traffic)' : ''}`,

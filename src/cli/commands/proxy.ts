@@ -5,9 +5,11 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
 import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
+                       [--view NAME] [--pair PATH] [--pair-timeout SECS] [--proto FILE --proto-type NAME]
 
 Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
 
@@ -25,7 +27,7 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
       --keep-host          forward the client's Host header (default: rewrite it to the upstream)
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable)
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
-  -h, --help               this help
+${APP_FLAGS_HELP}  -h, --help               this help
 
 Once listening it prints 'frametap listening on http://HOST:PORT -> URL' on stderr.
 SIGINT / SIGTERM: stop, write 'end' for every open connection, flush the capture, exit 0.
@@ -47,6 +49,7 @@ const FLAGS = {
   header: { type: 'string', short: 'H', multiple: true },
   redact: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 /** RFC 9110 §5.1: field-name = token; tchar per §5.6.2. */
@@ -90,6 +93,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
@@ -106,6 +110,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       redact,
     },
     ui,
+    app,
     write: values.write ?? null,
     frames: values.frames ?? false,
     maxCapture,
