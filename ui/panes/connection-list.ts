@@ -15,6 +15,8 @@ interface Column {
   /** Lower is kept first when the pane is narrow. */
   readonly priority: number;
   readonly value: (c: ConnectionView, now: number) => string;
+  /** Shown only when some connection has a value (the app view's request/reply figures). */
+  readonly optional?: boolean;
 }
 
 /** In display order. At 80 columns the least important (client, age, rtt) go first. */
@@ -30,11 +32,13 @@ const COLUMNS: readonly Column[] = [
   { title: 'viol', width: 4, align: 'right', priority: 4, value: (c) => String(c.violations) },
   { title: 'rtt', width: 7, align: 'right', priority: 6, value: (c) => (c.rttMs === null ? '-' : `${c.rttMs < 10 ? c.rttMs.toFixed(1) : Math.round(c.rttMs)}ms`) },
   { title: 'close', width: 20, grow: 30, align: 'left', priority: 2, value: (c) => closeSummary(c) },
+  // Request/reply figures (docs/app-protocols.md): `5/5, p50 12.0 ms, p99 30.0 ms`.
+  { title: 'pairs', width: 34, align: 'left', priority: 2, optional: true, value: (c) => shown(pairColumn(c.appStats?.() ?? null)) },
 ];
 
 /** The columns that fit in `width` (by priority) and their widths, spare width shared by the growing ones. */
-export function connectionColumns(width: number): { readonly column: Column; readonly width: number }[] {
-  const byPriority = [...COLUMNS].sort((x, y) => x.priority - y.priority);
+export function connectionColumns(width: number, withOptional = false): { readonly column: Column; readonly width: number }[] {
+  const byPriority = COLUMNS.filter((c) => withOptional || !c.optional).sort((x, y) => x.priority - y.priority);
   const chosen = new Set<Column>();
   let used = -1;
   for (const col of byPriority) {
@@ -67,21 +71,15 @@ function cells(values: readonly string[], layout: ReturnType<typeof connectionCo
 }
 
 /** The header line of the list for a pane `width` columns wide (after the one-column selection mark). */
-export function connectionHeader(width: number): string {
-  const layout = connectionColumns(width);
+export function connectionHeader(width: number, withOptional = false): string {
+  const layout = connectionColumns(width, withOptional);
   return cells(layout.map(({ column }) => column.title), layout);
 }
 
 /** One connection as a line of the list, `width` columns wide. */
-export function formatConnectionRow(c: ConnectionView, now: number, width = 160): string {
-  const layout = connectionColumns(width);
-  return cells(layout.map(({ column }) => column.value(c, now)), layout) + pairs(c);
-}
-
-/** Request/reply figures after the close column (docs/app-protocols.md), when there are any. */
-function pairs(c: ConnectionView): string {
-  const text = pairColumn(c.appStats?.() ?? null);
-  return text ? `  pairs ${shown(text)}` : '';
+export function formatConnectionRow(c: ConnectionView, now: number, width = 160, withOptional = false): string {
+  const layout = connectionColumns(width, withOptional);
+  return cells(layout.map(({ column }) => column.value(c, now)), layout);
 }
 
 /** `1000 Normal Closure (closed by client, clean)`, `1006 Abnormal Closure`, `refused 403`. */
@@ -100,7 +98,9 @@ export function closeSummary(c: ConnectionView): string {
 
 export function connectionLines(view: DashboardView, rows: number, width: number, now: number): Line[] {
   const ids = view.connectionIds();
-  const out: Line[] = [line(fit(` ${connectionHeader(width - 1)}`, width), 'heading')];
+  const visible = ids.slice(view.connTop, view.connTop + rows - 1).map((id) => view.store.connections.get(id)!);
+  const withPairs = visible.some((c) => pairColumn(c.appStats?.() ?? null) !== '');
+  const out: Line[] = [line(fit(` ${connectionHeader(width - 1, withPairs)}`, width), 'heading')];
   if (ids.length === 0) {
     out.push(line('no connections yet: point a WebSocket client at the listen address', 'dim'));
     return out;
@@ -108,7 +108,7 @@ export function connectionLines(view: DashboardView, rows: number, width: number
   for (let i = view.connTop; i < Math.min(ids.length, view.connTop + rows - 1); i++) {
     const c = view.store.connections.get(ids[i]!)!;
     const mark = c.id === view.selectedConn ? '>' : ' ';
-    const text = fit(mark + formatConnectionRow(c, now, width - 1), width);
+    const text = fit(mark + formatConnectionRow(c, now, width - 1, withPairs), width);
     const style = c.id === view.selectedConn ? 'selected' : c.violations > 0 ? 'violation' : c.state === 'closed' ? 'dim' : 'normal';
     out.push(line(text, style));
   }

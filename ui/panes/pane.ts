@@ -56,17 +56,28 @@ export function guard(text: string): string {
   return out;
 }
 
-/** blessed tags for guarded text: `{`/`}` escaped so tag parsing never sees wire text, escapes dimmed. */
-function toTags(text: string, style: LineStyle): string {
-  const dim = style === 'dim' || style === 'selected' ? ['{underline}', '{/underline}'] : ['{gray-fg}', '{/gray-fg}'];
-  return blessed.escape(text).split(MARK_ON).join(dim[0]).split(MARK_OFF).join(dim[1]);
+/**
+ * blessed tags for guarded text: `{`/`}` escaped so tag parsing never sees wire text, escapes
+ * underlined (visible on every theme and in every colour depth, unlike grey, which an 8-colour
+ * terminal such as tmux's default `screen` draws black).
+ */
+function toTags(text: string): string {
+  return blessed.escape(text).split(MARK_ON).join('{underline}').split(MARK_OFF).join('{/underline}');
+}
+
+/** Grey for dim lines where the terminal has it (16 colours or more); else the plain foreground. */
+function dimTags(screen: blessed.Widgets.Screen): readonly [string, string] {
+  const colors = (screen as unknown as { tput?: { colors?: number } }).tput?.colors ?? 8;
+  return colors >= 16 ? ['{gray-fg}', '{/gray-fg}'] : ['', ''];
 }
 
 export class Pane {
   readonly box: blessed.Widgets.BoxElement;
+  readonly #dim: readonly [string, string];
   #last = '';
 
   constructor(options: PaneOptions) {
+    this.#dim = dimTags(options.parent);
     this.box = blessed.box({
       parent: options.parent,
       label: options.label ? ` ${options.label} ` : undefined,
@@ -100,7 +111,8 @@ export class Pane {
       const l = lines[i]!;
       const safe = guard(l.text);
       const padded = l.style === 'selected' ? safe + ' '.repeat(Math.max(0, cols - displayWidth(safe))) : safe;
-      content += (i ? '\n' : '') + OPEN[l.style] + toTags(padded, l.style) + CLOSE[l.style];
+      const [open, close] = l.style === 'dim' ? this.#dim : [OPEN[l.style], CLOSE[l.style]];
+      content += (i ? '\n' : '') + open + toTags(padded) + close;
     }
     if (content !== this.#last) {
       this.#last = content;
