@@ -21,6 +21,7 @@ import type {
   MessageEvent,
   SessionEvent,
   Side,
+  TunnelEvent,
 } from '../src/session/events.js';
 import { RateMeter } from './store/rate-meter.js';
 import { RowReader } from './store/read-back.js';
@@ -28,6 +29,9 @@ import { CaptureLocations } from './store/capture-locations.js';
 import { C_BINARY, C_CONTROL, C_NOTICE, C_PINGPONG, C_SERVER, C_TEXT, RowLog, type PendingRow, type Row } from './store/row-log.js';
 
 export { DEFAULT_FILTER, RowLog, type DirectionFilter, type LogMode, type PendingRow, type Row, type RowFilter } from './store/row-log.js';
+
+/** Forward mode: raw tunnels kept for the connections pane (the newest). */
+const MAX_TUNNELS = 200;
 
 export type ConnState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -90,6 +94,14 @@ export class DashboardStore {
   lastT = 0;
   totalBytes = 0;
   httpRequests = 0;
+  /** Forward mode: raw (not intercepted) CONNECT tunnels, newest last, at most MAX_TUNNELS. */
+  readonly tunnels: TunnelEvent[] = [];
+  /** Distinct upstream hosts seen in `open` targets, counted up to 2 (forward mode has many). */
+  readonly #hosts = new Set<string>();
+
+  get hostsSeen(): number {
+    return this.#hosts.size;
+  }
   readonly #maxRows: number;
   readonly #slimOver: number;
   readonly #maxConnections: number;
@@ -138,6 +150,7 @@ export class DashboardStore {
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
+        if (this.#hosts.size < 2) this.#hosts.add(hostOf(e.target));
         break;
       case 'handshake': {
         const c = this.#conn(e.conn, e.t);
@@ -222,6 +235,10 @@ export class DashboardStore {
       }
       case 'http':
         this.httpRequests++;
+        break;
+      case 'tunnel':
+        this.tunnels.push(e);
+        if (this.tunnels.length > MAX_TUNNELS) this.tunnels.shift();
         break;
     }
     this.#onChange();
@@ -400,6 +417,20 @@ function pairedLogs(indexed: boolean): { frames: RowLog; messages: RowLog } {
   frames.partner = messages;
   messages.partner = frames;
   return { frames, messages };
+}
+
+/** Whether the connection list should name each connection's host (forward mode: many hosts). */
+export function showsHosts(store: DashboardStore): boolean {
+  return store.hostsSeen > 1 || store.tunnels.length > 0;
+}
+
+/** `host[:port]` of a full URL target, '' when it has none. */
+export function hostOf(target: string): string {
+  try {
+    return new URL(target).host;
+  } catch {
+    return '';
+  }
 }
 
 function pathOf(target: string): string {

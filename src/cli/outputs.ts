@@ -10,6 +10,9 @@ import { FrametapError } from '../errors.js';
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { CaptureLimit } from '../capture/capture-limit.js';
 import { startLineLog, type LineLog } from '../sinks/line-log.js';
+import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
+import { RECORDED_TYPES } from '../pcap/pcapng-recorder.js';
+import { DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import type { UiMode } from './args.js';
@@ -31,8 +34,13 @@ export interface DashboardSetup {
 export interface OutputsOptions {
   readonly bus: EventBus;
   readonly ui: UiMode;
-  /** `-w FILE` (or one already opened with `JsonlWriter.prepare`), null without `-w`. */
-  readonly write: string | PreparedCapture | null;
+  /**
+   * `-w FILE` (or one already opened with `JsonlWriter.prepare` / `PcapngWriter.prepare`), `-w -`
+   * as `{ stdout: format }`, null without `-w`.
+   */
+  readonly write: string | PreparedCapture | PreparedPcapng | { readonly stdout: 'jsonl' | 'pcapng' } | null;
+  /** How the run inspects, recorded in a pcapng (`--max-payload`, `--redact`). */
+  readonly recording?: { readonly maxPayload: number; readonly redact: readonly string[] };
   readonly header: CaptureHeader;
   /** Needed in tui mode. */
   readonly dashboard?: DashboardSetup;
@@ -49,8 +57,10 @@ export interface OutputsOptions {
 }
 
 export interface Outputs {
-  /** The capture writer (`-w`, or the dashboard's temporary capture). */
+  /** The JSON Lines capture writer (`-w`, or the dashboard's temporary capture). */
   readonly writer: JsonlWriter | null;
+  /** The pcapng writer (`-w FILE.pcapng`, `-w - --format pcapng`). */
+  readonly packets: PcapngWriter | null;
   /** Path of that capture, null when there is none. */
   readonly captureFile: string | null;
   /** true: a writer's queue is over its high-water mark, slow the producers; false: it drained. */
@@ -63,7 +73,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const { bus, ui, header } = options;
   const stdout = options.stdout ?? process.stdout;
   const closers: (() => Promise<void> | void)[] = [];
-  const writers: JsonlWriter[] = [];
+  const writers: (JsonlWriter | PcapngWriter)[] = [];
   /** Every sink that can ask the relay to slow down: the writers and the line log. */
   const pressured: { onPressure(cb: (high: boolean) => void): () => void }[] = [];
   let tempDir: string | null = null;
@@ -77,9 +87,29 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
 
   try {
     let writer: JsonlWriter | null = null;
-    if (options.write !== null) {
-      writer = typeof options.write === 'string' ? JsonlWriter.create(options.write, header) : options.write.start(header);
-    } else if (ui === 'tui') {
+    let packets: PcapngWriter | null = null;
+    const w = options.write;
+    const recording = { maxPayload: options.recording?.maxPayload ?? DEFAULT_MAX_PAYLOAD, redact: options.recording?.redact ?? [], maxCapture: options.maxCapture ?? null };
+    if (w !== null && typeof w === 'object' && 'stdout' in w) {
+      if (w.stdout === 'pcapng') packets = PcapngWriter.toStream(stdout, header, recording);
+      else writer = JsonlWriter.toStream(stdout, header);
+    } else if (w !== null && typeof w === 'object' && isPreparedPcapng(w)) {
+      packets = w.start(header, recording);
+    } else if (w !== null) {
+      writer = typeof w === 'string' ? JsonlWriter.create(w, header) : w.start(header);
+    }
+    if (packets) {
+      writers.push(packets);
+      const out = packets;
+      const off = bus.subscribe('pcapng writer', (event) => out.write(event), [...RECORDED_TYPES]);
+      const offProblem = out.onProblem((event) => queueMicrotask(() => bus.publish(event)));
+      closers.push(async () => {
+        off();
+        offProblem();
+        await out.close();
+      });
+    }
+    if (writer === null && ui === 'tui') {
       // The dashboard keeps a bounded window in memory and reads older rows back from a capture.
       tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-'));
       writer = JsonlWriter.create(path.join(tempDir, 'live.jsonl'), header);
@@ -122,6 +152,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     const captureFile = writer?.path ?? null;
     return {
       writer,
+      packets,
       captureFile,
       onPressure(cb) {
         // Pressure is on while any writer (or the line log) is over its high-water mark.
@@ -145,6 +176,10 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     await closeAll();
     throw error;
   }
+}
+
+function isPreparedPcapng(w: PreparedCapture | PreparedPcapng): w is PreparedPcapng {
+  return PcapngWriter.isPrepared(w);
 }
 
 /**

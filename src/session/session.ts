@@ -4,8 +4,9 @@
  * socket: the proxy's tee hands it a read-only copy of each chunk after relaying it.
  */
 import { DirectionInspector } from '../protocol/direction-inspector.js';
+import type { InflateLimiter } from '../protocol/inflate-limiter.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
-import { CloseCode, Opcode } from '../protocol/constants.js';
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
 import type { EventBus } from './event-bus.js';
 import type {
@@ -34,6 +35,8 @@ export interface SessionOptions {
   /** Bytes kept per frame and per message (`--max-payload`). */
   readonly maxPayload: number;
   readonly redactor?: Redactor;
+  /** Shared bound on concurrent inflates across the proxy's connections (none: unbounded). */
+  readonly inflateLimiter?: InflateLimiter | null;
   /** Clock for events not stamped by the inspector (open, handshake, error, end). */
   readonly now?: () => number;
 }
@@ -93,6 +96,7 @@ export class Session {
   readonly #maxPayload: number;
   readonly #redactor: Redactor;
   readonly #now: () => number;
+  readonly #inflateLimiter: InflateLimiter | null;
   #openedAt = 0;
   #upgraded = false;
   #handshook = false;
@@ -113,6 +117,7 @@ export class Session {
     this.#maxPayload = options.maxPayload;
     this.#redactor = options.redactor ?? new Redactor([]);
     this.#now = options.now ?? preciseNow;
+    this.#inflateLimiter = options.inflateLimiter ?? null;
   }
 
   get upgraded(): boolean {
@@ -306,10 +311,15 @@ export class Session {
 
   #inspector(from: Side, deflate: ConstructorParameters<typeof DirectionInspector>[0]['deflate']): DirectionInspector {
     const dir = from === 'client' ? this.#client : this.#server;
+    // Payload bytes are kept only for sinks that show them: with none (a pcapng recording, which
+    // has the bytes already, or `--ui none` counting ends) only what a close frame can carry is
+    // kept, for its code and reason; UTF-8 and inflate are still judged on every byte.
+    const payloads = this.#bus.wants('frame') || this.#bus.wants('message');
     return new DirectionInspector({
       from,
-      maxPayload: this.#maxPayload,
+      maxPayload: payloads ? this.#maxPayload : Math.min(this.#maxPayload, MAX_CONTROL_PAYLOAD),
       deflate,
+      inflateLimiter: this.#inflateLimiter,
       onEvent: (event: WireEvent) => this.#onWire(dir, event),
       onIdle: () => {
         dir.lowerBound = Infinity;

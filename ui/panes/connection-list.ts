@@ -1,6 +1,7 @@
 /** The connections pane: one line per connection, state, counters, RTT and the close with its name. */
 import { formatCloseLine, formatDuration, formatSize, oneLine, shown } from '../format.js';
-import type { ConnectionView } from '../store.js';
+import { hostOf, showsHosts, type ConnectionView } from '../store.js';
+import type { TunnelEvent } from '../../src/session/events.js';
 import { messagesOnly, type DashboardView } from '../view.js';
 import { padStartWidth } from '../../src/render/safe-text.js';
 import { fit, line, type Line } from './lines.js';
@@ -14,7 +15,7 @@ interface Column {
   readonly align: 'left' | 'right';
   /** Lower is kept first when the pane is narrow. */
   readonly priority: number;
-  readonly value: (c: ConnectionView, now: number) => string;
+  readonly value: (c: ConnectionView, now: number, withHost: boolean) => string;
   /** Shown only when some connection has a value (the app view's request/reply figures). */
   readonly optional?: boolean;
 }
@@ -25,7 +26,7 @@ const COLUMNS: readonly Column[] = [
   // A HAR records no close or end: its connections are shown as recorded, not as still open.
   { title: 'state', width: 9, align: 'left', priority: 1, value: (c) => (messagesOnly(c) && !c.end ? 'recorded' : c.state) },
   { title: 'client', width: 21, align: 'left', priority: 8, value: (c) => shown(c.client) },
-  { title: 'path', width: 10, grow: Infinity, align: 'left', priority: 2, value: (c) => shown(c.path || '/') },
+  { title: 'path', width: 10, grow: Infinity, align: 'left', priority: 2, value: (c, _now, withHost) => shown(withHost ? `${hostOf(c.target)}${c.path || '/'}` : c.path || '/') },
   { title: 'age', width: 7, align: 'right', priority: 7, value: (c, now) => formatDuration((c.endedAt ?? now) - c.openedAt) },
   { title: 'msgs →/←', width: 9, align: 'left', priority: 3, value: (c) => `${c.messages.client}/${c.messages.server}` },
   { title: 'bytes →/←', width: 13, align: 'left', priority: 5, value: (c) => `${formatSize(c.bytes.client)}/${formatSize(c.bytes.server)}` },
@@ -77,9 +78,35 @@ export function connectionHeader(width: number, withOptional = false): string {
 }
 
 /** One connection as a line of the list, `width` columns wide. */
-export function formatConnectionRow(c: ConnectionView, now: number, width = 160, withOptional = false): string {
+export function formatConnectionRow(c: ConnectionView, now: number, width = 160, withOptional = false, withHost = false): string {
   const layout = connectionColumns(width, withOptional);
-  return cells(layout.map(({ column }) => column.value(c, now)), layout);
+  return cells(layout.map(({ column }) => column.value(c, now, withHost)), layout);
+}
+
+/** Forward mode: a raw tunnel (not intercepted), with its host and byte counts, in the same columns. */
+export function formatTunnelRow(t: TunnelEvent, width = 160, withOptional = false): string {
+  const layout = connectionColumns(width, withOptional);
+  const value = (title: string): string => {
+    switch (title) {
+      case '#':
+        return `#${t.conn}`;
+      case 'state':
+        return 'tunnel';
+      case 'client':
+        return shown(t.client);
+      case 'path':
+        return shown(t.target);
+      case 'age':
+        return formatDuration(t.durationMs);
+      case 'bytes →/←':
+        return `${formatSize(t.bytes.client)}/${formatSize(t.bytes.server)}`;
+      case 'close':
+        return `raw (${shown(t.why)})`;
+      default:
+        return '-';
+    }
+  };
+  return cells(layout.map(({ column }) => value(column.title)), layout);
 }
 
 /** `1000 Normal Closure (closed by client, clean)`, `1006 Abnormal Closure`, `refused 403`. */
@@ -101,16 +128,25 @@ export function connectionLines(view: DashboardView, rows: number, width: number
   const visible = ids.slice(view.connTop, view.connTop + rows - 1).map((id) => view.store.connections.get(id)!);
   const withPairs = visible.some((c) => pairColumn(c.appStats?.() ?? null) !== '');
   const out: Line[] = [line(fit(` ${connectionHeader(width - 1, withPairs)}`, width), 'heading')];
+  const tunnels = view.store.tunnels;
+  if (ids.length === 0 && tunnels.length > 0) {
+    for (const t of tunnels.slice(-(rows - 1))) out.push(line(fit(` ${formatTunnelRow(t, width - 1, withPairs)}`, width), 'dim'));
+    return out;
+  }
   if (ids.length === 0) {
     out.push(line('no connections yet: point a WebSocket client at the listen address', 'dim'));
     return out;
   }
+  const withHost = showsHosts(view.store);
   for (let i = view.connTop; i < Math.min(ids.length, view.connTop + rows - 1); i++) {
     const c = view.store.connections.get(ids[i]!)!;
     const mark = c.id === view.selectedConn ? '>' : ' ';
-    const text = fit(mark + formatConnectionRow(c, now, width - 1, withPairs), width);
+    const text = fit(mark + formatConnectionRow(c, now, width - 1, withPairs, withHost), width);
     const style = c.id === view.selectedConn ? 'selected' : c.violations > 0 ? 'violation' : c.state === 'closed' ? 'dim' : 'normal';
     out.push(line(text, style));
   }
+  // Raw tunnels (not selectable) fill the rows the connections leave free, newest last.
+  const free = rows - out.length;
+  if (free > 0) for (const t of tunnels.slice(-free)) out.push(line(fit(` ${formatTunnelRow(t, width - 1, withPairs)}`, width), 'dim'));
   return out;
 }
