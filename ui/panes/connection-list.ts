@@ -26,10 +26,10 @@ const COLUMNS: readonly Column[] = [
   // A HAR records no close or end: its connections are shown as recorded, not as still open.
   { title: 'state', width: 9, align: 'left', priority: 1, value: (c) => (messagesOnly(c) && !c.end ? 'recorded' : c.state) },
   { title: 'client', width: 21, align: 'left', priority: 8, value: (c) => shown(c.client) },
-  { title: 'path', width: 10, grow: Infinity, align: 'left', priority: 2, value: (c, _now, withHost) => shown(withHost ? `${hostOf(c.target)}${c.path || '/'}` : c.path || '/') },
+  { title: 'path', width: 8, grow: Infinity, align: 'left', priority: 2, value: (c, _now, withHost) => shown(withHost ? `${hostOf(c.target)}${c.path || '/'}` : c.path || '/') },
   { title: 'age', width: 7, align: 'right', priority: 7, value: (c, now) => formatDuration((c.endedAt ?? now) - c.openedAt) },
   { title: 'msgs →/←', width: 9, align: 'left', priority: 3, value: (c) => `${c.messages.client}/${c.messages.server}` },
-  { title: 'bytes →/←', width: 13, align: 'left', priority: 5, value: (c) => `${formatSize(c.bytes.client)}/${formatSize(c.bytes.server)}` },
+  { title: 'bytes →/←', width: 15, align: 'left', priority: 5, value: (c) => `${formatSize(c.bytes.client)}/${formatSize(c.bytes.server)}` },
   { title: 'viol', width: 4, align: 'right', priority: 4, value: (c) => String(c.violations) },
   { title: 'rtt', width: 7, align: 'right', priority: 6, value: (c) => (c.rttMs === null ? '-' : `${c.rttMs < 10 ? c.rttMs.toFixed(1) : Math.round(c.rttMs)}ms`) },
   { title: 'close', width: 20, grow: 30, align: 'left', priority: 2, value: (c) => closeSummary(c) },
