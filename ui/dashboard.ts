@@ -9,17 +9,20 @@ import blessed from 'blessed';
 import { readCaptureLines, readEventAt } from '../src/capture/jsonl-reader.js';
 import type { EventBus } from '../src/session/event-bus.js';
 import type { SessionEvent } from '../src/session/events.js';
-import { actionFor, helpLines, type Action, type KeyMode } from './keymap.js';
+import { keyContext, runCommand, type CommandHost } from './commands.js';
+import { actionFor, helpLines, type KeyMode } from './keymap.js';
+import { mouseCommand, type PaneBox } from './mouse.js';
 import { connectionLines } from './panes/connection-list.js';
 import { detailLines } from './panes/frame-detail.js';
 import { logLines, logTitle } from './panes/frame-log.js';
 import { handshakeLines } from './panes/handshake.js';
-import { line, type Line } from './panes/lines.js';
+import { line, wrapLines, type Line } from './panes/lines.js';
 import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
+import { installTerminalWidths } from './terminal-width.js';
 import type { LineSource } from './search.js';
 import type { AppViewOptions } from '../src/appproto/connection-app.js';
-import { DEFAULT_FILTER, DashboardStore } from './store.js';
+import { DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
 export interface DashboardOptions {
@@ -72,12 +75,16 @@ class BlessedDashboard implements Dashboard {
   #searchInput: string | null = null;
   #destroyed = false;
   #quitting = false;
+  #terminalLost = false;
 
   constructor(options: DashboardOptions) {
     this.#options = options;
     const file = options.captureFile;
     const indexed = options.captureIndex !== undefined && file !== null;
+    // A recorded capture's rates come from its own times, not from how fast it is read.
+    const recorded = options.source === 'view';
     this.#store = new DashboardStore({
+      ...(recorded ? { now: () => this.#store.lastT } : {}),
       ...(options.app !== undefined ? { app: options.app } : {}),
       readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
       onChange: () => this.#dirty(),
@@ -100,6 +107,20 @@ class BlessedDashboard implements Dashboard {
     this.#overlay = new Pane({ parent: s, label: 'help', top: 'center', left: 'center', width: 84, height: '80%' });
     this.#overlay.box.hide();
 
+    // The terminal can go away under us (closed window, tmux kill-session, ssh drop: SIGHUP, then EIO
+    // on every read and write). Stop drawing and quit as q would, so the capture is still flushed
+    // and a temporary one removed, instead of dying on an unhandled 'error' event.
+    const onTerminalError = (): void => {
+      if (this.#destroyed) return;
+      this.#terminalLost = true;
+      if (!this.#quitting) {
+        this.#quitting = true;
+        this.#options.onQuit();
+      }
+    };
+    // Kept after destroy: restoring the screen writes to a terminal that may be gone, and an error
+    // then must not kill the process while it flushes the capture.
+    for (const stream of [process.stdout, process.stdin]) stream.on('error', onTerminalError);
     s.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => this.#onKey(ch, key));
     s.on('mouse', (data: blessed.Widgets.Events.IMouseEventArg) => this.#onMouse(data));
     s.on('resize', () => this.#render());
@@ -133,7 +154,13 @@ class BlessedDashboard implements Dashboard {
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     this.#loopDelay?.disable();
     for (const u of this.#unsubscribe) u();
-    this.#screen.destroy();
+    if (!this.#terminalLost) {
+      try {
+        this.#screen.destroy();
+      } catch {
+        // The terminal went away while being restored.
+      }
+    }
     this.#restoreStderr();
   }
 
@@ -147,7 +174,7 @@ class BlessedDashboard implements Dashboard {
   }
 
   #render(): void {
-    if (this.#destroyed) return;
+    if (this.#destroyed || this.#terminalLost) return;
     const started = performance.now();
     this.#draw();
     this.#renderMs += performance.now() - started;
@@ -185,10 +212,24 @@ class BlessedDashboard implements Dashboard {
       const mode: KeyMode = v.overlay === 'help' ? 'normal' : 'filter';
       const body: Line[] =
         v.overlay === 'help'
-          ? [line('keys', 'heading'), ...helpLines('normal').map((t) => line(t)), line(''), line('in the filter menu (f)', 'heading'), ...helpLines('filter').map((t) => line(t)), line(''), line('mouse: wheel scrolls, click selects', 'dim')]
+          ? [
+              line('keys', 'heading'),
+              ...helpLines('normal').map((t) => line(t)),
+              line(''),
+              line('in the filter menu (f)', 'heading'),
+              ...helpLines('filter').map((t) => line(t)),
+              line(''),
+              line('in this help', 'heading'),
+              ...helpLines('help').map((t) => line(t)),
+              line(''),
+              line('mouse: wheel scrolls, click selects', 'dim'),
+            ]
           : [line(`filter: ${describeFilter(v.filter)}`, 'heading'), ...helpLines(mode).map((t) => line(t))];
-      this.#overlay.setLabel(v.overlay === 'help' ? 'help (Esc or ? closes)' : 'filter (Esc closes)', true);
-      this.#overlay.show(body);
+      const rows = this.#overlay.inner.rows;
+      v.helpTop = Math.min(v.helpTop, Math.max(0, body.length - rows));
+      const more = body.length > rows ? `, ↑↓ PgUp PgDn scroll, ${v.helpTop + 1}–${Math.min(body.length, v.helpTop + rows)} of ${body.length}` : '';
+      this.#overlay.setLabel(v.overlay === 'help' ? `help (Esc or ? closes${more})` : 'filter (Esc closes)', true);
+      this.#overlay.show(v.overlay === 'help' ? body.slice(v.helpTop, v.helpTop + rows) : body);
       this.#overlay.box.show();
       this.#overlay.box.setFront();
     } else {
@@ -211,11 +252,11 @@ class BlessedDashboard implements Dashboard {
     const c = v.connection();
     const cols = this.#detail.inner.cols;
     if (!c) return { title: 'detail', lines: [line('nothing selected', 'dim')] };
-    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: handshakeLines(c) };
+    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: wrapLines(handshakeLines(c), cols) };
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;
-    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView, treeDepth: v.treeDepth }, cols);
+    const lines = wrapLines(detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView, treeDepth: v.treeDepth }, cols), cols);
     return { title: `detail (${v.payloadView}; x switches)`, lines };
   }
 
@@ -226,10 +267,10 @@ class BlessedDashboard implements Dashboard {
       this.#onSearchKey(ch, name);
       return;
     }
-    const mode: KeyMode = this.#view.overlay === 'filter' ? 'filter' : 'normal';
-    const action = actionFor(mode, name) ?? (ch ? actionFor(mode, ch) : undefined);
+    const context = keyContext(this.#view);
+    const action = actionFor(context, name) ?? (ch ? actionFor(context, ch) : undefined);
     if (!action) return;
-    this.#perform(action);
+    runCommand(action, this.#host);
     this.#render();
   }
 
@@ -259,111 +300,36 @@ class BlessedDashboard implements Dashboard {
     void this.#view.find(pattern, direction, lines).finally(() => this.#render());
   }
 
-  #perform(action: Action): void {
-    const v = this.#view;
-    if (v.overlay === 'help' && action !== 'quit' && action !== 'help' && action !== 'close-overlay') return;
-    switch (action) {
-      case 'up':
-        return v.move(-1);
-      case 'down':
-        return v.move(1);
-      case 'page-up':
-        return v.page(-1);
-      case 'page-down':
-        return v.page(1);
-      case 'first':
-        return v.home();
-      case 'last':
-        return v.end();
-      case 'next-pane':
-        v.nextPane();
-        if (v.focus !== 'detail') this.#zoom = false;
-        return;
-      case 'detail':
-        this.#zoom = !this.#zoom;
-        v.focus = this.#zoom ? 'detail' : 'log';
-        return;
-      case 'search':
-        this.#searchInput = '';
-        return;
-      case 'search-next':
-        this.#search('', 1);
-        return;
-      case 'search-prev':
-        this.#search('', -1);
-        return;
-      case 'filter':
-        v.overlay = 'filter';
-        return;
-      case 'mode':
-        return v.toggleMode();
-      case 'payload-view':
-        return v.cyclePayloadView();
-      case 'fold-tree':
-        return v.cycleTreeDepth();
-      case 'handshake':
-        return v.toggleHandshake();
-      case 'pause':
-        v.togglePause();
-        if (!v.paused) this.#dirty();
-        return;
-      case 'help':
-        v.overlay = v.overlay === 'help' ? null : 'help';
-        return;
-      case 'close-overlay':
-        if (v.overlay === null && this.#zoom) {
-          this.#zoom = false;
-          v.focus = 'log';
-        }
-        v.overlay = null;
-        return;
-      case 'quit':
-        if (!this.#quitting) {
-          this.#quitting = true;
-          v.notice = 'quitting: closing connections and flushing the capture…';
-          this.#options.onQuit();
-        }
-        return;
-      case 'filter-direction': {
-        const d = v.filter.direction === 'both' ? 'client' : v.filter.direction === 'client' ? 'server' : 'both';
-        return v.setFilter({ ...v.filter, direction: d });
-      }
-      case 'filter-text':
-        return v.setFilter({ ...v.filter, text: !v.filter.text });
-      case 'filter-binary':
-        return v.setFilter({ ...v.filter, binary: !v.filter.binary });
-      case 'filter-control':
-        return v.setFilter({ ...v.filter, control: !v.filter.control });
-      case 'filter-ping':
-        return v.setFilter({ ...v.filter, pingPong: !v.filter.pingPong });
-      case 'filter-reset':
-        return v.setFilter(DEFAULT_FILTER);
-    }
-  }
+  /** What the command table (commands.ts) may ask of the dashboard. */
+  readonly #host: CommandHost = ((dashboard: BlessedDashboard): CommandHost => ({
+    get view() {
+      return dashboard.#view;
+    },
+    get zoom() {
+      return dashboard.#zoom;
+    },
+    set zoom(on: boolean) {
+      dashboard.#zoom = on;
+    },
+    startSearch: () => {
+      dashboard.#searchInput = '';
+    },
+    searchAgain: (direction) => dashboard.#search('', direction),
+    quit: () => {
+      if (dashboard.#quitting) return;
+      dashboard.#quitting = true;
+      dashboard.#view.notice = 'quitting: closing connections and flushing the capture…';
+      dashboard.#options.onQuit();
+    },
+    wake: () => dashboard.#dirty(),
+  }))(this);
 
   #onMouse(data: blessed.Widgets.Events.IMouseEventArg): void {
     if (this.#destroyed) return;
-    const v = this.#view;
-    const inside = (p: Pane): boolean => {
-      const b = p.box;
-      return data.x >= Number(b.aleft) && data.x < Number(b.aleft) + Number(b.width) && data.y >= Number(b.atop) && data.y < Number(b.atop) + Number(b.height);
-    };
-    const target = inside(this.#conns) ? 'connections' : inside(this.#log) ? 'log' : inside(this.#detail) ? 'detail' : null;
-    if (target === null) return;
+    const box = (p: Pane): PaneBox => ({ left: Number(p.box.aleft), top: Number(p.box.atop), width: Number(p.box.width), height: Number(p.box.height) });
     // blessed reports wheel turns as actions its typings do not list.
-    const action = data.action as string;
-    if (action === 'wheelup' || action === 'wheeldown') {
-      v.focus = target;
-      v.move(action === 'wheelup' ? -3 : 3);
-    } else if (action === 'mousedown') {
-      const row = data.y - Number((target === 'connections' ? this.#conns : this.#log).box.atop) - 1;
-      if (target === 'connections') v.selectConnectionAt(row - 1);
-      else if (target === 'log') v.selectRowAt(row);
-      else v.focus = 'detail';
-    } else {
-      return;
-    }
-    this.#render();
+    const report = { x: data.x, y: data.y, action: data.action as string };
+    if (mouseCommand(this.#view, report, { connections: box(this.#conns), log: box(this.#log), detail: box(this.#detail) })) this.#render();
   }
 }
 
@@ -405,6 +371,7 @@ function startStatsFile(file: string, snapshot: () => object): NodeJS.Timeout {
  * Upstream: https://github.com/chjj/blessed/issues/345 (Setulc).
  */
 function createScreen(): blessed.Widgets.Screen {
+  installTerminalWidths();
   const consoleError = console.error;
   console.error = () => {};
   try {
@@ -415,8 +382,22 @@ function createScreen(): blessed.Widgets.Screen {
       tput: true,
       buffer: true,
       zero: true,
+      // Unicode whatever LANG/LC_* say: blessed otherwise prints `?` for every non-ASCII character.
+      forceUnicode: true,
     } as unknown as blessed.Widgets.IScreenOptions);
-    return blessed.screen({ program, smartCSR: true, autoPadding: true, warnings: false, title: 'frametap' } as blessed.Widgets.IScreenOptions);
+    const screen = blessed.screen({
+      program,
+      smartCSR: true,
+      autoPadding: true,
+      warnings: false,
+      fullUnicode: true,
+      forceUnicode: true,
+      title: 'frametap',
+    } as blessed.Widgets.IScreenOptions);
+    // Box drawing as the characters themselves (┌─┐), never through the terminal's alternate
+    // character set: tmux and others draw ACS `lqqk` depending on the locale and terminfo.
+    (program as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+    return screen;
   } finally {
     console.error = consoleError;
   }

@@ -5,6 +5,21 @@
 import { messageText } from '../src/session/event-data.js';
 import { OPCODE_NAMES, closeCodeName, isControlOpcode } from '../src/protocol/constants.js';
 import type { FrameEvent, MessageEvent, Side } from '../src/session/events.js';
+import { safeText, truncateWidth } from '../src/render/safe-text.js';
+
+/**
+ * Untrusted text (payloads, headers, reasons, details, addresses) as the dashboard shows it: every
+ * control, format and bidi character escaped and marked (src/render/safe-text.ts). Every string
+ * from the wire goes through this or `oneLine` before it reaches a pane.
+ */
+export function shown(text: string): string {
+  return safeText(text, { mark: true });
+}
+
+/** Like `shown`, keeping line breaks and tabs, for payloads shown on several lines. */
+export function shownMultiline(text: string): string {
+  return safeText(text, { mark: true, newlines: true, tabs: true });
+}
 
 /** `→` client to server, `←` server to client. */
 export function arrow(from: Side): string {
@@ -66,17 +81,12 @@ export function formatFlags(f: Pick<FrameEvent, 'fin' | 'rsv1' | 'rsv2' | 'rsv3'
   return `${f.fin ? 'F' : '.'}${f.rsv1 ? '1' : '.'}${f.rsv2 ? '2' : '.'}${f.rsv3 ? '3' : '.'}${f.masked ? 'M' : '.'}`;
 }
 
-/** Replace control characters and collapse a payload to one line of at most `width` columns. */
+/** Untrusted text on one line of at most `width` columns: controls escaped (`\n`, `\u001b`), cut with `…`. */
 export function oneLine(text: string, width: number): string {
-  let out = '';
-  for (const ch of text) {
-    if (out.length >= width) return `${out.slice(0, Math.max(0, width - 1))}…`;
-    const c = ch.codePointAt(0)!;
-    if (c === 0x0a || c === 0x0d || c === 0x09) out += ' ';
-    else if (c < 0x20 || c === 0x7f) out += '.';
-    else out += ch;
-  }
-  return out;
+  // Bounded work for huge payloads: only the start can be shown.
+  const head = text.length > width * 4 + 16 ? text.slice(0, width * 4 + 16) : text;
+  const cut = truncateWidth(shown(head), width);
+  return head.length < text.length && !cut.endsWith('…') ? `${truncateWidth(cut, Math.max(0, width - 1))}…` : cut;
 }
 
 /** Printable preview of binary bytes: hex of the first bytes. */
@@ -87,27 +97,40 @@ export function hexPreview(bytes: Uint8Array, width: number): string {
   return bytes.length > n ? `${out}…` : out;
 }
 
-/** The bytes as text when they are valid UTF-8 without control characters (other than tab and newlines). */
-export function printableText(bytes: Uint8Array): string | null {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) return null;
+/**
+ * The bytes as text when they are valid UTF-8 (RFC 6455 §5.6: a text frame's payload is UTF-8); with
+ * `strict` (a frame whose kind is not known to be text) also free of C0 controls other than tab and
+ * newlines. Controls in text are shown escaped, never raw.
+ */
+export function printableText(bytes: Uint8Array, strict = true): string | null {
+  if (strict) {
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) return null;
+    }
   }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
-  return text.includes('\ufffd') ? null : text;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const text = buf.toString('utf8');
+  // A U+FFFD that was on the wire is text; one made by the decoder means invalid UTF-8.
+  return text.includes('\ufffd') && !Buffer.from(text, 'utf8').equals(buf) ? null : text;
 }
 
 function hexByte(b: number): string {
   return b < 16 ? `0${b.toString(16)}` : b.toString(16);
 }
 
-/** Classic 16-bytes-per-line dump: offset, hex in two groups of eight, printable ASCII. */
-export function hexDump(bytes: Uint8Array, maxLines = Infinity): string[] {
+/** Bytes per hex dump line that fit in `width` columns: 16 (78 columns), 8 (45) or 4 (29). */
+export function hexBytesPerLine(width: number): 16 | 8 | 4 {
+  return width >= 78 ? 16 : width >= 45 ? 8 : 4;
+}
+
+/** Classic dump, 16 bytes per line by default: offset, hex in groups of eight, printable ASCII. */
+export function hexDump(bytes: Uint8Array, maxLines = Infinity, perLine: 16 | 8 | 4 = 16): string[] {
   const lines: string[] = [];
-  for (let off = 0; off < bytes.length && lines.length < maxLines; off += 16) {
+  for (let off = 0; off < bytes.length && lines.length < maxLines; off += perLine) {
     let hex = '';
     let ascii = '';
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < perLine; i++) {
       const b = bytes[off + i];
       hex += i === 8 ? '  ' : i ? ' ' : '';
       if (b === undefined) {
@@ -119,7 +142,7 @@ export function hexDump(bytes: Uint8Array, maxLines = Infinity): string[] {
     }
     lines.push(`${off.toString(16).padStart(8, '0')}  ${hex}  |${ascii}|`);
   }
-  if (bytes.length > lines.length * 16) lines.push(`… ${bytes.length - lines.length * 16} more bytes`);
+  if (bytes.length > lines.length * perLine) lines.push(`… ${bytes.length - lines.length * perLine} more bytes`);
   return lines;
 }
 
@@ -170,7 +193,7 @@ function framePreview(e: FrameEvent, width: number, message?: MessageEvent, prev
   }
   if (e.rsv1) return `compressed: ${hexPreview(bytes, width - 12)}`;
   if (e.opcode !== 2) {
-    const text = printableText(bytes);
+    const text = printableText(bytes, e.opcode !== 1);
     if (text !== null) return oneLine(text, width);
   }
   return hexPreview(bytes, width);

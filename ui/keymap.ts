@@ -21,6 +21,7 @@ export type Action =
   | 'fold-tree'
   | 'handshake'
   | 'pause'
+  | 'follow'
   | 'help'
   | 'quit'
   | 'close-overlay'
@@ -31,47 +32,57 @@ export type Action =
   | 'filter-ping'
   | 'filter-reset';
 
-export type KeyMode = 'normal' | 'filter';
+/** The context a binding applies in: the dashboard, the filter menu, the help. */
+export type KeyMode = 'normal' | 'filter' | 'help';
 
 export interface KeyBinding {
   readonly mode: KeyMode;
-  /** blessed key names (`up`, `S-g`, `C-c`, `pageup`, `/`). */
+  /** blessed key names (`up`, `S-g`, `C-c`, `pageup`, `/`); the help shows each (keyLabel). */
   readonly keys: readonly string[];
-  /** How the help shows the keys. */
-  readonly label: string;
   readonly action: Action;
   readonly help: string;
+  /** The word the status bar's key hints show for it (only the most used bindings have one). */
+  readonly hint?: string;
 }
 
 export const KEYMAP: readonly KeyBinding[] = [
-  { mode: 'normal', keys: ['up', 'k'], label: '↑ k', action: 'up', help: 'previous row / connection' },
-  { mode: 'normal', keys: ['down', 'j'], label: '↓ j', action: 'down', help: 'next row / connection' },
-  { mode: 'normal', keys: ['pageup'], label: 'PgUp', action: 'page-up', help: 'one page up' },
-  { mode: 'normal', keys: ['pagedown'], label: 'PgDn', action: 'page-down', help: 'one page down' },
-  { mode: 'normal', keys: ['g', 'home'], label: 'g', action: 'first', help: 'first row (read back from the capture)' },
-  { mode: 'normal', keys: ['S-g', 'G', 'end'], label: 'G', action: 'last', help: 'last row, follow new rows' },
-  { mode: 'normal', keys: ['tab'], label: 'Tab', action: 'next-pane', help: 'next pane: connections, log, detail' },
-  { mode: 'normal', keys: ['enter'], label: 'Enter', action: 'detail', help: 'detail of the selected row' },
-  { mode: 'normal', keys: ['/'], label: '/', action: 'search', help: 'search text payloads (regex)' },
-  { mode: 'normal', keys: ['n'], label: 'n', action: 'search-next', help: 'next search match' },
-  { mode: 'normal', keys: ['S-n', 'N'], label: 'N', action: 'search-prev', help: 'previous search match' },
-  { mode: 'normal', keys: ['f'], label: 'f', action: 'filter', help: 'filter: direction, text/binary/control, ping/pong' },
-  { mode: 'normal', keys: ['m'], label: 'm', action: 'mode', help: 'toggle frames / messages' },
-  { mode: 'normal', keys: ['x'], label: 'x', action: 'payload-view', help: 'payload as text / JSON / hex' },
-  { mode: 'normal', keys: ['o'], label: 'o', action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
-  { mode: 'normal', keys: ['h'], label: 'h', action: 'handshake', help: 'handshake and close summary' },
-  { mode: 'normal', keys: ['p'], label: 'p', action: 'pause', help: 'pause the view (traffic goes on)' },
-  { mode: 'normal', keys: ['?'], label: '?', action: 'help', help: 'this help' },
-  { mode: 'normal', keys: ['escape'], label: 'Esc', action: 'close-overlay', help: 'close help / filter' },
-  { mode: 'normal', keys: ['q', 'C-c'], label: 'q Ctrl-C', action: 'quit', help: 'quit (the capture is flushed)' },
-  { mode: 'filter', keys: ['d'], label: 'd', action: 'filter-direction', help: 'direction: both / client / server' },
-  { mode: 'filter', keys: ['t'], label: 't', action: 'filter-text', help: 'show text frames/messages on/off' },
-  { mode: 'filter', keys: ['b'], label: 'b', action: 'filter-binary', help: 'show binary on/off' },
-  { mode: 'filter', keys: ['c'], label: 'c', action: 'filter-control', help: 'show control frames on/off' },
-  { mode: 'filter', keys: ['p'], label: 'p', action: 'filter-ping', help: 'hide ping/pong on/off' },
-  { mode: 'filter', keys: ['r'], label: 'r', action: 'filter-reset', help: 'show everything' },
-  { mode: 'filter', keys: ['escape', 'enter', 'f'], label: 'Esc Enter f', action: 'close-overlay', help: 'close the filter menu' },
-  { mode: 'filter', keys: ['q', 'C-c'], label: 'q Ctrl-C', action: 'quit', help: 'quit' },
+  { mode: 'normal', keys: ['up', 'k'], action: 'up', help: 'previous row / connection' },
+  { mode: 'normal', keys: ['down', 'j'], action: 'down', help: 'next row / connection' },
+  { mode: 'normal', keys: ['pageup'], action: 'page-up', help: 'one page up' },
+  { mode: 'normal', keys: ['pagedown'], action: 'page-down', help: 'one page down' },
+  { mode: 'normal', keys: ['g', 'home'], action: 'first', help: 'first row (read back from the capture); detail: top' },
+  { mode: 'normal', keys: ['S-g', 'G', 'end'], action: 'last', help: 'last row, follow new rows; detail: bottom' },
+  { mode: 'normal', keys: ['S-f', 'F'], action: 'follow', help: 'follow again: newest connection and row (any move stops it)', hint: 'follow' },
+  { mode: 'normal', keys: ['tab'], action: 'next-pane', help: 'next pane: connections, log, detail' },
+  { mode: 'normal', keys: ['enter'], action: 'detail', help: 'detail of the selected row' },
+  { mode: 'normal', keys: ['/'], action: 'search', help: 'search text payloads (regex)', hint: 'search' },
+  { mode: 'normal', keys: ['n'], action: 'search-next', help: 'next search match' },
+  { mode: 'normal', keys: ['S-n', 'N'], action: 'search-prev', help: 'previous search match' },
+  { mode: 'normal', keys: ['f'], action: 'filter', help: 'filter: direction, text/binary/control, ping/pong', hint: 'filter' },
+  { mode: 'normal', keys: ['m'], action: 'mode', help: 'toggle frames / messages', hint: 'frames/msgs' },
+  { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex', hint: 'text/json/hex' },
+  { mode: 'normal', keys: ['o'], action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
+  { mode: 'normal', keys: ['h'], action: 'handshake', help: 'handshake and close summary', hint: 'handshake' },
+  { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)', hint: 'freeze' },
+  { mode: 'normal', keys: ['?'], action: 'help', help: 'this help', hint: 'help' },
+  { mode: 'normal', keys: ['escape'], action: 'close-overlay', help: 'close help / filter' },
+  { mode: 'normal', keys: ['q', 'C-c'], action: 'quit', help: 'quit (the capture is flushed)', hint: 'quit' },
+  { mode: 'filter', keys: ['d'], action: 'filter-direction', help: 'direction: both / client / server' },
+  { mode: 'filter', keys: ['t'], action: 'filter-text', help: 'show text frames/messages on/off' },
+  { mode: 'filter', keys: ['b'], action: 'filter-binary', help: 'show binary on/off' },
+  { mode: 'filter', keys: ['c'], action: 'filter-control', help: 'show control frames on/off' },
+  { mode: 'filter', keys: ['p'], action: 'filter-ping', help: 'hide ping/pong on/off' },
+  { mode: 'filter', keys: ['r'], action: 'filter-reset', help: 'show everything' },
+  { mode: 'filter', keys: ['escape', 'enter', 'f'], action: 'close-overlay', help: 'close the filter menu' },
+  { mode: 'filter', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },
+  { mode: 'help', keys: ['up', 'k'], action: 'up', help: 'scroll up' },
+  { mode: 'help', keys: ['down', 'j'], action: 'down', help: 'scroll down' },
+  { mode: 'help', keys: ['pageup'], action: 'page-up', help: 'one page up' },
+  { mode: 'help', keys: ['pagedown'], action: 'page-down', help: 'one page down' },
+  { mode: 'help', keys: ['g', 'home'], action: 'first', help: 'top' },
+  { mode: 'help', keys: ['S-g', 'G', 'end'], action: 'last', help: 'bottom' },
+  { mode: 'help', keys: ['?', 'escape'], action: 'close-overlay', help: 'close the help' },
+  { mode: 'help', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },
 ];
 
 const byKey = new Map<string, Action>();
@@ -82,12 +93,41 @@ export function actionFor(mode: KeyMode, key: string): Action | undefined {
   return byKey.get(`${mode}:${key}`);
 }
 
+const KEY_NAMES: Readonly<Record<string, string>> = {
+  up: '↑',
+  down: '↓',
+  left: '←',
+  right: '→',
+  pageup: 'PgUp',
+  pagedown: 'PgDn',
+  home: 'Home',
+  end: 'End',
+  tab: 'Tab',
+  enter: 'Enter',
+  escape: 'Esc',
+};
+
+/** How the help shows a binding's keys: every key, `S-g` and `G` once (blessed reports either). */
+export function keyLabel(keys: readonly string[]): string {
+  const shown: string[] = [];
+  for (const k of keys) {
+    const name = KEY_NAMES[k] ?? (/^S-[a-z]$/.test(k) ? k.slice(2).toUpperCase() : /^C-[a-z]$/.test(k) ? `Ctrl-${k.slice(2).toUpperCase()}` : k);
+    if (!shown.includes(name)) shown.push(name);
+  }
+  return shown.join(' ');
+}
+
 /** The `?` help, one line per binding, generated from KEYMAP. */
 export function helpLines(mode: KeyMode = 'normal'): string[] {
   const rows = KEYMAP.filter((b) => b.mode === mode);
-  const w = Math.max(...rows.map((b) => b.label.length));
-  return rows.map((b) => `${b.label.padEnd(w)}  ${b.help}`);
+  const w = Math.max(...rows.map((b) => keyLabel(b.keys).length));
+  return rows.map((b) => `${keyLabel(b.keys).padEnd(w)}  ${b.help}`);
 }
 
-/** The short key hints of the status bar. */
-export const KEY_HINTS = '? help  / search  f filter  m frames/msgs  x text/json/hex  h handshake  p pause  q quit';
+/** The short key hints of the status bar, from the bindings that have a hint: `? help  / search  …`. */
+export const KEY_HINTS = ((): string => {
+  const hinted = KEYMAP.filter((b) => b.mode === 'normal' && b.hint !== undefined);
+  // Help first, quit last; the rest in table order.
+  const order = [...hinted.filter((b) => b.action === 'help'), ...hinted.filter((b) => b.action !== 'help' && b.action !== 'quit'), ...hinted.filter((b) => b.action === 'quit')];
+  return order.map((b) => `${keyLabel(b.keys).split(' ')[0]} ${b.hint}`).join('  ');
+})();

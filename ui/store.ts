@@ -11,7 +11,7 @@ import { messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
 import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
 import type { PairStats } from '../src/appproto/pairing.js';
-import { rowApp, type RowApp } from './app-view.js';
+import { rowApp } from './app-view.js';
 import type {
   CloseEvent,
   EndEvent,
@@ -23,57 +23,17 @@ import type {
   Side,
   TunnelEvent,
 } from '../src/session/events.js';
+import { RateMeter } from './store/rate-meter.js';
+import { RowReader } from './store/read-back.js';
+import { CaptureLocations } from './store/capture-locations.js';
+import { C_BINARY, C_CONTROL, C_NOTICE, C_PINGPONG, C_SERVER, C_TEXT, RowLog, type PendingRow, type Row } from './store/row-log.js';
+
+export { DEFAULT_FILTER, RowLog, type DirectionFilter, type LogMode, type PendingRow, type Row, type RowFilter } from './store/row-log.js';
 
 /** Forward mode: raw tunnels kept for the connections pane (the newest). */
 const MAX_TUNNELS = 200;
 
-export type LogMode = 'frames' | 'messages';
-export type DirectionFilter = 'both' | 'client' | 'server';
 export type ConnState = 'connecting' | 'open' | 'closing' | 'closed';
-
-export interface RowFilter {
-  readonly direction: DirectionFilter;
-  readonly text: boolean;
-  readonly binary: boolean;
-  readonly control: boolean;
-  /** false hides ping and pong frames. */
-  readonly pingPong: boolean;
-}
-
-export const DEFAULT_FILTER: RowFilter = { direction: 'both', text: true, binary: true, control: true, pingPong: true };
-
-/** Row class bits, one byte per row kept for every row ever seen (filters work on evicted rows too). */
-const C_SERVER = 1;
-const C_TEXT = 2;
-const C_BINARY = 4;
-const C_CONTROL = 8;
-const C_PINGPONG = 16;
-/** violations, errors, close events: shown whatever the kind filter says. */
-const C_NOTICE = 32;
-
-export interface Row {
-  /** Position in its log (frames or messages), from 0, stable for the life of the connection. */
-  readonly index: number;
-  readonly event: SessionEvent;
-  /** The payload was cut to a preview to bound memory; the whole event is in the capture. */
-  readonly slim: boolean;
-  /** Message rows: frames-log indexes of the message's first and last data frame. */
-  readonly frames?: readonly [first: number, last: number];
-  /**
-   * Frame rows of a whole uncompressed message: the capture leaves the payload out of such a frame
-   * (capture-format.md), so the row borrows it from the message that follows.
-   */
-  message?: MessageEvent;
-  /** Message rows of a compressed message: its frames' payload bytes on the wire. */
-  wireLength?: number;
-  /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
-  app?: RowApp;
-}
-
-export interface PendingRow {
-  readonly index: number;
-  readonly pending: true;
-}
 
 export interface ConnectionView {
   readonly id: number;
@@ -105,186 +65,6 @@ export interface ConnectionView {
   readonly lastDataFrame: { client: number; server: number };
 }
 
-/** Rows of one connection in one mode: all classes, the retained tail, and capture offsets. */
-export class RowLog {
-  count = 0;
-  #classes = new Uint8Array(256);
-  #offsets: Float64Array<ArrayBuffer> | null;
-  #lengths: Uint32Array<ArrayBuffer> | null;
-  /** Retained rows: raw indexes [firstRetained, count). */
-  #rows: Row[] = [];
-  #head = 0;
-  firstRetained = 0;
-  /** Rows read back from the capture, small LRU. */
-  readonly #cache = new Map<number, Row>();
-  #filterKey = '';
-  #filtered = new Uint32Array(0);
-  #filteredN = 0;
-  #scanned = 0;
-
-  constructor(indexed: boolean) {
-    this.#offsets = indexed ? new Float64Array(256).fill(-1) : null;
-    this.#lengths = indexed ? new Uint32Array(256) : null;
-  }
-
-  get retained(): number {
-    return this.#rows.length - this.#head;
-  }
-
-  /** Appends a row whose `index` is `count` (the caller builds it with that index). */
-  append(cls: number, row: Row): Row {
-    const i = this.count;
-    if (i === this.#classes.length) {
-      this.#classes = grow(this.#classes);
-      if (this.#offsets) this.#offsets = growF(this.#offsets);
-      if (this.#lengths) this.#lengths = grow32(this.#lengths);
-    }
-    this.#classes[i] = cls;
-    this.#rows.push(row);
-    this.count = i + 1;
-    return row;
-  }
-
-  setLocation(index: number, offset: number, length: number): void {
-    if (!this.#offsets || !this.#lengths || index >= this.count) return;
-    this.#offsets[index] = offset;
-    this.#lengths[index] = length;
-  }
-
-  location(index: number): { offset: number; length: number } | null {
-    if (!this.#offsets || !this.#lengths) return null;
-    const offset = this.#offsets[index]!;
-    return offset < 0 ? null : { offset, length: this.#lengths[index]! };
-  }
-
-  /** Drops the oldest retained row (the global FIFO decided it is the oldest overall). */
-  evictOldest(): void {
-    if (this.#head >= this.#rows.length) return;
-    this.#head++;
-    this.firstRetained++;
-    if (this.#head > 1024 && this.#head * 2 > this.#rows.length) {
-      this.#rows = this.#rows.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  /** A row in memory (retained or read back), or undefined. */
-  get(index: number): Row | undefined {
-    if (index >= this.firstRetained && index < this.count) return this.#rows[this.#head + index - this.firstRetained];
-    const hit = this.#cache.get(index);
-    if (hit) {
-      this.#cache.delete(index);
-      this.#cache.set(index, hit);
-    }
-    return hit;
-  }
-
-  remember(row: Row, cacheSize: number): void {
-    this.#cache.set(row.index, row);
-    while (this.#cache.size > cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
-  }
-
-  /** Whether raw row `index` passes `filter` (known for evicted rows too). */
-  passes(filter: RowFilter, index: number): boolean {
-    return isOpen(filter) || passes(this.#classes[index]!, filter, passMask(filter));
-  }
-
-  /** Number of rows passing `filter` (up to `limit` raw rows, for pause). */
-  filteredCount(filter: RowFilter, limit = this.count): number {
-    if (isOpen(filter)) return limit;
-    this.#scan(filter);
-    return upperBound(this.#filtered, this.#filteredN, limit);
-  }
-
-  /** Raw index of the n-th row passing `filter`. */
-  rawIndex(filter: RowFilter, n: number): number {
-    if (isOpen(filter)) return n;
-    this.#scan(filter);
-    return this.#filtered[n]!;
-  }
-
-  /** Filtered position of raw row `raw` (or of the first row after it). */
-  filteredPosition(filter: RowFilter, raw: number): number {
-    if (isOpen(filter)) return raw;
-    this.#scan(filter);
-    return lowerBound(this.#filtered, this.#filteredN, raw);
-  }
-
-  #scan(filter: RowFilter): void {
-    const key = filterKey(filter);
-    if (key !== this.#filterKey) {
-      this.#filterKey = key;
-      this.#filteredN = 0;
-      this.#scanned = 0;
-    }
-    const mask = passMask(filter);
-    for (let i = this.#scanned; i < this.count; i++) {
-      if (!passes(this.#classes[i]!, filter, mask)) continue;
-      if (this.#filteredN === this.#filtered.length) {
-        const next = new Uint32Array(Math.max(256, this.#filtered.length * 2));
-        next.set(this.#filtered);
-        this.#filtered = next;
-      }
-      this.#filtered[this.#filteredN++] = i;
-    }
-    this.#scanned = this.count;
-  }
-}
-
-function grow(a: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(a.length * 2);
-  b.set(a);
-  return b;
-}
-function grow32(a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
-  const b = new Uint32Array(a.length * 2);
-  b.set(a);
-  return b;
-}
-function growF(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(a.length * 2).fill(-1);
-  b.set(a);
-  return b;
-}
-
-function upperBound(a: Uint32Array, n: number, limit: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < limit) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-const lowerBound = upperBound;
-
-function isOpen(f: RowFilter): boolean {
-  return f.direction === 'both' && f.text && f.binary && f.control && f.pingPong;
-}
-
-function filterKey(f: RowFilter): string {
-  return `${f.direction}${+f.text}${+f.binary}${+f.control}${+f.pingPong}`;
-}
-
-function passMask(f: RowFilter): number {
-  return (f.text ? C_TEXT : 0) | (f.binary ? C_BINARY : 0) | (f.control ? C_CONTROL : 0) | C_NOTICE;
-}
-
-function passes(cls: number, f: RowFilter, mask: number): boolean {
-  if (f.direction === 'client' && cls & C_SERVER) return false;
-  if (f.direction === 'server' && !(cls & C_SERVER)) return false;
-  if (!f.pingPong && cls & C_PINGPONG) return false;
-  return (cls & mask) !== 0;
-}
-
-/** Rows whose capture offset is not known yet (still in the writer's queue). */
-const MAX_UNLOCATED = 200_000;
-/** How far past the front of the waiting rows a located event is looked for. */
-const LOCATE_LOOKAHEAD = 64;
-/** Events located before the store saw them, kept until it does. */
-const MAX_EARLY = 10_000;
-
 export interface StoreOptions {
   /** Rows kept in memory over all connections; Infinity when the source is already in memory (view). */
   readonly maxRows?: number;
@@ -301,12 +81,6 @@ export interface StoreOptions {
   readonly now?: () => number;
   /** App-protocol decoding (`--view`, `--pair`, …); null turns it off. */
   readonly app?: AppViewOptions | null;
-}
-
-interface RateBucket {
-  second: number;
-  messages: number;
-  bytes: number;
 }
 
 /** The whole view model: connections, their logs, global counters and rates. */
@@ -331,25 +105,16 @@ export class DashboardStore {
   readonly #maxRows: number;
   readonly #slimOver: number;
   readonly #maxConnections: number;
-  readonly #readBack: StoreOptions['readBack'];
   readonly #onChange: () => void;
-  readonly #onReadBack: () => void;
-  readonly #now: () => number;
   readonly #indexed: boolean;
   readonly #app: AppViews | null;
   /** Global FIFO of the logs of retained rows (ring buffer). */
   #fifo: (RowLog | undefined)[] = [];
   #fifoHead = 0;
   #fifoSize = 0;
-  /** Rows waiting for their capture location, in bus order (parallel arrays, head index). */
-  #pendingEvents: SessionEvent[] = [];
-  #pendingLogs: RowLog[] = [];
-  #pendingIndex: number[] = [];
-  #pendingHead = 0;
-  readonly #early = new Map<SessionEvent, { offset: number; length: number }>();
-  readonly #loading = new Set<string>();
-  readonly #unreadable = new Set<string>();
-  readonly #buckets: RateBucket[] = [];
+  readonly #reader: RowReader;
+  readonly #locations = new CaptureLocations();
+  readonly #rates: RateMeter;
 
   constructor(options: StoreOptions = {}) {
     this.#indexed = options.readBack !== undefined;
@@ -357,10 +122,9 @@ export class DashboardStore {
     this.#maxRows = this.#indexed ? (options.maxRows ?? 20_000) : Infinity;
     this.#slimOver = this.#indexed ? (options.slimOver ?? 2048) : Infinity;
     this.#maxConnections = options.maxConnections ?? 2000;
-    this.#readBack = options.readBack;
     this.#onChange = options.onChange ?? (() => {});
-    this.#onReadBack = options.onReadBack ?? this.#onChange;
-    this.#now = options.now ?? Date.now;
+    this.#reader = new RowReader(options.readBack, options.onReadBack ?? this.#onChange);
+    this.#rates = new RateMeter(options.now ?? Date.now);
     if (Number.isFinite(this.#maxRows)) this.#fifo = new Array<RowLog | undefined>(this.#maxRows);
   }
 
@@ -375,38 +139,9 @@ export class DashboardStore {
     return n;
   }
 
-  /**
-   * JsonlWriter.onLine: where an event landed in the capture. The writer sees the bus's events in
-   * the order the store does and writes them in that order, so the rows waiting for a location are
-   * a FIFO: the located event is at (or, if the writer skipped some, near) its front.
-   */
+  /** JsonlWriter.onLine: where an event landed in the capture (see CaptureLocations). */
   located(event: SessionEvent, offset: number, length: number): void {
-    const events = this.#pendingEvents;
-    const end = Math.min(events.length, this.#pendingHead + LOCATE_LOOKAHEAD);
-    let at = -1;
-    for (let i = this.#pendingHead; i < end; i++) {
-      if (events[i] === event) {
-        at = i;
-        break;
-      }
-    }
-    if (at < 0) {
-      // Reported before the store saw it (a writer subscribed after the store), or not a row at all.
-      if (isRowEvent(event)) {
-        this.#early.set(event, { offset, length });
-        if (this.#early.size > MAX_EARLY) this.#early.delete(this.#early.keys().next().value!);
-      }
-      return;
-    }
-    let i = at;
-    while (i < events.length && events[i] === event) {
-      this.#pendingLogs[i]!.setLocation(this.#pendingIndex[i]!, offset, length);
-      i++;
-    }
-    // Rows before `at` were never written: they cannot be read back.
-    for (let j = this.#pendingHead; j < i; j++) events[j] = undefined!;
-    this.#pendingHead = i;
-    this.#compactPending();
+    this.#locations.located(event, offset, length);
   }
 
   ingest(e: SessionEvent): void {
@@ -433,7 +168,8 @@ export class DashboardStore {
         if (c.state === 'connecting') c.state = 'open';
         c.messages[e.from]++;
         if (!c.hasFrames) c.bytes[e.from] += e.length;
-        this.#count(1, 0);
+        // Recorded without frames (a HAR): the message's bytes are all there is to count.
+        this.#count(1, c.hasFrames ? 0 : e.length);
         const first = c.messageFirstFrame[e.from];
         const frames: readonly [number, number] | undefined =
           c.hasFrames && first >= 0 ? [first, c.lastDataFrame[e.from]] : undefined;
@@ -445,6 +181,7 @@ export class DashboardStore {
         if (c.appStats === null) c.appStats = this.#app?.connectionStats(e.conn) ?? null;
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
         if (frames && frames[0] === frames[1]) {
+          c.logs.frames.setLink(frames[0], row.index);
           const f = c.logs.frames.get(frames[0]);
           if (f && f.event.type === 'frame' && f.event.payload === undefined) {
             f.message = row.event as MessageEvent;
@@ -529,7 +266,7 @@ export class DashboardStore {
         rttMs: null,
         appStats: null,
         hasFrames: false,
-        logs: { frames: new RowLog(this.#indexed), messages: new RowLog(this.#indexed) },
+        logs: pairedLogs(this.#indexed),
         pings: new Map(),
         dataOpcode: { client: 0, server: 0 },
         messageFirstFrame: { client: -1, server: -1 },
@@ -593,7 +330,7 @@ export class DashboardStore {
     const shown = kept.event;
     const row: Row = frames ? { index, event: shown, slim: kept.cut, frames } : { index, event: shown, slim: kept.cut };
     log.append(cls, row);
-    if (this.#indexed) this.#awaitLocation(log, index, event);
+    if (this.#indexed) this.#locations.await(log, index, event);
     if (Number.isFinite(this.#maxRows)) {
       if (this.#fifoSize === this.#maxRows) {
         const oldest = this.#fifo[this.#fifoHead]!;
@@ -606,33 +343,6 @@ export class DashboardStore {
       }
     }
     return row;
-  }
-
-  #awaitLocation(log: RowLog, index: number, event: SessionEvent): void {
-    if (this.#early.size > 0) {
-      const early = this.#early.get(event);
-      if (early) {
-        log.setLocation(index, early.offset, early.length);
-        // An event can make two rows (a ping: frames and messages); keep it for the second.
-        return;
-      }
-    }
-    this.#pendingEvents.push(event);
-    this.#pendingLogs.push(log);
-    this.#pendingIndex.push(index);
-    // Rows wait while the writer's queue (bounded by its backpressure) drains; a writer that failed
-    // reports nothing more, so past a generous bound the oldest waiting rows give up.
-    if (this.#pendingEvents.length - this.#pendingHead > MAX_UNLOCATED) this.#pendingHead++;
-    this.#compactPending();
-  }
-
-  #compactPending(): void {
-    const head = this.#pendingHead;
-    if (head < 4096 || head * 2 < this.#pendingEvents.length) return;
-    this.#pendingEvents.splice(0, head);
-    this.#pendingLogs.splice(0, head);
-    this.#pendingIndex.splice(0, head);
-    this.#pendingHead = 0;
   }
 
   /**
@@ -656,30 +366,12 @@ export class DashboardStore {
   #count(messages: number, bytes: number): void {
     this.totalMessages += messages;
     this.totalBytes += bytes;
-    const second = Math.floor(this.#now() / 1000);
-    let b = this.#buckets[this.#buckets.length - 1];
-    if (!b || b.second !== second) {
-      b = { second, messages: 0, bytes: 0 };
-      this.#buckets.push(b);
-      if (this.#buckets.length > 4) this.#buckets.shift();
-    }
-    b.messages += messages;
-    b.bytes += bytes;
+    this.#rates.count(messages, bytes);
   }
 
   /** Messages and frame bytes per second over the last full seconds. */
   rates(): { messages: number; bytes: number } {
-    const now = Math.floor(this.#now() / 1000);
-    let messages = 0;
-    let bytes = 0;
-    let seconds = 0;
-    for (const b of this.#buckets) {
-      if (b.second >= now || b.second < now - 3) continue;
-      messages += b.messages;
-      bytes += b.bytes;
-      seconds++;
-    }
-    return seconds ? { messages: messages / 3, bytes: bytes / 3 } : { messages: 0, bytes: 0 };
+    return this.#rates.rates();
   }
 
   #trimConnections(): void {
@@ -696,66 +388,16 @@ export class DashboardStore {
 
   /**
    * The row at raw `index` of a log: from memory, or read back from the capture (then `pending`
-   * until it arrives and onChange fires). null when it can no longer be had.
+   * until it arrives and onReadBack fires). null when it can no longer be had.
    */
   row(log: RowLog, index: number): Row | PendingRow | null {
-    const hit = log.get(index);
-    if (hit) return hit;
-    const loc = log.location(index);
-    if (!loc || !this.#readBack) return null;
-    const key = `${loc.offset}`;
-    if (this.#unreadable.has(key)) return null;
-    if (!this.#loading.has(key)) {
-      this.#loading.add(key);
-      const failed = (): void => {
-        // Asked again on every redraw otherwise; the row shows as gone instead.
-        if (this.#unreadable.size > 10_000) this.#unreadable.clear();
-        this.#unreadable.add(key);
-      };
-      this.#readBack(loc.offset, loc.length).then(
-        (event) => {
-          this.#loading.delete(key);
-          if (event) log.remember({ index, event, slim: false }, 4096);
-          else failed();
-          this.#onReadBack();
-        },
-        () => {
-          this.#loading.delete(key);
-          failed();
-          this.#onReadBack();
-        },
-      );
-    }
-    return { index, pending: true };
+    return this.#reader.row(log, index);
   }
 
   /** The whole event of a row: itself when not slim, else read back (null while loading). */
   fullEvent(log: RowLog, row: Row): SessionEvent | null {
-    if (!row.slim) return row.event;
-    const loc = log.location(row.index);
-    if (!loc || !this.#readBack) return row.event;
-    const key = `full:${loc.offset}`;
-    const cached = this.#full.get(key);
-    if (cached) return cached;
-    if (this.#unreadable.has(key)) return row.event;
-    if (!this.#loading.has(key)) {
-      this.#loading.add(key);
-      const settle = (event: SessionEvent | null): void => {
-        this.#loading.delete(key);
-        if (event) {
-          this.#full.clear();
-          this.#full.set(key, event);
-        } else {
-          this.#unreadable.add(key);
-        }
-        this.#onReadBack();
-      };
-      this.#readBack(loc.offset, loc.length).then(settle, () => settle(null));
-    }
-    return null;
+    return this.#reader.fullEvent(log, row);
   }
-
-  readonly #full = new Map<string, SessionEvent>();
 }
 
 /** Payload bytes of a message's data frames (from `from`) in a frames-log range; undefined if evicted. */
@@ -769,9 +411,12 @@ function wireLength(frames: RowLog, [first, last]: readonly [number, number], fr
   return sum;
 }
 
-/** Event types that become rows of a log. */
-function isRowEvent(e: SessionEvent): boolean {
-  return e.type === 'frame' || e.type === 'message' || e.type === 'close' || e.type === 'violation' || (e.type === 'error' && e.conn !== undefined);
+function pairedLogs(indexed: boolean): { frames: RowLog; messages: RowLog } {
+  const frames = new RowLog(indexed);
+  const messages = new RowLog(indexed);
+  frames.partner = messages;
+  messages.partner = frames;
+  return { frames, messages };
 }
 
 /** Whether the connection list should name each connection's host (forward mode: many hosts). */

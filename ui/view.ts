@@ -31,8 +31,13 @@ export class DashboardView {
   showHandshake = false;
   /** Follow mode: the selection sticks to the newest row. */
   follow = true;
-  /** Until the user picks a connection, the newest one with traffic is shown. */
+  /**
+   * Until the user navigates anywhere (connections, log or detail), the newest connection with
+   * traffic is shown; after that the view stays on the connection the user is reading, until F.
+   */
   connFollow = true;
+  /** First line of the `?` help shown (it scrolls). */
+  helpTop = 0;
   paused = false;
   selectedConn: number | null = null;
   connTop = 0;
@@ -156,7 +161,11 @@ export class DashboardView {
   // ---- actions (the keymap names these) ----
 
   move(delta: number): void {
-    if (this.overlay === 'help') return;
+    if (this.overlay === 'help') {
+      this.helpTop = scrolled(this.helpTop, delta);
+      return;
+    }
+    this.connFollow = false;
     if (this.focus === 'connections') {
       const ids = this.connectionIds();
       if (ids.length === 0) return;
@@ -170,7 +179,7 @@ export class DashboardView {
       return;
     }
     if (this.focus === 'detail') {
-      this.detailTop = Math.max(0, this.detailTop + delta);
+      this.detailTop = scrolled(this.detailTop, delta);
       return;
     }
     const total = this.total();
@@ -185,21 +194,34 @@ export class DashboardView {
   }
 
   home(): void {
-    if (this.focus === 'connections') return this.move(-Infinity);
-    if (this.focus === 'detail') {
-      this.detailTop = 0;
-      return;
-    }
+    if (this.overlay === 'help' || this.focus === 'connections' || this.focus === 'detail') return this.move(-Infinity);
+    this.connFollow = false;
     this.follow = false;
     this.selected = 0;
     this.top = 0;
     this.detailTop = 0;
   }
 
+  /** G / End: the last row of the focused pane; in the log, follow its new rows (on this connection). */
   end(): void {
-    if (this.focus === 'connections') return this.move(Infinity);
+    if (this.overlay === 'help' || this.focus === 'connections' || this.focus === 'detail') return this.move(Infinity);
+    this.connFollow = false;
     this.follow = true;
     this.detailTop = 0;
+  }
+
+  /** F: follow again, the newest connection with traffic and its newest row. */
+  resumeFollow(): void {
+    this.connFollow = true;
+    this.follow = true;
+    this.detailTop = 0;
+    if (this.paused) this.togglePause();
+    this.notice = 'following the newest connection and row';
+  }
+
+  /** Stops following the newest connection: the user is reading this one. */
+  hold(): void {
+    this.connFollow = false;
   }
 
   nextPane(): void {
@@ -238,7 +260,7 @@ export class DashboardView {
     this.paused = !this.paused;
     this.#frozen.clear();
     this.#frozenConns = this.store.order.length;
-    this.notice = this.paused ? 'paused: the view is frozen, traffic goes on (p resumes)' : 'resumed';
+    this.notice = this.paused ? 'frozen: the view stands still, traffic goes on (p resumes)' : 'resumed';
   }
 
   setFilter(filter: RowFilter): void {
@@ -265,6 +287,7 @@ export class DashboardView {
   selectRowAt(i: number): void {
     const total = this.total();
     if (this.top + i >= total) return;
+    this.connFollow = false;
     this.focus = 'log';
     this.selected = this.top + i;
     this.follow = false;
@@ -294,6 +317,7 @@ export class DashboardView {
     }
     this.selected = log.filteredPosition(this.filter, result.raw);
     this.follow = false;
+    this.connFollow = false;
     this.detailTop = 0;
     this.notice = `/${re.source}: row ${this.selected + 1} of ${this.total()}`;
     return true;
@@ -338,6 +362,13 @@ function toRegExp(pattern: string): RegExp {
   } catch {
     return new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
   }
+}
+
+/** A scroll position moved by `delta` lines; ±Infinity: the top, or past the end (the draw clamps it). */
+function scrolled(top: number, delta: number): number {
+  if (delta === -Infinity) return 0;
+  if (delta === Infinity) return Number.MAX_SAFE_INTEGER;
+  return Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, top + delta));
 }
 
 function clamp(v: number, lo: number, hi: number): number {

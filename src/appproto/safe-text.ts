@@ -1,11 +1,13 @@
 /**
  * Summaries carry peer-controlled text (event names, topics, destinations). Before a terminal
- * sees them, control characters (C0, DEL, C1, which include ESC and CSI) become `\uXXXX`
- * escapes and the line is cut, so a payload can neither move the cursor nor break the line.
+ * sees them they go through the one renderer of untrusted text (src/render/safe-text.ts): every
+ * control (C0, DEL, C1, which include ESC and CSI), bidi override and isolate and other invisible
+ * character becomes a `\uXXXX` escape, and the line is cut, so a payload can neither move the
+ * cursor, reorder the line nor break it.
  */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+import { safeText } from '../render/safe-text.js';
 
 export function safeLine(text: string, max = 160): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return safeText(cut);
 }

@@ -24,6 +24,8 @@ export interface LiveOptions {
   readonly ui: UiMode;
   /** `-w FILE` (a path, JSON Lines), or with its format; null without. */
   readonly write: string | CaptureTarget | null;
+  /** `--frames`: the line log (`--ui log`) shows every frame, not one line per message. */
+  readonly frames?: boolean;
   /** `--max-capture` in bytes, null without. */
   readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
@@ -96,6 +98,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
+      frames: options.frames ?? false,
       recording: 'forward' in options.proxy
         ? { maxPayload: options.proxy.forward.maxPayload, redact: options.proxy.forward.redact ?? [] }
         : { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
@@ -122,6 +125,9 @@ export async function runLive(options: LiveOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal, tmux kill-session or an ssh drop: stop as for SIGTERM, so the capture is
+  // flushed and the dashboard's temporary capture (which may hold tokens) is removed.
+  process.on('SIGHUP', onSignal);
 
   try {
     // In tui mode the dashboard owns the terminal (its status bar shows the address).
@@ -147,6 +153,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
   }
 }
 

@@ -44,6 +44,10 @@ export async function runCli(argv: readonly string[]): Promise<void> {
   // Commands that keep serving resolve only when done; an exit code of -1 means "leave the process running".
   if (code >= 0) {
     process.exitCode = code;
+    // `--ui log` gave up on a stdout nobody reads (it is a view, not a record): the write left
+    // pending on it would keep the process alive.
+    const { stdoutAbandoned } = await import('../sinks/line-log.js');
+    if (stdoutAbandoned()) process.exit(code);
   }
 }
 

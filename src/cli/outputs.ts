@@ -54,6 +54,8 @@ export interface OutputsOptions {
   readonly warn?: (line: string) => void;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
+  /** `--frames`: the line log shows every frame, not one line per message. */
+  readonly frames?: boolean;
 }
 
 export interface Outputs {
@@ -81,6 +83,8 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const stdout = options.stdout ?? process.stdout;
   const closers: (() => Promise<void> | void)[] = [];
   const writers: (JsonlWriter | PcapngWriter)[] = [];
+  /** Every sink that can ask the relay to slow down: the writers and the line log. */
+  const pressured: { onPressure(cb: (high: boolean) => void): () => void }[] = [];
   let tempDir: string | null = null;
 
   // Benchmarks only (bench/relay.ts): a sink that takes every event and does nothing with it, so
@@ -133,12 +137,13 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {
       const app = options.app === null ? null : appLog(options.app ?? {});
-      const log: LineLog = startLineLog({ bus, stream: stdout, ...(app ? { annotate: app.annotate } : {}) });
+      const log: LineLog = startLineLog({ bus, stream: stdout, frames: options.frames ?? false, ...(app ? { annotate: app.annotate } : {}) });
+      pressured.push(log);
       if (app && options.live) {
         // Live: a request left unanswered is reported when its timeout passes, traffic or not.
         const timer = setInterval(() => {
           const lines = app.tick(Date.now());
-          if (lines.length > 0) stdout.write(`${lines.join('\n')}\n`);
+          if (lines.length > 0) log.writeLines(lines);
         }, UNANSWERED_CHECK_MS);
         timer.unref();
         closers.push(() => clearInterval(timer));
@@ -163,9 +168,9 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       packets,
       captureFile,
       onPressure(cb) {
-        // Pressure is on while any writer is over its high-water mark.
-        const high = new Set<JsonlWriter | PcapngWriter>();
-        const offs = writers.map((w) =>
+        // Pressure is on while any writer (or the line log) is over its high-water mark.
+        const high = new Set<object>();
+        const offs = [...writers, ...pressured].map((w) =>
           w.onPressure((on) => {
             const before = high.size > 0;
             if (on) high.add(w);

@@ -15,6 +15,8 @@ import type { AppViewOptions } from '../appproto/connection-app.js';
 export interface PrintOptions {
   readonly ui: Exclude<UiMode, 'tui'>;
   readonly onWarning: (message: string) => void;
+  /** `--frames`: the line log shows every frame, not one line per message. */
+  readonly frames?: boolean;
   /** App-protocol decoding for the log (`--view`, `--pair`, …); null turns it off. */
   readonly app?: AppViewOptions | null;
   /** Where the lines go (default stdout). */
@@ -39,7 +41,7 @@ export async function printCapture(file: string, options: PrintOptions): Promise
   }
 
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui: options.ui, write: null, header, stdout, ...(options.app !== undefined ? { app: options.app } : {}) });
+  const outputs = await openOutputs({ bus, ui: options.ui, write: null, header, stdout, frames: options.frames ?? false, ...(options.app !== undefined ? { app: options.app } : {}) });
   let high = false;
   let resume: (() => void) | null = null;
   const offPressure = outputs.onPressure((on) => {

@@ -61,7 +61,7 @@ describe('frametap --ui log, live', () => {
     await withTimeout(answered.promise, 'the reply');
     client.send(JSON.stringify({ id: 2 }));
     const out = await waitFor(/#1 unanswered: json \{id\} \(no reply in 0\.5 s\)\n/);
-    expect(out).toMatch(/← message text \d+ B "\{\\"id\\":1,\\"ok\\":true\}" · json \{id, ok\} \(reply in [\d.]+ (ms|s)\)\n/);
+    expect(out).toMatch(/← message text FIN \d+ B "\{\\"id\\":1,\\"ok\\":true\}" · json \{id, ok\} \(reply in [\d.]+ (ms|s)\)\n/);
     client.close();
     await waitFor(/#1 pairs: 2 req \/ 1 rep, p50 [\d.]+ (ms|s), p99 [\d.]+ (ms|s), 1 unanswered\n/);
     child.kill('SIGINT');

@@ -120,6 +120,6 @@ describe('log annotations', () => {
     const a = annotate({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, data: Buffer.from(text), truncated: false });
     expect(a.suffix).toBeNull();
     const b = appLogAnnotator({ view: 'socketio' })({ type: 'message', conn: 1, t: 0, from: 'client', opcode: 1, compressed: false, frames: 1, length: text.length, data: Buffer.from(text), truncated: false });
-    expect(b.suffix).toBe('· socket.io evil\\u001b[2J\\u000a');
+    expect(b.suffix).toBe('· socket.io evil\\u001b[2J\\n');
   });
 });

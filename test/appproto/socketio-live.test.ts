@@ -90,8 +90,8 @@ describe('Socket.IO through frametap', () => {
     expect(end.stats.p50).toBeGreaterThanOrEqual(0);
 
     // The log line of a reply carries the summary and the latency; the end is followed by the figures.
-    expect(logged).toMatch(/#1 ← message text \d+ B "430\[\{\\"ok\\":true,\\"echo\\":\\"hi\\"\}\]" · socket\.io ack 0 \(reply in [\d.]+ (ms|s)\)\n/);
-    expect(logged).toMatch(/#1 → message binary 3 B <01 02 03> · socket\.io upload ack 1 \+1 binary\n/);
+    expect(logged).toMatch(/#1 ← message text FIN \d+ B "430\[\{\\"ok\\":true,\\"echo\\":\\"hi\\"\}\]" · socket\.io ack 0 \(reply in [\d.]+ (ms|s)\)\n/);
+    expect(logged).toMatch(/#1 → message binary FIN,MASK 3 B <01 02 03> · socket\.io upload ack 1 \+1 binary\n/);
     expect(logged).toMatch(/#1 pairs: 5 req \/ 5 rep, p50 [\d.]+ ms, p99 [\d.]+ ms\n/);
   });
 });

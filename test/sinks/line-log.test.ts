@@ -1,9 +1,13 @@
+import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ev, readCaptured, type CapturedEvent, type CapturedOfType } from '../helpers/captured.js';
 import { EventBus } from '../../src/session/event-bus.js';
 import type { SessionEvent } from '../../src/session/events.js';
-import { formatLogLine, startLineLog, wantsColor } from '../../src/sinks/line-log.js';
+import { LineLogFormatter, formatLogLine, startLineLog, wantsColor } from '../../src/sinks/line-log.js';
+import { deferred, waitFor, withTimeout } from '../helpers/deferred.js';
+import { hostileEvents } from '../ui/hostile-capture.js';
+import { HOSTILE } from '../ui/hostile-corpus.js';
 
 // 2026-11-25T09:00:00.000Z
 const T = Date.UTC(2026, 10, 25, 9, 0, 0, 0);
@@ -135,5 +139,152 @@ describe('startLineLog', () => {
     await log.close();
     bus.publish({ type: 'open', conn: 2, t: T, client: 'c', target: 'ws://u/' });
     expect(chunks.join('')).toBe('09:00:00.000 #1 open c → ws://u/\n09:00:00.000 #1 → close 1000 (Normal Closure)\n');
+  });
+});
+
+describe('the line log shows what crossed the wire, and nothing else', () => {
+  it('no field of any event writes a control, C1, DEL or bidi character, and nothing is dropped', () => {
+    const unsafe = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+    for (const e of hostileEvents()) {
+      for (const frames of [false, true]) {
+        for (const l of new LineLogFormatter(plain, { frames }).push(e)) {
+          expect(l, l).not.toMatch(unsafe);
+          expect(l).not.toContain('\n');
+        }
+      }
+    }
+    const handshake = hostileEvents().find((e) => e.type === 'handshake')!;
+    expect(formatLogLine(handshake, plain)).toContain('handshake 101 OK\\u001b]0;pwned-title\\u0007\\u001b]52;c;cHduZWQ=\\u0007\\u009b7m{red-fg}\\u001b[2J');
+    const open = hostileEvents()[0]!;
+    expect(formatLogLine(open, plain)).toContain('open 127.0.0.1:5000\\u001b]0;pwned');
+    for (const [, text] of HOSTILE) {
+      const out = line({ type: 'message', conn: 1, t: T, from: 'server', opcode: 1, compressed: false, frames: 1, length: text.length, text, truncated: false });
+      expect(out).not.toMatch(unsafe);
+    }
+    expect(line({ type: 'message', conn: 1, t: T, from: 'server', opcode: 1, compressed: false, frames: 1, length: 3, text: 'a\u202eb\u009b\x7f', truncated: false })).toBe(
+      '09:00:00.000 #1 ← message text 3 B "a\\u202eb\\u009b\\u007f"',
+    );
+  });
+});
+
+describe('LineLogFormatter', () => {
+  const fr = (over: Partial<CapturedOfType<'frame'>>): SessionEvent => ev(frame(over));
+  const msg = (over: Partial<CapturedOfType<'message'>>): SessionEvent =>
+    ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 2, text: 'hi', truncated: false, ...over });
+
+  it('one line per message, with the flags of its first frame; control frames keep their own line', () => {
+    const f = new LineLogFormatter(plain);
+    expect(f.push(fr({ length: 2 }))).toEqual([]);
+    expect(f.push(msg({}))).toEqual(['09:00:00.000 #1 → message text FIN,MASK 2 B "hi"']);
+    expect(f.push(fr({ opcode: 9, length: 1, payload: 'eA==' }))).toEqual(['09:00:00.000 #1 → frame ping FIN,MASK 1 B "x"']);
+    expect(f.push(fr({ opcode: 8, length: 2, payload: 'A+g=' }))).toEqual([]);
+    expect(f.push(ev({ type: 'close', conn: 1, t: T, from: 'client', code: 1000, reason: '' }))).toEqual(['09:00:00.000 #1 → close FIN,MASK 1000 (Normal Closure)']);
+  });
+
+  it('a continuation frame takes its kind from its message: no text preview of compressed or binary bytes', () => {
+    const deflated = Buffer.from([0x02, 0x33, 0x4a, 0xff, 0xfe, 0x00]).toString('base64');
+    const f = new LineLogFormatter(plain, { frames: true });
+    expect(f.push(fr({ fin: false, rsv1: true, length: 6, payload: deflated }))[0]).toContain('frame text RSV1,MASK 6 B (compressed)');
+    expect(f.push(fr({ opcode: 0, length: 6, payload: deflated }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 6 B (compressed)']);
+    expect(f.push(msg({ compressed: true, frames: 2 }))).toHaveLength(1);
+    f.push(fr({ opcode: 2, fin: false, length: 2, payload: 'AAE=' }));
+    expect(f.push(fr({ opcode: 0, length: 2, payload: 'QUI=' }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 2 B <41 42>']);
+    f.push(fr({ opcode: 1, fin: false, length: 2, payload: 'QUI=' }));
+    expect(f.push(fr({ opcode: 0, length: 2, payload: 'Q0Q=' }))).toEqual(['09:00:00.000 #1 → frame cont FIN,MASK 2 B "CD"']);
+  });
+
+  it('fragments of a message the end cut off are reported, not lost', () => {
+    const f = new LineLogFormatter(plain);
+    expect(f.push(fr({ fin: false, length: 2, payload: 'aGk=' }))).toEqual([]);
+    const out = f.push(ev({ type: 'end', conn: 1, t: T, code: 1006, reason: '', initiator: null, clean: false, durationMs: 1, bytes: { client: 2, server: 0 }, frames: { client: 1, server: 0 } }));
+    expect(out[0]).toBe('09:00:00.000 #1 → 1 frame of an unfinished text message (MASK)');
+    expect(out).toHaveLength(2);
+  });
+});
+
+describe('startLineLog backpressure', () => {
+  /** A real socket whose reader does not read until `resume()`. */
+  async function stalledReader(): Promise<{ socket: net.Socket; resume: () => void; received: () => number; onData: (cb: () => void) => () => void; close: () => Promise<void> }> {
+    let peer: net.Socket | null = null;
+    let received = 0;
+    let listeners: (() => void)[] = [];
+    const server = net.createServer((s) => {
+      peer = s;
+      s.pause();
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+        for (const l of listeners) l();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const accepted = new Promise<void>((resolve) => server.once('connection', () => resolve()));
+    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await Promise.all([accepted, new Promise<void>((resolve) => socket.once('connect', () => resolve()))]);
+    return {
+      socket,
+      resume: () => peer!.resume(),
+      received: () => received,
+      onData: (cb) => {
+        listeners = [...listeners, cb];
+        return () => {
+          listeners = listeners.filter((l) => l !== cb);
+        };
+      },
+      close: async () => {
+        socket.destroy();
+        (peer as net.Socket | null)?.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it('a reader that stops reading raises pressure and the queue stays bounded; resuming drains it all', async () => {
+    const r = await stalledReader();
+    const bus = new EventBus();
+    const notes: string[] = [];
+    const log = startLineLog({ bus, stream: r.socket, utc: true, highWaterMark: 64 * 1024, lowWaterMark: 16 * 1024, warn: (l) => notes.push(l) });
+    const pressure: boolean[] = [];
+    log.onPressure((on) => pressure.push(on));
+    const high = deferred();
+    const low = deferred();
+    log.onPressure((on) => (on ? high : low).resolve());
+    const text = 'y'.repeat(50);
+    let published = 0;
+    // Publish until the log says stop, a turn at a time, as the relay would.
+    while (pressure.length === 0 && published < 200_000) {
+      for (let i = 0; i < 500; i++, published++) bus.publish(ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 50, text, truncated: false }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await high.promise;
+    // What sits in the stream's own buffer is bounded by one batch, not by what was published.
+    expect(r.socket.writableLength).toBeLessThanOrEqual(64 * 1024);
+    expect(notes).toEqual(['--ui log: the reader of stdout cannot keep up; slowing down until it does']);
+    r.resume();
+    await withTimeout(low.promise, 'pressure to drop');
+    await log.close();
+    const lineBytes = Buffer.byteLength(formatLogLine(ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 50, text, truncated: false }), plain)) + 1;
+    await waitFor(r.onData, () => r.received() === published * lineBytes, 'every line to arrive');
+    expect(pressure).toEqual([true, false]);
+    await r.close();
+  });
+
+  it('close() with a stalled reader ends in bounded time, dropping the rest with a note', async () => {
+    const r = await stalledReader();
+    const bus = new EventBus();
+    const notes: string[] = [];
+    const log = startLineLog({ bus, stream: r.socket, utc: true, highWaterMark: 64 * 1024, closeTimeoutMs: 50, warn: (l) => notes.push(l) });
+    let stalled = false;
+    log.onPressure((on) => (stalled ||= on));
+    const big = 'z'.repeat(1000);
+    // Until the socket's buffers are full and lines wait in the log's queue.
+    for (let round = 0; !stalled && round < 10_000; round++) {
+      for (let i = 0; i < 200; i++) bus.publish(ev({ type: 'message', conn: 1, t: T, from: 'client', opcode: 1, compressed: false, frames: 1, length: 1000, text: big, truncated: false }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(stalled).toBe(true);
+    await withTimeout(log.close(), 'close with a stalled reader');
+    expect(notes.at(-1)).toMatch(/--ui log: the reader of stdout stopped reading; \d+ log lines and the batch being written were dropped at exit/);
+    expect(r.socket.destroyed).toBe(true);
+    await r.close();
   });
 });

@@ -1,3 +1,4 @@
+import { unmark } from '../../src/render/safe-text.js';
 import { describe, expect, it } from 'vitest';
 import {
   formatCloseLine,
@@ -59,7 +60,7 @@ describe('format', () => {
     const row = formatMessageRow(text(1, 'server', 'line one\nline two', { frames: 3, compressed: true }), 120);
     expect(row).toContain('← text');
     expect(row).toContain('3fr z');
-    expect(row).toContain('line one line two');
+    expect(unmark(row)).toContain('line one\\nline two');
     expect(formatMessageRow(binary(1, 'client', Buffer.from([0xde, 0xad, 0xbe, 0xef])), 120)).toContain('de ad be ef');
     expect(formatMessageRow(text(1, 'client', 'x'.repeat(500)), 80).length).toBeLessThanOrEqual(80);
   });
@@ -80,6 +81,10 @@ describe('format', () => {
     expect(printableText(Buffer.from('tab\tok'))).toBe('tab\tok');
     expect(printableText(Buffer.from([0x68, 0x00]))).toBeNull();
     expect(printableText(Buffer.from([0xc3]))).toBeNull();
-    expect(oneLine('a\u0001b', 10)).toBe('a.b');
+    expect(unmark(oneLine('a\u0001b', 10))).toBe('a\\u0001b');
+    expect(unmark(oneLine('a\u0001bcdefghijkl', 10))).toBe('a\\u0001bc…');
+    // A text frame's payload is text whatever it holds; controls in it are escaped, not hex.
+    expect(printableText(Buffer.from([0x68, 0x1b]), false)).toBe('h\x1b');
+    expect(printableText(Buffer.from('\ufffd'), true)).toBe('\ufffd');
   });
 });

@@ -49,7 +49,7 @@ describe('DashboardStore', () => {
     ]);
     expect(c.state).toBe('closed');
     expect(c.bytes).toEqual({ client: 20, server: 30 });
-    expect(closeSummary(c)).toBe('1000 Normal Closure (→ client, clean)');
+    expect(closeSummary(c)).toBe('1000 Normal Closure (closed by client, clean)');
     const summary = handshakeLines(c).map((l) => l.text);
     expect(summary).toContain('  → client sent close 1000 Normal Closure "bye"');
     expect(summary.some((t) => t.includes('ended: 1000 Normal Closure "bye", initiated by the client, clean'))).toBe(true);
@@ -58,7 +58,7 @@ describe('DashboardStore', () => {
   it('shows abrupt ends and refused upgrades by name', () => {
     const store = new DashboardStore();
     feed(store, [open(1), handshake(1), { type: 'end', conn: 1, t: T0 + 9, code: 1006, reason: '', initiator: null, clean: false, durationMs: 9, bytes: { client: 0, server: 0 }, frames: { client: 0, server: 0 } }]);
-    expect(closeSummary(store.connections.get(1)!)).toBe('1006 Abnormal Closure (no close, unclean)');
+    expect(closeSummary(store.connections.get(1)!)).toBe('1006 Abnormal Closure (no close frame, unclean)');
     const refused: SessionEvent = { ...(handshake(2) as Extract<SessionEvent, { type: 'handshake' }>), response: { status: 403, reason: 'Forbidden', httpVersion: '1.1', headers: [] }, upgraded: false };
     feed(store, [open(2), refused]);
     expect(store.connections.get(2)!.state).toBe('closed');

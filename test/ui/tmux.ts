@@ -3,6 +3,7 @@
  * Every test gets its own session on a tmux server private to this test process (`-L`), killed after.
  */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 const SOCKET = `frametap-ui-${process.pid}`;
 let counter = 0;
@@ -15,14 +16,57 @@ export class TmuxSession {
   readonly name = `ft${process.pid}-${++counter}`;
   #alive = false;
 
-  /** Runs `command` (a shell line) in /work/main-relative cwd; `EXIT=<status>` is printed when it ends. */
-  start(command: string, cwd: string): void {
-    tmux('new-session', '-d', '-s', this.name, '-x', '160', '-y', '48', '-c', cwd, `${command}; echo EXIT=$?; sleep 120`);
+  /**
+   * Runs `command` (a shell line) in `cwd`; `EXIT=<status>` is printed when it ends. With `record`,
+   * every byte the command writes to the terminal is appended to that file (`pipe-pane -O`): the
+   * command waits for the pipe to be in place before it starts, so nothing it writes is missed.
+   */
+  start(command: string, cwd: string, options: { cols?: number; rows?: number; record?: string; clipboard?: boolean } = {}): void {
+    const { cols = 160, rows = 48, record, clipboard = false } = options;
+    const gate = record ? `${record}.go` : null;
+    const wait = gate ? `while [ ! -e '${gate}' ]; do sleep 0.05; done; ` : '';
+    const args = ['new-session', '-d', '-s', this.name, '-x', String(cols), '-y', String(rows), '-c', cwd, `${wait}${command}; echo EXIT=$?; sleep 120`];
+    // The private server exits with its last session; a new session asked for while it is exiting
+    // fails ("server exited unexpectedly"): ask again, a bounded number of times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        tmux(...args);
+        break;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
     this.#alive = true;
+    // Lets the program set the clipboard (OSC 52), so a leaked sequence shows up in `buffers()`.
+    if (clipboard) tmux('set-option', '-s', 'set-clipboard', 'on');
+    if (record && gate) {
+      tmux('pipe-pane', '-O', '-t', this.name, `cat >> '${record}'`);
+      writeFileSync(gate, '');
+    }
   }
 
   screen(): string {
     return tmux('capture-pane', '-p', '-t', this.name);
+  }
+
+  /** The screen with its attributes as escape sequences (`capture-pane -e`). */
+  screenWithAttributes(): string {
+    return tmux('capture-pane', '-p', '-e', '-t', this.name);
+  }
+
+  /** The pane's title, which OSC 0 / OSC 2 set (invisible in capture-pane). */
+  paneTitle(): string {
+    return tmux('display-message', '-p', '-t', this.name, '#{pane_title}').trim();
+  }
+
+  /** tmux's paste buffers, which OSC 52 fills when set-clipboard is on (invisible in capture-pane). */
+  buffers(): string {
+    return tmux('list-buffers');
+  }
+
+  /** Resizes the window (the program gets SIGWINCH). */
+  resize(cols: number, rows: number): void {
+    tmux('resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows));
   }
 
   keys(...keys: string[]): void {

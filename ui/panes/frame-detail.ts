@@ -2,7 +2,7 @@
 import { messageText } from '../../src/session/event-data.js';
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { FrameEvent, SessionEvent } from '../../src/session/events.js';
-import { arrow, bytesOf, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson } from '../format.js';
+import { arrow, bytesOf, hexBytesPerLine, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson, shown, shownMultiline } from '../format.js';
 import type { Row, RowLog, DashboardStore } from '../store.js';
 import type { PayloadView } from '../view.js';
 import { line, wrap, type Line } from './lines.js';
@@ -46,7 +46,7 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
         out.push(...payloadLines(bytesOf(e.payload), null, 'hex', width));
       } else {
         const bytes = bytesOf(e.payload);
-        const text = e.opcode === 2 ? null : printableText(bytes);
+        const text = e.opcode === 2 ? null : printableText(bytes, e.opcode !== 1);
         out.push(...payloadLines(bytes, text, ctx.payloadView, width));
       }
       break;
@@ -64,7 +64,7 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
       break;
     }
     default:
-      out.push(...eventLines(e));
+      out.push(...eventLines(e, width));
   }
   return out;
 }
@@ -74,22 +74,22 @@ function frameBits(e: FrameEvent): string {
   return `FIN ${+e.fin}  RSV1 ${+e.rsv1}  RSV2 ${+e.rsv2}  RSV3 ${+e.rsv3}  opcode 0x${e.opcode.toString(16)} ${opcodeName(e.opcode)}${ctl}  MASK ${+e.masked}`;
 }
 
-function eventLines(e: SessionEvent): Line[] {
+function eventLines(e: SessionEvent, width: number): Line[] {
   switch (e.type) {
     case 'close':
       return [line(`close from ${e.from} at ${formatClock(e.t)}`, 'heading'), line(formatCloseLine(e.code, e.reason), 'control')];
     case 'violation':
       return [
         line(`protocol violation by the ${e.from} at ${formatClock(e.t)}`, 'violation'),
-        line(`rule   ${e.rule}`),
+        line(`rule   ${shown(e.rule)}`),
         line(`code   ${e.code} ${closeCodeName(e.code)} (what a conforming peer answers)`),
         ...(e.offset !== undefined ? [line(`offset ${e.offset} in the ${e.from}'s stream`)] : []),
-        ...wrap(e.detail, 200).map((t) => line(t)),
+        ...wrap(shown(e.detail), width).map((t) => line(t)),
       ];
     case 'error':
       return [
-        line(`error at stage ${e.stage}${e.code ? ` (${e.code})` : ''} at ${formatClock(e.t)}`, 'violation'),
-        ...wrap(e.detail, 200).map((t) => line(t)),
+        line(`error at stage ${shown(e.stage)}${e.code ? ` (${shown(e.code)})` : ''} at ${formatClock(e.t)}`, 'violation'),
+        ...wrap(shown(e.detail), width).map((t) => line(t)),
       ];
     default:
       return [line(e.type)];
@@ -99,16 +99,23 @@ function eventLines(e: SessionEvent): Line[] {
 
 /** The payload in the chosen view; JSON falls back to text, text to hex for binary data. */
 export function payloadLines(bytes: Uint8Array, text: string | null, view: PayloadView, width: number): Line[] {
+  // At most MAX_PAYLOAD_LINES lines of `width` columns are shown: render no more text than that.
+  const cap = MAX_PAYLOAD_LINES * Math.max(8, width) + 1;
+  if (text !== null && text.length > cap && view !== 'json') {
+    // Not between the two halves of a surrogate pair.
+    const end = /[\ud800-\udbff]/.test(text[cap - 1]!) ? cap - 1 : cap;
+    text = text.slice(0, end);
+  }
   if (bytes.length === 0) return [line('(empty payload)', 'dim')];
   if (view === 'json' && text !== null) {
     const pretty = prettyJson(text);
-    if (pretty !== null) return [line('payload (JSON):', 'dim'), ...wrap(pretty, width, MAX_PAYLOAD_LINES).map((t) => line(t))];
-    return [line('payload (not JSON, as text):', 'dim'), ...wrap(text, width, MAX_PAYLOAD_LINES).map((t) => line(t))];
+    if (pretty !== null) return [line('payload (JSON):', 'dim'), ...wrap(shownMultiline(pretty), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
+    return [line('payload (not JSON, as text):', 'dim'), ...wrap(shownMultiline(text), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
   }
   if (view === 'hex' || text === null) {
-    return [line(`payload (hex, ${bytes.length} bytes):`, 'dim'), ...hexDump(bytes, MAX_PAYLOAD_LINES).map((t) => line(t))];
+    return [line(`payload (hex, ${bytes.length} bytes):`, 'dim'), ...hexDump(bytes, MAX_PAYLOAD_LINES, hexBytesPerLine(width)).map((t) => line(t))];
   }
-  return [line('payload (text):', 'dim'), ...wrap(text, width, MAX_PAYLOAD_LINES).map((t) => line(t))];
+  return [line('payload (text):', 'dim'), ...wrap(shownMultiline(text), width, MAX_PAYLOAD_LINES).map((t) => line(t))];
 }
 
 function fragmentLines(frames: RowLog, row: Row, from: string): Line[] {

@@ -1,8 +1,9 @@
 /** The frame / message log of the selected connection: only the visible rows are formatted. */
-import { arrow, formatClock, formatCloseLine, formatFrameRow, formatMessageRow } from '../format.js';
+import { arrow, formatClock, formatCloseLine, formatFrameRow, formatMessageRow, oneLine, shown } from '../format.js';
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
-import { messagesOnly, type DashboardView } from '../view.js';
+import { describeFilter, messagesOnly, type DashboardView } from '../view.js';
+import { DEFAULT_FILTER, type RowFilter } from '../store.js';
 import { line, type Line, type LineStyle } from './lines.js';
 
 /** One log row for any event kind the logs hold (`message`: the message a payload-less frame carries). */
@@ -15,9 +16,9 @@ export function formatRow(e: SessionEvent, width: number, message?: MessageEvent
     case 'close':
       return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} close  ${formatCloseLine(e.code, e.reason)}`;
     case 'violation':
-      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${e.rule} (${e.code} ${closeCodeName(e.code)}): ${e.detail}`;
+      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${shown(e.rule)} (${e.code} ${closeCodeName(e.code)}): ${oneLine(e.detail, Math.max(10, width))}`;
     case 'error':
-      return `${formatClock(e.t).padEnd(12)} ! error ${e.stage}${e.code ? ` ${e.code}` : ''}: ${e.detail}`;
+      return `${formatClock(e.t).padEnd(12)} ! error ${shown(e.stage)}${e.code ? ` ${shown(e.code)}` : ''}: ${oneLine(e.detail, Math.max(10, width))}`;
     default:
       return `${formatClock(e.t).padEnd(12)} ${e.type}`;
   }
@@ -33,13 +34,19 @@ export function rowStyle(e: SessionEvent): LineStyle {
   return 'normal';
 }
 
+function isOpenFilter(f: RowFilter): boolean {
+  return (Object.keys(DEFAULT_FILTER) as (keyof RowFilter)[]).every((k) => f[k] === DEFAULT_FILTER[k]);
+}
+
 export function logTitle(view: DashboardView): string {
   const c = view.connection();
   if (!c) return 'log';
   const mode = view.effectiveMode();
   const har = messagesOnly(c) ? ' - no frames in this capture (a HAR records messages only)' : '';
-  const state = view.paused ? ' PAUSED' : view.follow ? ' follow' : '';
-  return `#${c.id} ${mode} ${view.total()}${state}${har}`;
+  // Whether new traffic moves the view: `follow`, or `paused` once the user navigated (F follows again).
+  const state = view.paused ? ' FROZEN' : view.follow && view.connFollow ? ' follow' : ' paused (F follows)';
+  const filter = isOpenFilter(view.filter) ? '' : ` filter: ${describeFilter(view.filter)}`;
+  return `#${c.id} ${mode} ${view.total()}${state}${filter}${har}`;
 }
 
 export function logLines(view: DashboardView, width: number): Line[] {

@@ -1,22 +1,22 @@
 /** The handshake and close summary of a connection: raw headers in wire order, accept check, extensions. */
 import { tcpEndSummary } from '../../src/session/event-data.js';
-import { arrow, formatCloseLine, formatDuration, formatSize } from '../format.js';
+import { arrow, formatCloseLine, formatDuration, formatSize, shown } from '../format.js';
 import type { RawHeaders } from '../../src/session/events.js';
 import type { ConnectionView } from '../store.js';
 import { line, type Line } from './lines.js';
 
 function headerLines(headers: RawHeaders): Line[] {
-  return headers.map(([name, value]) => line(`  ${name}: ${value}`));
+  return headers.map(([name, value]) => line(`  ${shown(name)}: ${shown(value)}`));
 }
 
 export function handshakeLines(c: ConnectionView): Line[] {
-  const out: Line[] = [line(`connection #${c.id} from ${c.client || '?'} to ${c.target || '?'}`, 'heading')];
+  const out: Line[] = [line(`connection #${c.id} from ${c.client ? shown(c.client) : '(not recorded)'} to ${c.target ? shown(c.target) : '(not recorded)'}`, 'heading')];
   const hs = c.handshake;
   if (!hs) {
     out.push(line('no handshake recorded', 'dim'));
   } else {
     out.push(line('request (as the client sent it):', 'heading'));
-    out.push(line(`  ${hs.request.method} ${hs.request.target} HTTP/${hs.request.httpVersion}`));
+    out.push(line(`  ${shown(hs.request.method)} ${shown(hs.request.target)} HTTP/${shown(hs.request.httpVersion)}`));
     out.push(...headerLines(hs.request.headers));
     if (hs.forwarded) {
       out.push(line('forwarded upstream as:', 'heading'));
@@ -24,20 +24,20 @@ export function handshakeLines(c: ConnectionView): Line[] {
     }
     if (hs.response) {
       out.push(line('response:', 'heading'));
-      out.push(line(`  HTTP/${hs.response.httpVersion} ${hs.response.status} ${hs.response.reason}`));
+      out.push(line(`  HTTP/${shown(hs.response.httpVersion)} ${hs.response.status} ${shown(hs.response.reason)}`));
       out.push(...headerLines(hs.response.headers));
     } else {
       out.push(line('the upstream never answered', 'violation'));
     }
-    if (!hs.upgraded) out.push(line(`upgrade refused${hs.response ? `: ${hs.response.status} ${hs.response.reason}` : ''}`, 'violation'));
+    if (!hs.upgraded) out.push(line(`upgrade refused${hs.response ? `: ${hs.response.status} ${shown(hs.response.reason)}` : ''}`, 'violation'));
     else {
       // RFC 6455 §4.2.2: the accept value is base64(SHA-1(key + GUID)).
       out.push(line(`Sec-WebSocket-Accept: ${hs.accept === 'ok' ? 'ok (matches the key)' : hs.accept}`, hs.accept === 'ok' ? 'normal' : 'violation'));
-      out.push(line(`subprotocol: ${hs.protocol ?? '(none)'}`));
+      out.push(line(`subprotocol: ${hs.protocol === null ? '(none)' : shown(hs.protocol)}`));
       if (hs.extensions.length === 0) out.push(line('extensions: (none)'));
       for (const ext of hs.extensions) {
         const params = Object.entries(ext.params).map(([k, v]) => (v === true ? k : `${k}=${v}`));
-        out.push(line(`extension: ${[ext.name, ...params].join('; ')}`));
+        out.push(line(`extension: ${shown([ext.name, ...params].join('; '))}`));
       }
     }
   }
@@ -55,6 +55,6 @@ export function handshakeLines(c: ConnectionView): Line[] {
     if (why !== null && !end.shutdown) out.push(line(`  tcp: ${why}`, end.clean ? 'dim' : 'violation'));
     out.push(line(`  lasted ${formatDuration(end.durationMs)}; bytes → ${formatSize(end.bytes.client)} ← ${formatSize(end.bytes.server)}; frames → ${end.frames.client} ← ${end.frames.server}`));
   }
-  for (const err of c.errors) out.push(line(`  error ${err.stage}${err.code ? ` ${err.code}` : ''}: ${err.detail}`, 'violation'));
+  for (const err of c.errors) out.push(line(`  error ${shown(err.stage)}${err.code ? ` ${shown(err.code)}` : ''}: ${shown(err.detail)}`, 'violation'));
   return out;
 }

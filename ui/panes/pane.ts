@@ -3,6 +3,7 @@
  * turned into tagged content.
  */
 import blessed from 'blessed';
+import { MARK_OFF, MARK_ON, displayWidth, safeText } from '../../src/render/safe-text.js';
 import type { Line, LineStyle } from './lines.js';
 
 const OPEN: Readonly<Record<LineStyle, string>> = {
@@ -34,11 +35,49 @@ export interface PaneOptions {
   readonly border?: boolean;
 }
 
+/**
+ * The last line of defence: text between escape marks is ours; anything else that safe-text.ts would
+ * escape (a field a formatter forgot to pass through `shown`) is escaped here, so no control byte
+ * from the wire can reach blessed, which passes SGR sequences and C1 controls through to the terminal.
+ */
+export function guard(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const on = text.indexOf(MARK_ON, i);
+    const plainEnd = on < 0 ? text.length : on;
+    out += safeText(text.slice(i, plainEnd), { mark: true });
+    if (on < 0) break;
+    const off = text.indexOf(MARK_OFF, on);
+    const end = off < 0 ? text.length : off;
+    out += MARK_ON + safeText(text.slice(on + 1, end)) + MARK_OFF;
+    i = end + 1;
+  }
+  return out;
+}
+
+/**
+ * blessed tags for guarded text: `{`/`}` escaped so tag parsing never sees wire text, escapes
+ * underlined (visible on every theme and in every colour depth, unlike grey, which an 8-colour
+ * terminal such as tmux's default `screen` draws black).
+ */
+function toTags(text: string): string {
+  return blessed.escape(text).split(MARK_ON).join('{underline}').split(MARK_OFF).join('{/underline}');
+}
+
+/** Grey for dim lines where the terminal has it (16 colours or more); else the plain foreground. */
+function dimTags(screen: blessed.Widgets.Screen): readonly [string, string] {
+  const colors = (screen as unknown as { tput?: { colors?: number } }).tput?.colors ?? 8;
+  return colors >= 16 ? ['{gray-fg}', '{/gray-fg}'] : ['', ''];
+}
+
 export class Pane {
   readonly box: blessed.Widgets.BoxElement;
+  readonly #dim: readonly [string, string];
   #last = '';
 
   constructor(options: PaneOptions) {
+    this.#dim = dimTags(options.parent);
     this.box = blessed.box({
       parent: options.parent,
       label: options.label ? ` ${options.label} ` : undefined,
@@ -48,7 +87,7 @@ export class Pane {
       height: options.height,
       tags: true,
       border: options.border === false ? undefined : { type: 'line' },
-      style: { border: { fg: 'gray' }, focus: { border: { fg: 'white' } } },
+      style: { border: { fg: 'default' } },
       wrap: false,
     });
   }
@@ -61,7 +100,8 @@ export class Pane {
 
   setLabel(label: string, active: boolean): void {
     this.box.setLabel(active ? `[ ${label} ]` : ` ${label} `);
-    this.box.style.border = { fg: active ? 'white' : 'gray' };
+    // Unfocused: the terminal's own foreground, visible on dark and light themes alike.
+    this.box.style.border = active ? { fg: 'cyan', bold: true } : { fg: 'default' };
   }
 
   show(lines: readonly Line[]): void {
@@ -69,8 +109,10 @@ export class Pane {
     let content = '';
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
-      const text = blessed.escape(l.style === 'selected' ? l.text.padEnd(cols) : l.text);
-      content += (i ? '\n' : '') + OPEN[l.style] + text + CLOSE[l.style];
+      const safe = guard(l.text);
+      const padded = l.style === 'selected' ? safe + ' '.repeat(Math.max(0, cols - displayWidth(safe))) : safe;
+      const [open, close] = l.style === 'dim' ? this.#dim : [OPEN[l.style], CLOSE[l.style]];
+      content += (i ? '\n' : '') + open + toTags(padded) + close;
     }
     if (content !== this.#last) {
       this.#last = content;

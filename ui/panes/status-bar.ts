@@ -1,5 +1,5 @@
 /** Status bar: listen → upstream, connections, msg/s, bytes/s, capture file, notices and key hints. */
-import { formatRate, formatSize } from '../format.js';
+import { formatRate, formatSize, shown } from '../format.js';
 import { KEY_HINTS } from '../keymap.js';
 import { messagesOnly, type DashboardView } from '../view.js';
 import { fit } from './lines.js';
@@ -17,27 +17,29 @@ export function statusLines(view: DashboardView, info: StatusInfo, width: number
   for (const c of s.connections.values()) if (c.state !== 'closed' && !(messagesOnly(c) && !c.end)) open++;
   const where =
     info.source === 'view'
-      ? `view ${info.captureFile ?? ''}`
-      : `${info.listen ?? '?'} → ${info.upstream ?? '?'}${info.source === 'replay' ? ' (replay)' : ''}`;
+      ? `view ${shown(info.captureFile ?? '')}`
+      : info.source === 'replay'
+        ? `replay → ${shown(info.upstream ?? '(no server)')}`
+        : `${shown(info.listen ?? '(not listening)')} → ${shown(info.upstream ?? '(no upstream)')}`;
   const r = s.rates();
   const first = [
     `frametap ${where}`,
     `conns ${open} open / ${s.order.length}`,
     `msgs ${s.totalMessages} ${formatRate(r.messages)}`,
     `${formatSize(s.totalBytes)} ${formatSize(Math.round(r.bytes))}/s`,
-    info.source !== 'view' && info.captureFile ? `capture ${info.captureFile}` : '',
+    info.source !== 'view' && info.captureFile ? `capture ${shown(info.captureFile)}` : '',
     s.httpRequests > 0 ? `http ${s.httpRequests}` : '',
-    view.paused ? 'PAUSED' : '',
+    view.paused ? 'FROZEN' : '',
     lastError(view),
   ]
     .filter(Boolean)
     .join(' | ');
-  const second = view.notice ? `${view.notice}   ${KEY_HINTS}` : KEY_HINTS;
+  const second = view.notice ? `${shown(view.notice)}   ${KEY_HINTS}` : KEY_HINTS;
   return [fit(first, width), fit(second, width)];
 }
 
 /** Errors tied to no connection (listen, capture backpressure) have no row: the status bar shows the last. */
 function lastError(view: DashboardView): string {
   const e = view.store.errors[view.store.errors.length - 1];
-  return e ? `! ${e.stage}${e.code ? ` ${e.code}` : ''}: ${e.detail}` : '';
+  return e ? `! ${shown(e.stage)}${e.code ? ` ${shown(e.code)}` : ''}: ${shown(e.detail)}` : '';
 }

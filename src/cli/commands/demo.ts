@@ -18,6 +18,7 @@ ping/pong, a protocol violation, closes with 1000, 1001, 4000-range codes and 10
   -l, --listen [HOST:]PORT where the proxy listens (default 127.0.0.1:0, a free port)
   -w, --write FILE         also write the capture to FILE (mode 0600)
       --ui MODE            tui (default on a terminal), log, jsonl, none
+      --frames             with --ui log: a line for every frame (default: one per message)
 ${APP_FLAGS_HELP}  -h, --help               this help
 
 'npm start' runs 'frametap demo'; 'npm start -- -u ws://127.0.0.1:9001' shows a real server.
@@ -28,6 +29,7 @@ const FLAGS = {
   listen: { type: 'string', short: 'l' },
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...APP_FLAGS,
 } as const;
@@ -68,6 +70,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       ui,
       app,
       write: values.write ?? null,
+      frames: values.frames ?? false,
       banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}${embedded ? ' (demo traffic)' : ''}`,
       onStarted: (proxy) => {
         if (embedded) generator = startTrafficGenerator(proxy.url);

@@ -27,6 +27,7 @@ pages open, ws:// or wss://, shows up (TLS is intercepted with frametap's CA: se
                            (frametap -u URL -w - --format pcapng | wireshark -k -i -)
       --ui MODE            tui (default on a terminal), log (default otherwise; none with -w -),
                            jsonl, none
+      --frames             with --ui log: a line for every frame (default: one per message)
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
       --max-capture SIZE   once the capture reaches SIZE (k, m, g suffixes), write no more frames
@@ -59,6 +60,7 @@ const FLAGS = {
   write: { type: 'string', short: 'w' },
   format: { type: 'string' },
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   'max-payload': { type: 'string' },
   'max-capture': { type: 'string' },
   insecure: { type: 'boolean' },
@@ -247,6 +249,7 @@ async function runForward(values: Values): Promise<number> {
     ui,
     app,
     write: capture,
+    frames: values.frames ?? false,
     maxCapture,
     banner: (url) => `frametap listening on ${url} -> forward proxy (CA ${ca.certPath}, SPKI ${ca.spki})`,
   });

@@ -19,6 +19,7 @@ pcap / pcapng of plain ws:// traffic recorded by tcpdump, dumpcap or Wireshark.
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
+      --frames    with --ui log: a line for every frame (default: one line per message)
 ${APP_FLAGS_HELP}  -h, --help      this help
 
 examples:
@@ -28,6 +29,7 @@ examples:
 
 const FLAGS = {
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...APP_FLAGS,
 } as const;
@@ -46,14 +48,15 @@ export async function run(argv: readonly string[]): Promise<number> {
   const { captureFormat, loadCapture } = await import('../../capture/load.js');
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
+  if (format === 'jsonl') await requireCaptureStart(file);
   if (format === 'jsonl') {
     if (ui === 'tui') return viewCaptureStreaming(file, app);
     // Streamed: memory stays flat in the file's size.
     const { printCapture } = await import('../print-capture.js');
-    await printCapture(file, { ui, onWarning, app });
+    await printCapture(file, { ui, onWarning, app, frames: values.frames ?? false });
     return 0;
   }
-  if (ui !== 'tui' && format === 'packets') return viewPacketsStreaming(file, ui, onWarning, app);
+  if (ui !== 'tui' && format === 'packets') return viewPacketsStreaming(file, ui, onWarning, app, values.frames ?? false);
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -80,7 +83,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, app });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames: values.frames ?? false });
   try {
     for (const event of loaded.events) bus.publish(event);
   } finally {
@@ -89,16 +92,50 @@ export async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** How much of a file's start decides whether it is a capture at all. */
+const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * A capture's first line is its `capture` header (capture-format.md), or at least a JSON event with
+ * a `type`: anything else (`/etc/services`, a PNG) is not a capture, which is the user's mistake
+ * (exit 2, one line) rather than hundreds of "not JSON" warnings.
+ */
+async function requireCaptureStart(file: string): Promise<void> {
+  const { promises: fsp } = await import('node:fs');
+  const handle = await fsp.open(file, 'r');
+  let head: Buffer;
+  try {
+    const buf = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    head = buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  if (head.length === 0) return;
+  const end = head.indexOf(0x0a);
+  const first = head.toString('utf8', 0, end < 0 ? head.length : end).trim();
+  let value: unknown;
+  try {
+    value = JSON.parse(first);
+  } catch {
+    value = null;
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') {
+    const { safeText } = await import('../../render/safe-text.js');
+    throw new UsageError(`'${safeText(file)}' is neither a frametap capture nor a HAR (its first line is not a capture header or event)`);
+  }
+}
+
 /**
  * A pcap / pcapng file printed (`--ui log|jsonl|none`) as it is read: events go out as the packets
  * are replayed, so a file of any size is shown with flat memory.
  */
-async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, onWarning: (m: string) => void, app: AppViewOptions | null): Promise<number> {
+async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, onWarning: (m: string) => void, app: AppViewOptions | null, frames: boolean): Promise<number> {
   const { replayPacketFile, peekPacketHeader } = await import('../../pcap/read-file.js');
   const { openOutputs } = await import('../outputs.js');
   const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, app });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames });
   // The output's backpressure pauses the reading: memory stays flat whatever the file's size.
   let drained: Promise<void> | null = null;
   let release: () => void = () => {};
@@ -123,7 +160,7 @@ async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, on
   return 0;
 }
 
-/** Resolves on the dashboard's quit or on SIGINT / SIGTERM. */
+/** Resolves on the dashboard's quit or on SIGINT / SIGTERM / SIGHUP. */
 function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () => void } {
   let quit: () => void = () => {};
   const quitting = new Promise<void>((resolve) => {
@@ -132,12 +169,14 @@ function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () =
   const onSignal = (): void => quit();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   return {
     quitting,
     quit: () => quit(),
     dispose: () => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGHUP', onSignal);
     },
   };
 }
