@@ -51,6 +51,8 @@ export interface MessageFraming {
   readonly wrongMask?: boolean;
   /** Set RSV1 on the first frame whatever `compressed` says (`corrupt=rsv1`). */
   readonly forceRsv1?: boolean;
+  /** Set RSV1 on continuation frames too, which RFC 7692 §6.1 forbids (`corrupt=rsv1` of a compressed message). */
+  readonly rsv1OnEveryFrame?: boolean;
 }
 
 /** A data message as write parts: header and payload of each frame, in order. */
@@ -71,7 +73,7 @@ export function messageParts(message: MessageFraming, options: FramingOptions): 
     parts.push(
       ...frameParts(piece, {
         fin: i === count - 1,
-        rsv1: first && (message.compressed === true || message.forceRsv1 === true),
+        rsv1: (first && (message.compressed === true || message.forceRsv1 === true)) || message.rsv1OnEveryFrame === true,
         opcode: first ? message.opcode : Opcode.Continuation,
         mask: maskFor(options, message.wrongMask === true),
       }),

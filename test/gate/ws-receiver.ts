@@ -19,8 +19,19 @@ export type Received =
   | { readonly kind: 'close'; readonly code: number; readonly reason: string }
   | { readonly kind: 'error'; readonly code: string; readonly message: string };
 
-/** Parse `bytes` as the receiving side of `from`'s frames would (a server receives client frames). */
-export async function receive(bytes: Buffer, from: 'client' | 'server', extensions?: Record<string, unknown>): Promise<Received[]> {
+interface PerMessageDeflateCtor {
+  new (options: { isServer: boolean }): { accept(offers: object[]): unknown };
+}
+const PerMessageDeflate = (ws as unknown as { PerMessageDeflate: PerMessageDeflateCtor }).PerMessageDeflate;
+
+/** Parse `bytes` as the receiving side of `from`'s frames would; `deflate`: permessage-deflate negotiated (context takeover). */
+export async function receive(bytes: Buffer, from: 'client' | 'server', deflate = false): Promise<Received[]> {
+  let extensions: Record<string, unknown> | undefined;
+  if (deflate) {
+    const pmd = new PerMessageDeflate({ isServer: from === 'client' });
+    pmd.accept([{}]);
+    extensions = { 'permessage-deflate': pmd };
+  }
   const out: Received[] = [];
   const receiver = new Receiver({ isServer: from === 'client', allowSynchronousEvents: true, ...(extensions ? { extensions } : {}) });
   receiver.on('message', (data: Buffer, binary: boolean) => out.push({ kind: 'message', binary, data: Buffer.from(data) }));
@@ -40,5 +51,6 @@ export async function receive(bytes: Buffer, from: 'client' | 'server', extensio
   receiver.write(bytes);
   receiver.write(encodeFrame({ opcode: 0x9, payload: SENTINEL, mask: from === 'client' ? Buffer.from('00000000', 'hex') : null }));
   await done;
-  return out.filter((r) => !(r.kind === 'ping' && r.data.equals(SENTINEL)));
+  // After a close frame ws stops reading: the sentinel written after it is not an error of the bytes.
+  return out.filter((r) => !(r.kind === 'ping' && r.data.equals(SENTINEL)) && !(r.kind === 'error' && r.code === 'ERR_STREAM_WRITE_AFTER_END'));
 }
