@@ -2,6 +2,7 @@
  * Pure formatters for the dashboard: every string a pane shows is built here, so it can be tested
  * without a screen (as mitmproxy's console/common.py does). No blessed import, no tags: panes add colour.
  */
+import { messageText } from '../src/session/event-data.js';
 import { OPCODE_NAMES, closeCodeName, isControlOpcode } from '../src/protocol/constants.js';
 import type { FrameEvent, MessageEvent, Side } from '../src/session/events.js';
 
@@ -133,8 +134,11 @@ export function prettyJson(text: string): string | null {
   }
 }
 
-export function decodeBase64(b64: string | undefined): Buffer {
-  return b64 ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
+const NO_BYTES = Buffer.alloc(0);
+
+/** A payload that may be absent, as bytes. */
+export function bytesOf(bytes: Buffer | undefined): Buffer {
+  return bytes ?? NO_BYTES;
 }
 
 /** `5 B`, or `compressed → inflated` for a compressed message. */
@@ -159,7 +163,7 @@ function framePreview(e: FrameEvent, width: number, message?: MessageEvent): str
     if (message) return messagePreview(message, width);
     return e.opcode === 1 || e.opcode === 2 ? '(payload in message)' : '';
   }
-  const bytes = decodeBase64(e.payload);
+  const bytes = bytesOf(e.payload);
   if (e.opcode === 8) {
     if (bytes.length >= 2) return formatCloseLine(bytes.readUInt16BE(0), bytes.subarray(2).toString('utf8'));
     return bytes.length === 0 ? formatCloseLine(null) : 'invalid 1-byte close body';
@@ -184,6 +188,7 @@ export function formatMessageRow(e: MessageEvent, width: number, wireLength?: nu
 }
 
 export function messagePreview(e: MessageEvent, width: number): string {
-  if (e.text !== undefined) return oneLine(e.text, width);
-  return hexPreview(decodeBase64(e.data), width);
+  const text = messageText(e);
+  if (text !== null) return oneLine(text, width);
+  return hexPreview(e.data, width);
 }

@@ -7,6 +7,7 @@
  * capture file, and is read back on demand when the user scrolls to it (cf. mitmproxy's bounded
  * `deque(maxlen)` event log, urwid's ListWalker asking only for visible rows).
  */
+import { messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
 import type {
   CloseEvent,
@@ -535,7 +536,7 @@ export class DashboardStore {
 
   /** RFC 6455 §5.5.3: a Pong "MUST have identical Application data" to the Ping it answers. */
   #rtt(c: ConnectionView, e: FrameEvent): void {
-    const key = e.payload ?? '';
+    const key = e.payload ? e.payload.toString('latin1') : '';
     if (e.opcode === Opcode.Ping) {
       if (c.pings.size > 32) c.pings.clear();
       c.pings.set(key, { from: e.from, t: e.t });
@@ -549,10 +550,10 @@ export class DashboardStore {
   }
 
   #append(log: RowLog, cls: number, event: SessionEvent, frames?: readonly [number, number]): Row {
-    const kept = this.#slim(event);
+    const kept = this.#keep(event);
     const index = log.count;
-    const shown = kept ?? event;
-    const row: Row = frames ? { index, event: shown, slim: kept !== null, frames } : { index, event: shown, slim: kept !== null };
+    const shown = kept.event;
+    const row: Row = frames ? { index, event: shown, slim: kept.cut, frames } : { index, event: shown, slim: kept.cut };
     log.append(cls, row);
     if (this.#indexed) this.#awaitLocation(log, index, event);
     if (Number.isFinite(this.#maxRows)) {
@@ -596,17 +597,22 @@ export class DashboardStore {
     this.#pendingHead = 0;
   }
 
-  /** A copy with the payload cut to a preview, or null when the event is small enough to keep. */
-  #slim(e: SessionEvent): SessionEvent | null {
+  /**
+   * What a row keeps of an event: a copy with the payload cut to a preview (`cut`) when it is large
+   * and rows can be read back, and in any case its own copy of the payload bytes when they are a
+   * view into a larger received chunk, which a row must not keep alive.
+   */
+  #keep(e: SessionEvent): { readonly event: SessionEvent; readonly cut: boolean } {
     const max = this.#slimOver;
-    if (e.type === 'frame' && e.payload !== undefined && e.payload.length > max) {
-      return { ...e, payload: e.payload.slice(0, max & ~3) };
+    if (e.type === 'frame' && e.payload !== undefined) {
+      const cut = e.payload.length > max;
+      if (cut || isView(e.payload)) return { event: { ...e, payload: Buffer.from(e.payload.subarray(0, max)) }, cut };
     }
     if (e.type === 'message') {
-      if (e.text !== undefined && e.text.length > max) return { ...e, text: e.text.slice(0, max) };
-      if (e.data !== undefined && e.data.length > max) return { ...e, data: e.data.slice(0, max & ~3) };
+      const cut = e.data.length > max;
+      if (cut || isView(e.data)) return { event: { ...e, data: Buffer.from(e.data.subarray(0, max)) }, cut };
     }
-    return null;
+    return { event: e, cut: false };
   }
 
   #count(messages: number, bytes: number): void {
@@ -740,14 +746,19 @@ function pathOf(target: string): string {
   }
 }
 
+/** A Buffer that shares its memory with more than itself (a slice of a received chunk). */
+function isView(b: Buffer): boolean {
+  return b.buffer.byteLength > b.length;
+}
+
 /** Text a search regex is matched against: text payloads of messages and frames, close reasons, violation details. */
 export function searchableText(e: SessionEvent): string | null {
   switch (e.type) {
     case 'message':
-      return e.text ?? null;
+      return messageText(e);
     case 'frame':
       if (e.payload === undefined || e.rsv1 || e.opcode === Opcode.Binary) return null;
-      return Buffer.from(e.payload, 'base64').toString('utf8');
+      return e.payload.toString('utf8');
     case 'close':
       return `${e.code ?? ''} ${e.reason}`;
     case 'violation':

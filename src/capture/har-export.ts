@@ -7,6 +7,8 @@
 import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import type { CaptureHeader, HandshakeEvent, MessageEvent, OpenEvent, RawHeaders, SessionEvent } from '../session/events.js';
 import { UsageError } from '../errors.js';
+import { messageText } from '../session/event-data.js';
+import { encodePayload } from './payload.js';
 
 export interface HarNameValue {
   readonly name: string;
@@ -167,7 +169,7 @@ function webSocketEntry(c: Conn, header: CaptureHeader | null): HarEntry {
         opcode: m.opcode,
         // Chrome writes text frames as text and binary frames as base64; a text message that is
         // not valid UTF-8 is in the capture as base64 `data` and is written as the text it decodes to.
-        data: m.opcode === 1 ? (m.text ?? Buffer.from(m.data ?? '', 'base64').toString('utf8')) : (m.data ?? ''),
+        data: m.opcode === 1 ? (messageText(m) ?? m.data.toString('utf8')) : encodePayload(m.data),
       }),
     ),
   };

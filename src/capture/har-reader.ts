@@ -142,9 +142,13 @@ function messageEvent(m: HarWebSocketMessage, conn: number): MessageEvent | null
     frames: 1,
     truncated: false,
   };
-  if (opcode === 1) return { ...base, length: Buffer.byteLength(m.data, 'utf8'), text: m.data };
+  if (opcode === 1) {
+    const data = Buffer.from(m.data, 'utf8');
+    return { ...base, length: data.length, data };
+  }
   // DevTools and Playwright both write binary message data as base64.
-  return { ...base, length: Buffer.from(m.data, 'base64').length, data: m.data };
+  const data = Buffer.from(m.data, 'base64');
+  return { ...base, length: data.length, data };
 }
 
 function pathAndQuery(url: string): string {

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { CaptureHeader, SessionEvent, SessionEventType } from '../session/events.js';
+import { fromCaptured, type CapturedEvent } from './capture-object.js';
 
 /** One line of a capture with its place in the file (for random access with `readEventAt`). */
 export interface CaptureLine {
@@ -91,7 +92,8 @@ function classify(line: string): Parsed {
   for (const name in fields) {
     if (!hasKind(record[name], fields[name]!)) return { kind: 'corrupt', why: `${type} event without a valid "${name}"` };
   }
-  return { kind: 'value', value: value as CaptureHeader | SessionEvent };
+  if (type === 'capture') return { kind: 'value', value: value as CaptureHeader };
+  return { kind: 'value', value: fromCaptured(value as CapturedEvent) };
 }
 
 /**

@@ -139,6 +139,7 @@ export class JsonlWriter {
   write(event: SessionEvent): void {
     if (this.#failed || this.#closed) return;
     const line = encodeEventLine(event);
+    if (line === null) return;
     this.#lines.push(line);
     this.#events.push(this.#lineListeners.length > 0 ? event : null);
     this.#queuedBytes += line.length;

@@ -6,7 +6,6 @@
  *   UTF-8 character boundary, never in the middle of a multi-byte sequence;
  * - at most `--max-payload` bytes are kept, `length` is always the true length.
  */
-import type { MessageEvent } from '../session/events.js';
 
 /**
  * Large payloads are encoded in slices of this many bytes: a multiple of 3, so the slices' base64
@@ -40,26 +39,6 @@ export function writeBase64(bytes: Uint8Array, target: Buffer, offset: number): 
     out += target.write(buf.toString('base64', at, Math.min(buf.length, at + BASE64_SLICE)), out, 'latin1');
   }
   return out;
-}
-
-/** From this size on a message's `data` is made lazily (below it an accessor costs more than it saves). */
-const LAZY_DATA_MIN = 64 * 1024;
-
-/**
- * A `message` event carrying `data` (binary, or text that is not valid UTF-8). For a large one the
- * base64 is made on first read and kept: with only the capture writer listening, which writes the
- * bytes itself (line-encoder.ts), the string is never made, and for large messages that was most
- * of the capture's cost (bench/relay, 256 KiB).
- */
-export function messageWithData(fields: Omit<MessageEvent, 'data' | 'text'>, bytes: Uint8Array): MessageEvent {
-  if (bytes.length < LAZY_DATA_MIN) return { ...fields, data: encodePayload(bytes) };
-  let data: string | undefined;
-  return {
-    ...fields,
-    get data(): string {
-      return (data ??= encodePayload(bytes));
-    },
-  };
 }
 
 /** Bytes back from a `payload` / `data` field (the reader's side). */

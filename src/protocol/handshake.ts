@@ -4,7 +4,7 @@
  * negotiation (RFC 7692 §7.1), and the handshake rules the server can break.
  */
 import { createHash } from 'node:crypto';
-import type { AcceptCheck, ExtensionOffer, RawHeaders } from '../session/events.js';
+import type { AcceptCheck, ExtensionOffer, RawHeaders } from './http-types.js';
 import { VIOLATION_CODES, WEBSOCKET_GUID, type ViolationRule } from './constants.js';
 import { negotiateDeflate, PERMESSAGE_DEFLATE } from './permessage-deflate.js';
 import type { NegotiatedDeflate } from './wire-events.js';

@@ -387,6 +387,7 @@ function wireFrame(header: FrameHeaderEvent, payload: Buffer, t: number, receive
     rsv3: header.rsv3,
     opcode: header.opcode,
     masked: header.masked,
+    maskKey: header.maskKey,
     length: header.length,
     payload,
     truncated: (received ?? header.length) > payload.length,

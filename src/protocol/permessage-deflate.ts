@@ -3,7 +3,7 @@
  * streaming inflater that decodes compressed messages with bounded memory.
  */
 import zlib from 'node:zlib';
-import type { ExtensionOffer } from '../session/events.js';
+import type { ExtensionOffer } from './http-types.js';
 import { Utf8Validator } from './validation.js';
 import type { DeflateDirectionParams, NegotiatedDeflate } from './wire-events.js';
 

@@ -5,7 +5,8 @@
  */
 import type { ViolationRule } from './constants.js';
 
-export type Sender = 'client' | 'server';
+export type { Sender } from './http-types.js';
+import type { Sender } from './http-types.js';
 
 export interface WireFrame {
   readonly kind: 'frame';
@@ -18,6 +19,8 @@ export interface WireFrame {
   readonly rsv3: boolean;
   readonly opcode: number;
   readonly masked: boolean;
+  /** The masking key as a big-endian 32-bit number, null when unmasked. */
+  readonly maskKey: number | null;
   /** Declared payload length (true length, whatever was kept). */
   readonly length: number;
   /** Kept payload bytes, unmasked (at most maxPayload); still compressed for a deflate message. */

@@ -134,13 +134,13 @@ export function buildScripts(events: readonly SessionEvent[]): ConnScript[] {
             kind: 'ping',
             at,
             before: b.messages[other(e.from)],
-            data: Buffer.from(e.payload ?? '', 'base64'),
+            data: e.payload ?? Buffer.alloc(0),
           });
         }
         // Pongs are not replayed: the `ws` peer answers pings by itself (RFC 6455 §5.5.3).
         break;
       case 'message': {
-        const data = e.text !== undefined ? Buffer.from(e.text, 'utf8') : Buffer.from(e.data ?? '', 'base64');
+        const data = e.data;
         const frameLengths = b.frames[e.from];
         b.frames[e.from] = [];
         const count = Math.max(1, e.frames);

@@ -1,24 +1,27 @@
 /**
- * The bytes an event carries, whatever form the event holds them in. Code that reads payloads goes
- * through these accessors, so the in-memory form of payloads (bytes, per capture-format's "events
- * carry bytes, only sinks encode") is decided in one place.
+ * The bytes an event carries. Events hold payloads as bytes (only sinks encode them); these are the
+ * readings every consumer shares, so "what is the text of this message" has one answer.
  */
-import { decodePayload } from '../capture/payload.js';
 import type { FrameEvent, MessageEvent } from './events.js';
+import { utf8BoundaryLength } from '../capture/payload.js';
 
 /** The kept, unmasked payload of a frame; null when the frame leaves it to its message. */
 export function frameBytes(event: FrameEvent): Buffer | null {
-  return event.payload === undefined ? null : decodePayload(event.payload);
+  return event.payload ?? null;
 }
 
 /** The kept, decoded bytes of a message (text as UTF-8). */
-export function messageData(event: MessageEvent): Buffer {
-  if (event.text !== undefined) return Buffer.from(event.text, 'utf8');
-  if (event.data !== undefined) return decodePayload(event.data);
-  return Buffer.alloc(0);
+export function messageData(event: { readonly data: Buffer }): Buffer {
+  return event.data;
 }
 
-/** The text of a text message with valid UTF-8; null for binary and for invalid UTF-8. */
-export function messageText(event: MessageEvent): string | null {
-  return event.opcode === 1 && event.text !== undefined ? event.text : null;
+/**
+ * The text of a text message with valid UTF-8 (a cut one ends at a character boundary); null for
+ * binary and for invalid UTF-8.
+ */
+export function messageText(event: Pick<MessageEvent, 'opcode' | 'data' | 'invalidUtf8' | 'truncated'>): string | null {
+  if (event.opcode !== 1 || event.invalidUtf8) return null;
+  const data = event.data;
+  const end = event.truncated ? utf8BoundaryLength(data) : data.length;
+  return data.toString('utf8', 0, end);
 }

@@ -4,12 +4,12 @@
  * capture gives these events back. Fields named here are written; readers ignore unknown fields.
  */
 import type { ViolationRule } from '../protocol/constants.js';
+import type { AcceptCheck, ExtensionOffer, RawHeaders, Sender } from '../protocol/http-types.js';
 
-/** Who sent a frame or message. */
-export type Side = 'client' | 'server';
+export type { AcceptCheck, ExtensionOffer, RawHeaders };
 
-/** A raw HTTP header list: order and case as on the wire. */
-export type RawHeaders = ReadonlyArray<readonly [name: string, value: string]>;
+/** Who sent a frame or message (the protocol core's `Sender`). */
+export type Side = Sender;
 
 /** First line of a capture file (not an event of the bus). */
 export interface CaptureHeader {
@@ -55,13 +55,6 @@ export interface HandshakeResponse {
   readonly headers: RawHeaders;
 }
 
-export interface ExtensionOffer {
-  readonly name: string;
-  /** `true` for a parameter without value; values unquoted. */
-  readonly params: Readonly<Record<string, string | true>>;
-}
-
-export type AcceptCheck = 'ok' | 'mismatch' | 'missing';
 
 /** The upgrade request and the upstream's answer. */
 export interface HandshakeEvent extends Base {
@@ -92,8 +85,12 @@ export interface FrameEvent extends Base {
   readonly length: number;
   /** Masked frames: the masking key as 8 hex digits (so the frame can be rebuilt byte for byte). */
   readonly maskKey?: string;
-  /** base64 of the kept, unmasked payload; omitted for a whole uncompressed data message by itself. */
-  readonly payload?: string;
+  /**
+   * The kept, unmasked payload bytes (read-only; a view of what was received where it could be);
+   * absent for a whole uncompressed data message by itself, whose `message` carries them.
+   * The capture writes it as base64.
+   */
+  readonly payload?: Buffer;
   readonly truncated: boolean;
   /** Cut off by the end of the TCP connection. */
   readonly incomplete?: true;
@@ -110,10 +107,13 @@ export interface MessageEvent extends Base {
   readonly frames: number;
   /** Decoded (inflated) length. */
   readonly length: number;
-  /** Text messages with valid UTF-8. */
-  readonly text?: string;
-  /** base64: binary messages, and text messages that are not valid UTF-8. */
-  readonly data?: string;
+  /**
+   * The kept decoded bytes (read-only). The capture writes a text message with valid UTF-8 as
+   * `text` (cut at a character boundary when truncated), anything else as base64 `data`.
+   */
+  readonly data: Buffer;
+  /** A text message whose bytes (all of them, kept or not) are not valid UTF-8. */
+  readonly invalidUtf8?: true;
   readonly truncated: boolean;
 }
 
@@ -220,9 +220,17 @@ export interface InterceptEvent extends Base {
   readonly name?: string;
   /** The sender's message acted on (`index` counts that sender's messages, from 0). */
   readonly ref?: { readonly from: Side; readonly index: number };
-  /** What was sent instead, or in addition: a message event's payload fields. */
-  readonly message?: { readonly opcode: number; readonly length: number; readonly text?: string; readonly data?: string; readonly truncated?: boolean };
+  /** What was sent instead, or in addition: a message event's payload fields (written like a message's). */
+  readonly message?: InterceptedMessage;
   readonly detail?: string;
+}
+
+export interface InterceptedMessage {
+  readonly opcode: 1 | 2;
+  readonly length: number;
+  readonly data: Buffer;
+  readonly invalidUtf8?: true;
+  readonly truncated: boolean;
 }
 
 /** capture-format `tunnel`: forward mode, a CONNECT relayed as raw bytes; written when it closes. */

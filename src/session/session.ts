@@ -7,8 +7,6 @@ import { DirectionInspector } from '../protocol/direction-inspector.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
-import { encodePayload, messageWithData, textOf } from '../capture/payload.js';
-import { withOwnBytes } from '../capture/line-encoder.js';
 import type { EventBus } from './event-bus.js';
 import type {
   ErrorStage,
@@ -239,7 +237,7 @@ export class Session {
         return this.#onFrame(from, event);
       case 'message': {
         if (!this.#bus.wants('message')) return;
-        const fields = {
+        return this.#publish({
           type: 'message',
           conn: this.conn,
           t: event.t,
@@ -248,14 +246,10 @@ export class Session {
           compressed: event.compressed,
           frames: event.frames,
           length: event.length,
+          data: event.data,
+          ...(event.utf8Valid ? {} : { invalidUtf8: true as const }),
           truncated: event.truncated,
-        } as const;
-        // capture-format `message`: `text` for valid UTF-8 text, else base64 `data` (the capture
-        // writer writes it from the bytes).
-        if (event.opcode === Opcode.Text && event.utf8Valid) {
-          return this.#publish({ ...fields, text: textOf(event.data, event.truncated) });
-        }
-        return this.#publish(withOwnBytes(messageWithData(fields, event.data), event.data));
+        });
       }
       case 'close':
         if (this.#awaitingCloseBody && this.#initiator === from) {
@@ -296,7 +290,7 @@ export class Session {
     // the `message` that follows; every other frame carries it.
     const isData = frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary;
     const omit = isData && frame.fin && !frame.rsv1 && !frame.violated && complete;
-    this.#publish(withOwnBytes({
+    this.#publish({
       type: 'frame',
       conn: this.conn,
       t: frame.t,
@@ -308,15 +302,20 @@ export class Session {
       opcode: frame.opcode,
       masked: frame.masked,
       length: frame.length,
-      ...(omit ? {} : { payload: encodePayload(frame.payload) }),
+      ...(frame.maskKey !== null ? { maskKey: maskKeyHex(frame.maskKey) } : {}),
+      ...(omit ? {} : { payload: frame.payload }),
       truncated: frame.truncated,
       ...(complete ? {} : { incomplete: true as const, received: frame.incompleteReceived }),
-    }, frame.payload));
+    });
   }
 
   #publish(event: SessionEvent): void {
     this.#bus.publish(event);
   }
+}
+
+function maskKeyHex(key: number): string {
+  return key.toString(16).padStart(8, '0');
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -18,6 +18,7 @@ import type {
   ViolationEvent,
 } from '../session/events.js';
 import { utf8BoundaryLength } from '../capture/payload.js';
+import { messageText } from '../session/event-data.js';
 
 export interface LineLogStyle {
   /** ANSI colours (violations, errors, unclean ends). */
@@ -78,9 +79,9 @@ function hexPreview(bytes: Buffer, more: boolean): string {
   return `<${hex}${more || bytes.length > HEX_BYTES ? ' …' : ''}>`;
 }
 
-/** The first bytes of a base64 payload, decoding only a prefix of it. */
-function headBytes(base64: string): Buffer {
-  return Buffer.from(base64.slice(0, (PREVIEW_BYTES / 3) * 4), 'base64');
+/** The first bytes of a payload, as far as a preview shows them. */
+function headBytes(bytes: Buffer): Buffer {
+  return bytes.subarray(0, PREVIEW_BYTES);
 }
 
 function textPreview(bytes: Buffer, more: boolean): string {
@@ -133,7 +134,7 @@ function formatFrame(e: FrameEvent): string {
   if (e.incomplete) parts.push(`INCOMPLETE (${e.received ?? 0} B arrived)`);
   if (e.payload !== undefined && e.payload.length > 0) {
     const bytes = headBytes(e.payload);
-    const more = e.truncated || bytes.length < (e.received ?? e.length) || e.payload.length > (PREVIEW_BYTES / 3) * 4;
+    const more = e.truncated || bytes.length < (e.received ?? e.length) || e.payload.length > PREVIEW_BYTES;
     if (e.rsv1) parts.push('(compressed)');
     else if (e.opcode === 0x8 && bytes.length >= 2) {
       const code = bytes.readUInt16BE(0);
@@ -150,13 +151,14 @@ function formatMessage(e: MessageEvent): string {
   const parts = [`${arrow(e.from)} message ${kind} ${size(e.length)}`];
   if (e.compressed) parts.push('deflate');
   if (e.frames > 1) parts.push(`${e.frames} frames`);
-  if (e.text !== undefined) {
-    const p = previewText(e.text);
+  const text = messageText(e);
+  if (text !== null) {
+    const p = previewText(text);
     parts.push(e.truncated && !p.endsWith('…') ? `${p}…` : p);
   }
-  else if (e.data !== undefined) {
+  else {
     const bytes = headBytes(e.data);
-    const more = e.truncated || e.data.length > (PREVIEW_BYTES / 3) * 4;
+    const more = e.truncated || e.data.length > PREVIEW_BYTES;
     parts.push(e.opcode === 1 ? `(invalid UTF-8) ${hexPreview(bytes, more)}` : hexPreview(bytes, more));
   }
   if (e.truncated) parts.push('(truncated)');

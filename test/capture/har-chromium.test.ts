@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 import { afterEach, describe, expect } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { loadCapture } from '../../src/capture/load.js';
-import type { MessageEvent } from '../../src/session/events.js';
+import { loadCaptured } from '../helpers/captured.js';
+import type { CapturedMessage } from '../../src/capture/capture-object.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, itWith } from '../helpers/system-deps.js';
 
 const run = promisify(execFile);
@@ -64,9 +64,9 @@ describe('HAR recorded by chromium', () => {
     await context.close();
     const after = Date.now();
 
-    const loaded = await loadCapture(harPath);
+    const loaded = await loadCaptured(harPath);
     expect(loaded.source).toBe('har');
-    const messages = loaded.events.filter((e): e is MessageEvent => e.type === 'message');
+    const messages = loaded.events.filter((e): e is CapturedMessage => e.type === 'message');
     expect(messages.map((m) => [m.from, m.opcode, m.text ?? m.data])).toEqual([
       ['client', 1, '{"hello":"from chromium"}'],
       ['client', 2, 'AQID+g=='],

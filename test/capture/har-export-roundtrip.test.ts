@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCapture } from '../../src/capture/load.js';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
-import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
+import { loadCaptured } from '../helpers/captured.js';
+import { readCaptured } from '../helpers/captured.js';
+import type { CapturedEvent, CapturedFrame, CapturedMessage } from '../../src/capture/capture-object.js';
 import { runInProcess } from '../replay/peers.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/captures/replay-chat.jsonl', import.meta.url));
@@ -17,9 +17,9 @@ afterEach(() => {
 });
 
 /** Messages in time order (a HAR is ordered by time; a capture writes an inflated message when inflating ends). */
-const messages = (events: readonly SessionEvent[]): string[] =>
+const messages = (events: readonly CapturedEvent[]): string[] =>
   events
-    .filter((e): e is MessageEvent => e.type === 'message')
+    .filter((e): e is CapturedMessage => e.type === 'message')
     .sort((a, b) => a.t - b.t)
     .map((m) => `${m.from} ${m.opcode} ${m.text ?? m.data} @${Math.round(m.t)}`);
 
@@ -51,8 +51,8 @@ describe('frametap export FILE --har OUT', () => {
     expect(page.request.url).toMatch(/\/favicon\.ico$/);
     expect(page.response.status).toBe(404);
 
-    const original = await readCapture(FIXTURE);
-    const back = await loadCapture(out);
+    const original = await readCaptured(FIXTURE);
+    const back = await loadCaptured(out);
     expect(back.source).toBe('har');
     expect(messages(back.events)).toEqual(messages(original.events));
 
@@ -61,8 +61,8 @@ describe('frametap export FILE --har OUT', () => {
     const viewed = view.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as SessionEvent | { type: 'capture' })
-      .filter((e): e is SessionEvent => e.type !== 'capture');
+      .map((l) => JSON.parse(l) as CapturedEvent | { type: 'capture' })
+      .filter((e): e is CapturedEvent => e.type !== 'capture');
     expect(messages(viewed)).toEqual(messages(original.events));
   });
 

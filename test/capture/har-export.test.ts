@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildHar, writeHar } from '../../src/capture/har-export.js';
 import type { CaptureHeader, SessionEvent } from '../../src/session/events.js';
+import { ev, type CapturedEvent } from '../helpers/captured.js';
 
 const T = 1_700_000_000_000;
 const header: CaptureHeader = {
   type: 'capture', format: 'frametap-capture', version: 1, started: new Date(T).toISOString(),
   tool: { name: 'frametap', version: '0.1.0' }, mode: 'reverse', listen: '127.0.0.1:8080', upstream: 'ws://127.0.0.1:9001',
 };
-const events: SessionEvent[] = [
+const events: SessionEvent[] = ([
   { type: 'http', conn: 1, t: T + 3, method: 'GET', target: '/index.html?x=1', status: 200, durationMs: 3 },
   { type: 'open', conn: 2, t: T + 10, client: '127.0.0.1:5000', target: 'ws://127.0.0.1:9001/chat?room=1' },
   {
@@ -22,7 +23,7 @@ const events: SessionEvent[] = [
   { type: 'message', conn: 2, t: T + 20.5, from: 'client', opcode: 1, compressed: false, frames: 1, length: 2, text: 'hi', truncated: false },
   { type: 'message', conn: 2, t: T + 30, from: 'server', opcode: 2, compressed: false, frames: 1, length: 2, data: 'AAE=', truncated: false },
   { type: 'end', conn: 2, t: T + 40, code: 1000, reason: '', initiator: 'client', clean: true, durationMs: 30, bytes: { client: 1, server: 1 }, frames: { client: 1, server: 1 } },
-];
+] satisfies CapturedEvent[]).map(ev);
 
 let dir: string | null = null;
 afterEach(() => {

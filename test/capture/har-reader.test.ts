@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { harTimeToMs, harToEvents } from '../../src/capture/har-reader.js';
 import { loadCapture } from '../../src/capture/load.js';
+import { cap } from '../helpers/captured.js';
 import { UsageError } from '../../src/errors.js';
 
 const FIXTURE = path.resolve('fixtures/har/devtools-quotes.har');
@@ -27,7 +28,7 @@ describe('HAR reader', () => {
     expect(loaded.source).toBe('har');
     expect(loaded.header).toBeNull();
     expect(loaded.events.map((e) => e.type)).toEqual(['open', 'handshake', 'message', 'message', 'message', 'message']);
-    const [open, handshake, sub, quote, blob] = loaded.events;
+    const [open, handshake, sub, quote, blob] = loaded.events.map(cap);
     expect(open).toMatchObject({ conn: 1, target: 'ws://127.0.0.1:8000/quotes?symbol=FTAP', t: Date.parse('2026-01-02T03:04:05.500Z') });
     expect(handshake).toMatchObject({ upgraded: true, accept: 'ok', request: { target: '/quotes?symbol=FTAP', httpVersion: '1.1' }, response: { status: 101 } });
     expect(sub).toMatchObject({ from: 'client', opcode: 1, text: '{"subscribe":"FTAP"}', length: 20 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodePayload, keepAtMost, messageBytes, messageWithData, textOf, utf8BoundaryLength } from '../../src/capture/payload.js';
+import { encodePayload, keepAtMost, messageBytes, textOf, utf8BoundaryLength } from '../../src/capture/payload.js';
+import { fromCaptured, toCaptured } from '../../src/capture/capture-object.js';
 
 describe('payload rules', () => {
   it('base64 of exactly the bytes of a view', () => {
@@ -18,18 +19,23 @@ describe('payload rules', () => {
     expect(textOf(full, false)).toBe('aé€😀b');
   });
 
-  it('a message with data, small or large (lazy), reads, spreads and serialises like a plain one', () => {
-    const fields = { type: 'message', conn: 1, t: 2, from: 'server', opcode: 2, compressed: false, frames: 1, length: 2, truncated: false } as const;
+  it('a message carries bytes; its capture line has them as text or base64 data, small or large, and reads back the same', () => {
+    const fields = { type: 'message', conn: 1, t: 2, from: 'server', compressed: false, frames: 1, truncated: false } as const;
     for (const size of [2, 200_000]) {
       const payload = Buffer.alloc(size, 0x68);
-      const plain = { ...fields, data: payload.toString('base64') };
-      const event = messageWithData(fields, payload);
-      expect(event).toEqual(plain);
-      expect({ ...event }).toEqual(plain);
-      expect(JSON.parse(JSON.stringify(event))).toEqual(plain);
-      expect(Object.keys(event)).toEqual(Object.keys(plain));
-      expect(messageBytes(event)).toEqual(payload);
+      const binary = { ...fields, opcode: 2 as const, length: size, data: payload };
+      const line = toCaptured(binary);
+      expect(line).toEqual({ ...fields, opcode: 2, length: size, data: payload.toString('base64') });
+      expect(Object.keys(line!)).toEqual(Object.keys(binary));
+      expect(fromCaptured(JSON.parse(JSON.stringify(line)))).toEqual(binary);
+      const text = { ...fields, opcode: 1 as const, length: size, data: payload };
+      expect(toCaptured(text)).toEqual({ ...fields, opcode: 1, length: size, text: 'h'.repeat(size) });
+      expect(fromCaptured(JSON.parse(JSON.stringify(toCaptured(text))))).toEqual(text);
     }
+    // capture-format: a text message that is not valid UTF-8 carries base64 `data`.
+    const invalid = { ...fields, opcode: 1 as const, length: 1, data: Buffer.from([0xff]), invalidUtf8: true as const };
+    expect(toCaptured(invalid)).toEqual({ ...fields, opcode: 1, length: 1, data: '/w==' });
+    expect(fromCaptured(JSON.parse(JSON.stringify(toCaptured(invalid))))).toEqual(invalid);
     const bytes = Buffer.from([0x68, 0x69]);
     expect(messageBytes({ text: 'hi' })).toEqual(bytes);
     expect(messageBytes({ data: 'aGk=' })).toEqual(bytes);

@@ -6,6 +6,7 @@ import { parseCaptureLine, readCapture, readCaptureLines, readEventAt } from '..
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
 import { UsageError } from '../../src/errors.js';
 import type { CaptureHeader, SessionEvent } from '../../src/session/events.js';
+import { cap, type CapturedEvent } from '../helpers/captured.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/captures');
 const fixture = (name: string): string => path.join(FIXTURES, name);
@@ -18,10 +19,10 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function readWithWarnings(file: string): Promise<{ header: CaptureHeader | null; events: SessionEvent[]; warnings: string[] }> {
+async function readWithWarnings(file: string): Promise<{ header: CaptureHeader | null; events: CapturedEvent[]; warnings: string[] }> {
   const warnings: string[] = [];
   const r = await readCapture(file, { onWarning: (w) => warnings.push(w) });
-  return { ...r, warnings };
+  return { header: r.header, events: r.events.map(cap), warnings };
 }
 
 describe('fixtures', () => {
@@ -81,8 +82,8 @@ describe('streaming', () => {
   it('reads lines longer than a read chunk, CRLF endings and a complete last line without newline', async () => {
     const file = path.join(dir, 'big.jsonl');
     const text = 'é'.repeat(1_500_000);
-    const big: SessionEvent = { type: 'message', conn: 1, t: 1, from: 'client', opcode: 1, compressed: false, frames: 1, length: 3_000_000, text, truncated: false };
-    const small: SessionEvent = { type: 'close', conn: 1, t: 2, from: 'client', code: 1000, reason: '' };
+    const big: CapturedEvent = { type: 'message', conn: 1, t: 1, from: 'client', opcode: 1, compressed: false, frames: 1, length: 3_000_000, text, truncated: false };
+    const small: CapturedEvent = { type: 'close', conn: 1, t: 2, from: 'client', code: 1000, reason: '' };
     fs.writeFileSync(file, `${JSON.stringify(big)}\r\n\n${JSON.stringify(small)}\n${JSON.stringify(small)}`);
     const { header, events, warnings } = await readWithWarnings(file);
     expect(warnings).toEqual([]);
@@ -94,7 +95,7 @@ describe('streaming', () => {
     const lines = [];
     for await (const line of readCaptureLines(fixture('echo.jsonl'))) lines.push(line);
     const bytes = fs.readFileSync(fixture('echo.jsonl'));
-    for (const l of lines) expect(JSON.parse(bytes.toString('utf8', l.offset, l.offset + l.length))).toStrictEqual(l.value);
+    for (const l of lines) expect(JSON.parse(bytes.toString('utf8', l.offset, l.offset + l.length))).toStrictEqual(l.value.type === 'capture' ? l.value : cap(l.value));
     const rest = [];
     for await (const line of readCaptureLines(fixture('echo.jsonl'), { start: lines[5]!.offset })) rest.push(line);
     expect(rest).toStrictEqual(lines.slice(5));
@@ -119,7 +120,7 @@ describe('streaming', () => {
     const writer = JsonlWriter.create(file, header, { warn: () => {} });
     const n = 20_000;
     for (let i = 0; i < n; i++) {
-      writer.write({ type: 'frame', conn: 1 + (i % 7), t: i, from: i % 2 ? 'server' : 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 9, masked: i % 2 === 0, length: 1, payload: 'AA==', truncated: false });
+      writer.write({ type: 'frame', conn: 1 + (i % 7), t: i, from: i % 2 ? 'server' : 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 9, masked: i % 2 === 0, length: 1, payload: Buffer.alloc(1), truncated: false });
     }
     await writer.close();
     let count = 0;

@@ -7,6 +7,7 @@ import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
 import { readCapture, readEventAt } from '../../src/capture/jsonl-reader.js';
 import { UsageError } from '../../src/errors.js';
 import type { CaptureHeader, ErrorEvent, SessionEvent } from '../../src/session/events.js';
+import { ev, type CapturedEvent } from '../helpers/captured.js';
 
 const header: CaptureHeader = {
   type: 'capture',
@@ -22,7 +23,7 @@ const header: CaptureHeader = {
 const T = 1795597200000.125;
 
 /** One event of every type, with non-ASCII text and optional fields. */
-const events: readonly SessionEvent[] = [
+const captureLines: readonly CapturedEvent[] = [
   { type: 'open', conn: 1, t: T, client: '127.0.0.1:51234', target: 'ws://127.0.0.1:9001/chat?room=1' },
   {
     type: 'handshake',
@@ -48,6 +49,7 @@ const events: readonly SessionEvent[] = [
   { type: 'end', conn: 1, t: T + 8, code: 1006, reason: '', initiator: null, clean: false, durationMs: 8.5, bytes: { client: 15, server: 10 }, frames: { client: 1, server: 2 }, shutdown: true },
   { type: 'http', conn: 3, t: T + 9, method: 'GET', target: '/index.html', status: 200, durationMs: 3.2 },
 ];
+const events: readonly SessionEvent[] = captureLines.map(ev);
 
 let dir: string;
 beforeEach(() => {
@@ -78,7 +80,7 @@ describe('JsonlWriter.create', () => {
     writer.write(events[0]!);
     await writer.close();
     expect(mode(file)).toBe(0o600);
-    expect(fs.readFileSync(file, 'utf8')).toBe(`${JSON.stringify(header)}\n${JSON.stringify(events[0])}\n`);
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${JSON.stringify(header)}\n${JSON.stringify(captureLines[0])}\n`);
   });
 
   it('replaces a symlink instead of writing through it', async () => {
@@ -217,7 +219,8 @@ describe('backpressure', () => {
       if (!high) relieved.resolve();
     });
     writer.onProblem((e) => problems.push(e));
-    const big: SessionEvent = { ...events[3]!, text: 'x'.repeat(1000) } as SessionEvent;
+    const bigLine = { ...captureLines[3]!, text: 'x'.repeat(1000) } as CapturedEvent;
+    const big: SessionEvent = ev(bigLine);
     const firstBatchWritten = deferred<void>();
     writer.onLine(() => firstBatchWritten.resolve());
     // The first batch goes into the gate and stays there; the rest queue up behind it.
@@ -243,7 +246,7 @@ describe('backpressure', () => {
     await writer.close();
     const lines = gate.received().trimEnd().split('\n');
     expect(lines).toHaveLength(n + 1);
-    expect(JSON.parse(lines[1]!)).toStrictEqual(big);
+    expect(JSON.parse(lines[1]!)).toStrictEqual(bigLine);
     expect(warnings).toHaveLength(1);
   });
 

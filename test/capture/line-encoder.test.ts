@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { encodeEventLine, withOwnBytes } from '../../src/capture/line-encoder.js';
+import { encodeEventLine } from '../../src/capture/line-encoder.js';
 import { encodePayload } from '../../src/capture/payload.js';
+import { toCaptured } from '../../src/capture/capture-object.js';
 import type { SessionEvent } from '../../src/session/events.js';
 
-function message(bytes: Buffer, own: boolean): SessionEvent {
-  const ev: SessionEvent = { type: 'message', conn: 3, t: 1700000000000.125, from: 'server', opcode: 2, compressed: false, frames: 1, length: bytes.length, data: encodePayload(bytes), truncated: false };
-  return own ? withOwnBytes(ev, bytes) : ev;
+function message(bytes: Buffer, opcode: 1 | 2 = 2): SessionEvent {
+  return { type: 'message', conn: 3, t: 1700000000000.125, from: 'server', opcode, compressed: false, frames: 1, length: bytes.length, data: bytes, truncated: false };
 }
 
-const parse = (line: Buffer): unknown => JSON.parse(line.toString('utf8'));
-const plain = (ev: SessionEvent): unknown => JSON.parse(JSON.stringify(ev));
+const parse = (line: Buffer | null): unknown => JSON.parse(line!.toString('utf8'));
+/** What the line must parse to: the event's capture object, through JSON. */
+const plain = (ev: SessionEvent): unknown => JSON.parse(JSON.stringify(toCaptured(ev)));
 
 describe('encodePayload', () => {
   it('is base64 of the bytes at every size, sliced or not', () => {
@@ -21,31 +22,34 @@ describe('encodePayload', () => {
 });
 
 describe('encodeEventLine', () => {
-  it('writes one line that parses to the event, small or large, registered or not', () => {
+  it('writes one line that parses to the capture object, small or large, straight from the bytes or not', () => {
     for (const size of [5, 300, 49153, 262145]) {
-      for (const own of [false, true]) {
-        const ev = message(Buffer.alloc(size, size & 0xff), own);
-        const line = encodeEventLine(ev);
-        expect(line.toString('utf8').split('\n')).toEqual([expect.any(String), '']);
-        expect(parse(line)).toEqual(plain(ev));
-      }
+      const ev = message(Buffer.alloc(size, size & 0xff));
+      const line = encodeEventLine(ev);
+      expect(line!.toString('utf8').split('\n')).toEqual([expect.any(String), '']);
+      expect(parse(line)).toEqual(plain(ev));
+      expect(parse(line)).toMatchObject({ data: Buffer.alloc(size, size & 0xff).toString('base64') });
     }
   });
 
-  it('writes a registered frame payload from its bytes and still escapes the fields around it', () => {
+  it('writes a frame payload from its bytes and still escapes the fields around it', () => {
     const bytes = Buffer.alloc(10_000, 0x5a);
-    const frame = withOwnBytes(
-      { type: 'frame', conn: 1, t: 1.5, from: 'client', fin: false, rsv1: true, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 75_000, payload: encodePayload(bytes), truncated: true, incomplete: true, received: 9000 },
-      bytes,
-    );
+    const frame: SessionEvent = { type: 'frame', conn: 1, t: 1.5, from: 'client', fin: false, rsv1: true, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 75_000, maskKey: '0a0b0c0d', payload: bytes, truncated: true, incomplete: true, received: 9000 };
     expect(parse(encodeEventLine(frame))).toEqual(plain(frame));
-    const text: SessionEvent = { type: 'message', conn: 2, t: 2, from: 'client', opcode: 1, compressed: true, frames: 2, length: 20, text: 'a "quoted"\n\u2028 é', truncated: false };
-    // A text message has no base64 field: registering bytes changes nothing.
-    expect(parse(encodeEventLine(withOwnBytes(text, bytes)))).toEqual(plain(text));
+    const text = message(Buffer.from('a "quoted"\n\u2028 é'.repeat(40), 'utf8'), 1);
+    expect(parse(encodeEventLine(text))).toEqual(plain(text));
+    expect(parse(encodeEventLine(text))).toMatchObject({ text: 'a "quoted"\n\u2028 é'.repeat(40) });
   });
 
-  it('escapes an unregistered field even when it is large (a capture read back may hold anything)', () => {
-    const hostile: SessionEvent = { ...(message(Buffer.alloc(0), false) as Extract<SessionEvent, { type: 'message' }>), data: `${'A'.repeat(5000)}"},{"type":"end\\` };
-    expect(parse(encodeEventLine(hostile))).toEqual(plain(hostile));
+  it('a text message that is not valid UTF-8 is written as base64 data, without the in-memory flag', () => {
+    const bad: SessionEvent = { ...(message(Buffer.alloc(400, 0xff), 1) as Extract<SessionEvent, { type: 'message' }>), invalidUtf8: true };
+    const line = parse(encodeEventLine(bad)) as Record<string, unknown>;
+    expect(line).toEqual(plain(bad));
+    expect(line.data).toBe(Buffer.alloc(400, 0xff).toString('base64'));
+    expect('invalidUtf8' in line).toBe(false);
+  });
+
+  it('a chunk event has no capture line', () => {
+    expect(encodeEventLine({ type: 'chunk', conn: 1, t: 1, leg: 'client', from: 'client', bytes: Buffer.from('x') })).toBeNull();
   });
 });

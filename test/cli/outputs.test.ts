@@ -87,7 +87,7 @@ describe('openOutputs', () => {
       pressure.push(high);
       if (!high) relieved();
     });
-    const big: SessionEvent = { type: 'message', conn: 1, t: 1, from: 'server', opcode: 1, compressed: false, frames: 1, length: 1 << 20, text: 'y'.repeat(1 << 20), truncated: false };
+    const big: SessionEvent = { type: 'message', conn: 1, t: 1, from: 'server', opcode: 1, compressed: false, frames: 1, length: 1 << 20, data: Buffer.alloc(1 << 20, 'y'), truncated: false };
     let n = 0;
     const stderr = process.stderr.write;
     const warnings: string[] = [];

@@ -8,8 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
-import type { SessionEvent } from '../../src/session/events.js';
+import { readCaptured } from '../helpers/captured.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/frametap.js');
@@ -153,7 +152,7 @@ async function talk(port: number, messages: readonly (string | Buffer)[], close?
   return ws;
 }
 
-function types(events: readonly SessionEvent[]): string[] {
+function types(events: readonly { readonly type: string }[]): string[] {
   return events.map((e) => e.type);
 }
 
@@ -221,7 +220,7 @@ describe('a real run', () => {
       expect(await withTimeout(clientClosed, 'the client to see the shutdown')).toBe(1006);
 
       const warnings: string[] = [];
-      const { header, events } = await readCapture(file, { onWarning: (w) => warnings.push(w) });
+      const { header, events } = await readCaptured(file, { onWarning: (w) => warnings.push(w) });
       expect(warnings).toEqual([]);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(header).toMatchObject({ type: 'capture', version: 1, mode: 'reverse', listen: `127.0.0.1:${port}`, upstream });

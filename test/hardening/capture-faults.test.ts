@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
-import type { SessionEvent } from '../../src/session/events.js';
+import { readCaptured } from '../helpers/captured.js';
+import type { CapturedEvent } from '../../src/capture/capture-object.js';
 import { Cleanup, deferred, waitFor, withTimeout } from '../helpers/hostile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -135,7 +135,7 @@ describe('capture faults (spawned CLI)', () => {
     for (const line of pieces) expect(() => JSON.parse(line), line.slice(0, 80)).not.toThrow();
     expect(JSON.parse(pieces[0]!)).toMatchObject({ type: 'capture', format: 'frametap-capture', version: 1 });
     const warnings: string[] = [];
-    const { header, events } = await readCapture(file, { onWarning: (w) => warnings.push(w) });
+    const { header, events } = await readCaptured(file, { onWarning: (w) => warnings.push(w) });
     expect(header).not.toBeNull();
     expect(events).toHaveLength(pieces.length - 1);
     expect(warnings).toHaveLength(torn === '' ? 0 : 1);
@@ -184,7 +184,7 @@ describe('capture faults (spawned CLI)', () => {
     cli.child.kill('SIGINT');
     expect(await withTimeout(cli.exited, 10_000, 'exit after SIGINT')).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const { events } = await readCapture(file);
+    const { events } = await readCaptured(file);
     expect(events.some((e) => e.type === 'message' && e.text === 'token=hunter2')).toBe(true);
   });
 
@@ -205,8 +205,8 @@ describe('capture faults (spawned CLI)', () => {
     await waitFor(() => /capture/.test(cli.stderr().replace(/^frametap listening.*\n/, '')), 10_000, 'the capture failure on stderr');
     // The relay is unharmed after the failure.
     await echo(ws, 'after the failure');
-    const stdoutEvents = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as SessionEvent | { type: 'capture' });
-    const failures = stdoutEvents.filter((e): e is Extract<SessionEvent, { type: 'error' }> => e.type === 'error' && e.stage === 'capture');
+    const stdoutEvents = cli.stdout().trim().split('\n').map((line) => JSON.parse(line) as CapturedEvent | { type: 'capture' });
+    const failures = stdoutEvents.filter((e): e is Extract<CapturedEvent, { type: 'error' }> => e.type === 'error' && e.stage === 'capture');
     expect(failures).toHaveLength(1);
     expect(stdoutEvents.some((e) => e.type === 'message' && e.text === 'after the failure')).toBe(true);
     const problemLines = cli.stderr().trim().split('\n').filter((l) => !l.startsWith('frametap listening'));

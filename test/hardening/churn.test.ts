@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { readCaptured } from '../helpers/captured.js';
 import { Cleanup, fdCount, pool, startProxyUnderTest, waitFor, withTimeout } from '../helpers/hostile.js';
 
 const cleanup = new Cleanup();
@@ -60,7 +60,7 @@ describe('churn', () => {
     await pt.stop();
 
     const warnings: string[] = [];
-    const { events } = await readCapture(join(dir, 'capture.jsonl'), { onWarning: (w) => warnings.push(w) });
+    const { events } = await readCaptured(join(dir, 'capture.jsonl'), { onWarning: (w) => warnings.push(w) });
     expect(warnings).toEqual([]);
     const opens = new Map<number, number>();
     const ends = new Map<number, { code: number; clean: boolean }[]>();

@@ -120,7 +120,7 @@ describe('hostile frames through the proxy', () => {
       pt.bus.subscribe('count', (e) => {
         if (e.type === 'frame' && e.from === from) frames++;
         if (e.type === 'message' && e.from === from) {
-          if (e.text !== 'a') wrong++;
+          if (e.data.toString() !== 'a') wrong++;
           messages++;
         }
       });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { buildHar } from '../../src/capture/har-export.js';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { ev, readCaptured } from '../helpers/captured.js';
 import { Cleanup, deferred, ofType, startProxyUnderTest, withTimeout } from '../helpers/hostile.js';
 
 const cleanup = new Cleanup();
@@ -82,8 +82,8 @@ describe('--redact', () => {
     for (const secret of SECRETS) expect(file).not.toContain(secret);
     expect(file).toContain('<redacted>');
 
-    const { header: captureHeader, events } = await readCapture(capture);
-    const har = JSON.stringify(buildHar(captureHeader, events, 'test'));
+    const { header: captureHeader, events } = await readCaptured(capture);
+    const har = JSON.stringify(buildHar(captureHeader, events.map(ev), 'test'));
     for (const secret of SECRETS) expect(har).not.toContain(secret);
     expect(har).toContain('<redacted>');
     expect(har).toContain('token=<redacted>');

@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/server.js';
 import { EventBus } from '../../src/session/event-bus.js';
-import type { SessionEvent } from '../../src/session/events.js';
+import { cap, type CapturedEvent } from './captured.js';
 import { deferred } from './deferred.js';
 
 /* ------------------------------------------------------------------------------------------------
@@ -594,7 +594,7 @@ export interface ProxyUnderTest {
   readonly proxy: RunningProxy;
   readonly bus: EventBus;
   /** Every event published, in order (unless `keepEvents: false`). */
-  readonly events: SessionEvent[];
+  readonly events: CapturedEvent[];
   /** `open` / `end` events per conn id, always counted. */
   readonly opens: Map<number, number>;
   readonly ends: Map<number, number>;
@@ -602,8 +602,8 @@ export interface ProxyUnderTest {
   readonly sinkErrors: unknown[];
   readonly capturePath: string | null;
   /** Resolves with the first event (already seen or to come) matching `match`. */
-  waitForEvent<T extends SessionEvent>(match: (event: SessionEvent) => event is T, ms?: number, what?: string): Promise<T>;
-  waitForEvent(match: (event: SessionEvent) => boolean, ms?: number, what?: string): Promise<SessionEvent>;
+  waitForEvent<T extends CapturedEvent>(match: (event: CapturedEvent) => event is T, ms?: number, what?: string): Promise<T>;
+  waitForEvent(match: (event: CapturedEvent) => boolean, ms?: number, what?: string): Promise<CapturedEvent>;
   stop(): Promise<void>;
 }
 
@@ -617,12 +617,13 @@ export interface ProxyUnderTestOptions extends Partial<Omit<ProxyOptions, 'bus' 
 export async function startProxyUnderTest(upstream: string, options: ProxyUnderTestOptions = {}): Promise<ProxyUnderTest> {
   const sinkErrors: unknown[] = [];
   const bus = new EventBus((_name, error) => sinkErrors.push(error));
-  const events: SessionEvent[] = [];
+  const events: CapturedEvent[] = [];
   const opens = new Map<number, number>();
   const ends = new Map<number, number>();
-  const waiters: Array<{ match: (event: SessionEvent) => boolean; resolve: (event: SessionEvent) => void }> = [];
+  const waiters: Array<{ match: (event: CapturedEvent) => boolean; resolve: (event: CapturedEvent) => void }> = [];
   const keep = options.keepEvents ?? true;
-  bus.subscribe('test', (event) => {
+  bus.subscribe('test', (published) => {
+    const event = cap(published);
     if (keep) events.push(event);
     if (event.type === 'open') opens.set(event.conn, (opens.get(event.conn) ?? 0) + 1);
     else if (event.type === 'end') ends.set(event.conn, (ends.get(event.conn) ?? 0) + 1);
@@ -670,10 +671,10 @@ export async function startProxyUnderTest(upstream: string, options: ProxyUnderT
     ends,
     sinkErrors,
     capturePath: options.capturePath ?? null,
-    waitForEvent(match: (event: SessionEvent) => boolean, ms = 5000, what = 'an event') {
+    waitForEvent(match: (event: CapturedEvent) => boolean, ms = 5000, what = 'an event') {
       const seen = events.find(match);
       if (seen) return Promise.resolve(seen);
-      const d = deferred<SessionEvent>();
+      const d = deferred<CapturedEvent>();
       waiters.push({ match, resolve: d.resolve });
       return withTimeout(d.promise, ms, what);
     },
@@ -687,9 +688,9 @@ export async function startProxyUnderTest(upstream: string, options: ProxyUnderT
 }
 
 /** Events of one connection, of one type. */
-export function ofType<K extends SessionEvent['type']>(events: readonly SessionEvent[], type: K, conn?: number): Array<Extract<SessionEvent, { type: K }>> {
+export function ofType<K extends CapturedEvent['type']>(events: readonly CapturedEvent[], type: K, conn?: number): Array<Extract<CapturedEvent, { type: K }>> {
   return events.filter(
-    (e): e is Extract<SessionEvent, { type: K }> => e.type === type && (conn === undefined || ('conn' in e && e.conn === conn)),
+    (e): e is Extract<CapturedEvent, { type: K }> => e.type === type && (conn === undefined || ('conn' in e && e.conn === conn)),
   );
 }
 

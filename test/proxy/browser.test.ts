@@ -8,7 +8,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, itWith } from '../helpers/system-deps.js';
 import { startEchoServer, type EchoServer } from '../helpers/servers.js';
 import { startHarness, type Harness } from './harness.js';
-import type { FrameEvent, HandshakeEvent, HttpEvent, MessageEvent } from '../../src/session/events.js';
+import type { HandshakeEvent, HttpEvent } from '../../src/session/events.js';
+import type { CapturedFrame, CapturedMessage } from '../../src/capture/capture-object.js';
+
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -64,9 +66,9 @@ itWith('chromium')('Chromium loads a page through frametap and its WebSocket mes
   expect(hs.request.headers.find(([n]) => n.toLowerCase() === 'user-agent')?.[1]).toMatch(/Chrome/);
   expect(hs.extensions.map((e) => e.name)).toEqual(['permessage-deflate']);
   for (const from of ['client', 'server'] as const) {
-    const got = h.events.filter((e): e is MessageEvent => e.type === 'message' && e.from === from);
+    const got = h.events.filter((e): e is CapturedMessage => e.type === 'message' && e.from === from);
     expect(got.map((m) => [m.text, m.compressed])).toEqual(messages.map((m) => [m, true]));
-    const frames = h.events.filter((e): e is FrameEvent => e.type === 'frame' && e.from === from && e.opcode === 1);
+    const frames = h.events.filter((e): e is CapturedFrame => e.type === 'frame' && e.from === from && e.opcode === 1);
     expect(frames.every((f) => f.rsv1 && f.masked === (from === 'client'))).toBe(true);
   }
   expect(h.events.filter((e) => e.type === 'violation' || e.type === 'error')).toEqual([]);

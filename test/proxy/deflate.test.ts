@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PerMessageDeflateOptions } from 'ws';
 import { connectClient, startEchoServer, type EchoServer, type TappedClient } from '../helpers/servers.js';
 import { startHarness, type Harness } from './harness.js';
-import type { FrameEvent, HandshakeEvent, MessageEvent } from '../../src/session/events.js';
+import type { HandshakeEvent } from '../../src/session/events.js';
+import type { CapturedFrame, CapturedMessage } from '../../src/capture/capture-object.js';
+
 
 let echo: EchoServer | undefined;
 let h: Harness | undefined;
@@ -36,10 +38,10 @@ async function finish(h: Harness, echo: EchoServer, c: TappedClient): Promise<vo
   expect(h.events.filter((e) => e.type === 'violation')).toEqual([]);
 }
 
-const messages = (h: Harness, from: 'client' | 'server'): MessageEvent[] =>
-  h.events.filter((e): e is MessageEvent => e.type === 'message' && e.from === from);
-const dataFrames = (h: Harness, from: 'client' | 'server'): FrameEvent[] =>
-  h.events.filter((e): e is FrameEvent => e.type === 'frame' && e.from === from && e.opcode < 8);
+const messages = (h: Harness, from: 'client' | 'server'): CapturedMessage[] =>
+  h.events.filter((e): e is CapturedMessage => e.type === 'message' && e.from === from);
+const dataFrames = (h: Harness, from: 'client' | 'server'): CapturedFrame[] =>
+  h.events.filter((e): e is CapturedFrame => e.type === 'frame' && e.from === from && e.opcode < 8);
 
 describe('permessage-deflate through the proxy', () => {
   it('inflates messages with context takeover (the second message refers back to the first)', async () => {

@@ -3,20 +3,22 @@
  * and tears everything down after each test.
  */
 import { EventBus } from '../../src/session/event-bus.js';
-import type { EventOfType, SessionEvent, SessionEventType } from '../../src/session/events.js';
+import type { SessionEventType } from '../../src/session/events.js';
+import { cap, type CapturedEvent, type CapturedOfType } from '../helpers/captured.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/server.js';
 import { waitFor } from '../helpers/deferred.js';
 
 export interface Harness {
   readonly proxy: RunningProxy;
   readonly bus: EventBus;
-  readonly events: SessionEvent[];
+  /** Every event as its capture line object (payloads base64 / text), in publish order. */
+  readonly events: CapturedEvent[];
   /** ws:// URL of the proxy. */
   readonly wsUrl: string;
   /** Resolves with the first recorded event matching, waiting for it if needed. */
-  event<K extends SessionEventType>(type: K, match?: (e: EventOfType<K>) => boolean, ms?: number): Promise<EventOfType<K>>;
+  event<K extends CapturedEvent['type']>(type: K, match?: (e: CapturedOfType<K>) => boolean, ms?: number): Promise<CapturedOfType<K>>;
   /** Events of one connection, in order. */
-  of(conn: number): SessionEvent[];
+  of(conn: number): CapturedEvent[];
   /** Events of one connection, `t`-stripped, for exact comparisons. */
   plain(conn: number, ...types: SessionEventType[]): Array<Record<string, unknown>>;
 }
@@ -25,10 +27,10 @@ export async function startHarness(upstream: string, options: Partial<Omit<Proxy
   const bus = new EventBus((name, error) => {
     throw new Error(`sink ${name} failed: ${String(error)}`);
   });
-  const events: SessionEvent[] = [];
+  const events: CapturedEvent[] = [];
   const listeners = new Set<() => void>();
   bus.subscribe('test', (e) => {
-    events.push(e);
+    events.push(cap(e));
     for (const l of listeners) l();
   });
   const proxy = await startProxy({
@@ -66,7 +68,7 @@ export async function startHarness(upstream: string, options: Partial<Omit<Proxy
       return events
         .filter((e) => 'conn' in e && e.conn === conn && (types.length === 0 || types.includes(e.type)))
         .map((e) => {
-          const { t: _t, ...rest } = e as SessionEvent & { t: number };
+          const { t: _t, ...rest } = e as CapturedEvent & { t: number };
           return rest as Record<string, unknown>;
         });
     },

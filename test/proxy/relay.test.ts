@@ -5,7 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEchoServer, connectClient, type EchoServer, type TappedClient } from '../helpers/servers.js';
 import { startHarness, type Harness } from './harness.js';
-import type { EndEvent, FrameEvent, MessageEvent } from '../../src/session/events.js';
+import type { EndEvent } from '../../src/session/events.js';
+import type { CapturedFrame, CapturedMessage } from '../../src/capture/capture-object.js';
+
 
 let echo: EchoServer | undefined;
 let h: Harness | undefined;
@@ -39,6 +41,8 @@ async function closeAndEnd(h: Harness, c: TappedClient, code = 1000, reason = 'b
 }
 
 const b64 = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s) : s).toString('base64');
+/** A masked frame's key: `ws` picks a random one per frame. */
+const ANY_KEY = expect.stringMatching(/^[0-9a-f]{8}$/) as unknown as string;
 
 describe('relay through frametap', () => {
   it('reports one echoed text message with exactly the events of the capture format', async () => {
@@ -72,11 +76,11 @@ describe('relay through frametap', () => {
         protocol: null,
         extensions: [],
       },
-      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, truncated: false },
+      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, maskKey: ANY_KEY, truncated: false },
       { type: 'message', conn: 1, from: 'client', opcode: 1, compressed: false, frames: 1, length: 5, text: 'hello', truncated: false },
       { type: 'frame', conn: 1, from: 'server', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: false, length: 5, truncated: false },
       { type: 'message', conn: 1, from: 'server', opcode: 1, compressed: false, frames: 1, length: 5, text: 'hello', truncated: false },
-      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: true, length: 5, payload: b64(Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65])), truncated: false },
+      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: true, length: 5, maskKey: ANY_KEY, payload: b64(Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65])), truncated: false },
       { type: 'close', conn: 1, from: 'client', code: 1000, reason: 'bye' },
       { type: 'frame', conn: 1, from: 'server', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: false, length: 5, payload: b64(Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65])), truncated: false },
       { type: 'close', conn: 1, from: 'server', code: 1000, reason: 'bye' },
@@ -111,7 +115,7 @@ describe('relay through frametap', () => {
     }
     await closeAndEnd(h, c);
     expectByteIdentity(echo, c);
-    const messages = h.events.filter((e): e is MessageEvent => e.type === 'message' && e.from === 'client');
+    const messages = h.events.filter((e): e is CapturedMessage => e.type === 'message' && e.from === 'client');
     expect(messages).toHaveLength(sent.length);
     for (const [i, m] of sent.entries()) {
       const ev = messages[i]!;
@@ -121,7 +125,7 @@ describe('relay through frametap', () => {
       if (m.binary) expect(ev.data).toBe(kept.toString('base64'));
       else expect(ev.text).toBe(kept.toString('utf8'));
     }
-    const frames = h.events.filter((e): e is FrameEvent => e.type === 'frame' && e.from === 'server' && e.opcode !== 8);
+    const frames = h.events.filter((e): e is CapturedFrame => e.type === 'frame' && e.from === 'server' && e.opcode !== 8);
     expect(frames.map((f) => f.length)).toEqual(sent.map((m) => m.data.length));
     // A whole uncompressed data frame leaves its payload to the message.
     expect(frames.every((f) => f.payload === undefined)).toBe(true);
@@ -144,9 +148,9 @@ describe('relay through frametap', () => {
     expectByteIdentity(echo, c);
     const fromClient = h.plain(1, 'frame', 'message').filter((e) => e.from === 'client');
     expect(fromClient.slice(0, 4)).toEqual([
-      { type: 'frame', conn: 1, from: 'client', fin: false, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 3, payload: b64('hel'), truncated: false },
-      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 9, masked: true, length: 2, payload: b64('p1'), truncated: false },
-      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 0, masked: true, length: 2, payload: b64('lo'), truncated: false },
+      { type: 'frame', conn: 1, from: 'client', fin: false, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 3, maskKey: ANY_KEY, payload: b64('hel'), truncated: false },
+      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 9, masked: true, length: 2, maskKey: ANY_KEY, payload: b64('p1'), truncated: false },
+      { type: 'frame', conn: 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 0, masked: true, length: 2, maskKey: ANY_KEY, payload: b64('lo'), truncated: false },
       { type: 'message', conn: 1, from: 'client', opcode: 1, compressed: false, frames: 2, length: 5, text: 'hello', truncated: false },
     ]);
     expect(fromClient.slice(4, 8)).toEqual([
@@ -169,7 +173,7 @@ describe('relay through frametap', () => {
     expect((await serverPong).toString()).toBe('from-server');
     await closeAndEnd(h, c);
     expectByteIdentity(echo, c);
-    const control = h.events.filter((e): e is FrameEvent => e.type === 'frame' && (e.opcode === 9 || e.opcode === 10));
+    const control = h.events.filter((e): e is CapturedFrame => e.type === 'frame' && (e.opcode === 9 || e.opcode === 10));
     expect(control.map((f) => [f.from, f.opcode, f.masked, Buffer.from(f.payload!, 'base64').toString()])).toEqual([
       ['client', 9, true, 'from-client'],
       ['server', 10, false, 'from-client'],

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeClosePayload, encodeFrame, type FrameSpec } from '../../src/protocol/frame-encoder.js';
 import { VIOLATION_CODES, type ViolationRule } from '../../src/protocol/constants.js';
-import type { FrameEvent, ViolationEvent } from '../../src/session/events.js';
+import type { ViolationEvent } from '../../src/session/events.js';
+import type { CapturedFrame } from '../../src/capture/capture-object.js';
 import { connectRawClient, startRawServer, type RawServer } from '../helpers/raw-peers.js';
 import { startHarness, type Harness } from './harness.js';
 
@@ -140,7 +141,7 @@ describe('each violation of the rule table, relayed untouched', () => {
       expect(violations.map((v) => [v.rule, v.code, v.from])).toEqual([[c.rule, VIOLATION_CODES[c.rule], c.from]]);
       if (c.bad) expect(violations[0]!.offset).toBe(Buffer.concat(c.before ?? []).length);
       if (c.bad && c.followed !== false) {
-        const last = events.filter((e): e is FrameEvent => e.type === 'frame' && e.from === c.from).at(-1)!;
+        const last = events.filter((e): e is CapturedFrame => e.type === 'frame' && e.from === c.from).at(-1)!;
         expect([last.opcode, Buffer.from(last.payload ?? '', 'base64').toString()]).toEqual([9, 'ok']);
       }
     });

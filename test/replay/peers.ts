@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { readCaptured } from '../helpers/captured.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { EventBus } from '../../src/session/event-bus.js';
-import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
+import type { CapturedEvent, CapturedFrame, CapturedMessage } from '../../src/capture/capture-object.js';
 import { deferred, withTimeout } from '../helpers/deferred.js';
 
 export interface AppServer {
@@ -170,14 +170,14 @@ export async function recordCapture(file: string, upstream: string, scenario: (p
   }
 }
 
-export async function eventsOf(file: string): Promise<SessionEvent[]> {
-  return (await readCapture(file)).events;
+export async function eventsOf(file: string): Promise<CapturedEvent[]> {
+  return (await readCaptured(file)).events;
 }
 
 /** What "the same messages" means for a replay: content, frame count, compression, in order. */
-export function messageShape(events: readonly SessionEvent[], from: 'client' | 'server'): string[] {
+export function messageShape(events: readonly CapturedEvent[], from: 'client' | 'server'): string[] {
   return events
-    .filter((e): e is MessageEvent => e.type === 'message' && e.from === from)
+    .filter((e): e is CapturedMessage => e.type === 'message' && e.from === from)
     .map((m) => `${m.opcode}|${m.frames}|${m.compressed}|${m.text ?? m.data}`);
 }
 

@@ -7,7 +7,8 @@ import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { withTimeout } from '../helpers/deferred.js';
 import type { AddressInfo } from 'node:net';
-import type { FrameEvent, HandshakeEvent } from '../../src/session/events.js';
+import type { HandshakeEvent } from '../../src/session/events.js';
+import type { CapturedFrame } from '../../src/capture/capture-object.js';
 import { ScenarioClient, conversation, eventsOf, messageShape, recordCapture, runCli, runInProcess, startAppServer, startCli, type AppServer } from './peers.js';
 
 let dir: string;
@@ -53,7 +54,7 @@ describe('replay against a real server', () => {
     expect(messageShape(replayed, 'client')).toHaveLength(4);
     expect(messageShape(replayed, 'server')).toEqual(messageShape(original, 'server'));
     const pings = (evs: typeof original): string[] =>
-      evs.filter((e): e is FrameEvent => e.type === 'frame' && e.opcode === 9 && e.from === 'client').map((f) => f.payload ?? '');
+      evs.filter((e): e is CapturedFrame => e.type === 'frame' && e.opcode === 9 && e.from === 'client').map((f) => f.payload ?? '');
     expect(pings(replayed)).toEqual(pings(original));
     expect(replayed.find((e) => e.type === 'close' && e.from === 'client')).toMatchObject({ code: 1000, reason: 'bye' });
     expect(replayed.find((e) => e.type === 'end')).toMatchObject({ code: 1000, clean: true });

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { buildScripts, pickScripts, splitSizes, answersOf, requestTarget, defaultUpstream } from '../../src/replay/script.js';
 import type { SessionEvent } from '../../src/session/events.js';
+import { ev, type CapturedEvent } from '../helpers/captured.js';
 import { UsageError } from '../../src/errors.js';
 
 const T = 1_700_000_000_000;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const frame = (conn: number, t: number, from: 'client' | 'server', opcode: number, length: number, extra: object = {}): SessionEvent => ({
+const frame = (conn: number, t: number, from: 'client' | 'server', opcode: number, length: number, extra: object = {}): CapturedEvent => ({
   type: 'frame', conn, t: T + t, from, fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, masked: from === 'client', length, truncated: false, ...extra,
 });
 
-const events: SessionEvent[] = [
+const events: SessionEvent[] = ([
   { type: 'open', conn: 1, t: T, client: '127.0.0.1:5000', target: 'ws://127.0.0.1:9001/chat?room=1' },
   {
     type: 'handshake', conn: 1, t: T + 1,
@@ -33,7 +34,7 @@ const events: SessionEvent[] = [
   { type: 'open', conn: 3, t: T + 100, client: '127.0.0.1:5001', target: 'ws://127.0.0.1:9001/x' },
   { type: 'message', conn: 3, t: T + 110, from: 'client', opcode: 1, compressed: true, frames: 3, length: 7, text: 'deflate', truncated: false },
   { type: 'end', conn: 3, t: T + 120, code: 1006, reason: '', initiator: null, clean: false, durationMs: 20, bytes: { client: 1, server: 0 }, frames: { client: 3, server: 0 } },
-];
+] satisfies CapturedEvent[]).map(ev);
 
 describe('buildScripts', () => {
   const scripts = buildScripts(events);

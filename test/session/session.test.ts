@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/session/event-bus.js';
-import type { SessionEvent, SessionEventType } from '../../src/session/events.js';
+import type { SessionEventType } from '../../src/session/events.js';
+import { cap, type CapturedEvent } from '../helpers/captured.js';
 import { Session, type HandshakeInput } from '../../src/session/session.js';
 import { Redactor } from '../../src/session/redact.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
@@ -17,8 +18,8 @@ function playbook(options: { types?: SessionEventType[]; maxPayload?: number; re
   const bus = new EventBus((name, error) => {
     throw new Error(`${name}: ${String(error)}`);
   });
-  const events: SessionEvent[] = [];
-  bus.subscribe('playbook', (e) => events.push(e), options.types);
+  const events: CapturedEvent[] = [];
+  bus.subscribe('playbook', (e) => events.push(cap(e)), options.types);
   let clock = 1000;
   const session = new Session({
     conn: 7,
@@ -78,11 +79,11 @@ describe('Session playbook', () => {
         extensions: [],
       },
       // A frame's t is when its last byte arrived.
-      { type: 'frame', conn: 7, t: 2000 + hello.length - 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, truncated: false },
+      { type: 'frame', conn: 7, t: 2000 + hello.length - 1, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, maskKey: '37fa213d', truncated: false },
       { type: 'message', conn: 7, t: 2000 + hello.length - 1, from: 'client', opcode: 1, compressed: false, frames: 1, length: 5, text: 'hello', truncated: false },
       { type: 'frame', conn: 7, t: 3000, from: 'server', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: false, length: 7, payload: encodeClosePayload(1001, 'going').toString('base64'), truncated: false },
       { type: 'close', conn: 7, t: 3000, from: 'server', code: 1001, reason: 'going' },
-      { type: 'frame', conn: 7, t: 3001, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: true, length: 7, payload: encodeClosePayload(1001, 'going').toString('base64'), truncated: false },
+      { type: 'frame', conn: 7, t: 3001, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 8, masked: true, length: 7, maskKey: '37fa213d', payload: encodeClosePayload(1001, 'going').toString('base64'), truncated: false },
       { type: 'close', conn: 7, t: 3001, from: 'client', code: 1001, reason: 'going' },
       {
         type: 'end',

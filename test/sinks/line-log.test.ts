@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { ev, readCaptured, type CapturedEvent, type CapturedOfType } from '../helpers/captured.js';
 import { EventBus } from '../../src/session/event-bus.js';
 import type { SessionEvent } from '../../src/session/events.js';
 import { formatLogLine, startLineLog, wantsColor } from '../../src/sinks/line-log.js';
@@ -8,9 +8,9 @@ import { formatLogLine, startLineLog, wantsColor } from '../../src/sinks/line-lo
 // 2026-11-25T09:00:00.000Z
 const T = Date.UTC(2026, 10, 25, 9, 0, 0, 0);
 const plain = { color: false, utc: true } as const;
-const line = (e: SessionEvent): string => formatLogLine(e, plain);
+const line = (e: CapturedEvent): string => formatLogLine(ev(e), plain);
 
-const frame = (over: Partial<Extract<SessionEvent, { type: 'frame' }>>): SessionEvent => ({
+const frame = (over: Partial<CapturedOfType<'frame'>>): CapturedEvent => ({
   type: 'frame', conn: 1, t: T, from: 'client', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 1, masked: true, length: 5, truncated: false, ...over,
 });
 
@@ -100,7 +100,7 @@ describe('formatLogLine', () => {
     const v: SessionEvent = { type: 'violation', conn: 1, t: T, from: 'client', code: 1007, rule: 'invalid-utf8', detail: 'bad' };
     expect(formatLogLine(v, { color: true, utc: true })).toBe('09:00:00.000 #1 \x1b[1;31m→ VIOLATION invalid-utf8 → 1007 (Invalid Payload Data): bad\x1b[0m');
     expect(formatLogLine(v, { color: false, utc: true })).not.toContain('\x1b');
-    expect(formatLogLine(frame({}), { color: true, utc: true })).not.toContain('\x1b');
+    expect(formatLogLine(ev(frame({})), { color: true, utc: true })).not.toContain('\x1b');
   });
 
   it('NO_COLOR and non-TTY streams turn colour off', () => {
@@ -113,7 +113,7 @@ describe('formatLogLine', () => {
 
   it('every event of the fixtures gives exactly one line', async () => {
     for (const name of ['echo.jsonl', 'fragmented-deflate.jsonl', 'unknown-types.jsonl']) {
-      const { events } = await readCapture(new URL(`../../fixtures/captures/${name}`, import.meta.url).pathname);
+      const { events } = await readCaptured(new URL(`../../fixtures/captures/${name}`, import.meta.url).pathname);
       for (const e of events) {
         const l = line(e);
         expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (#\d+|--) \S/);

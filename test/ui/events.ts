@@ -36,18 +36,18 @@ export function frame(conn: number, from: Side, opcode: number, payload: string 
     opcode,
     masked: from === 'client',
     length: bytes.length,
-    ...(whole && !extra.rsv1 && extra.fin !== false ? {} : { payload: bytes.toString('base64') }),
+    ...(whole && !extra.rsv1 && extra.fin !== false ? {} : { payload: bytes }),
     truncated: false,
     ...extra,
   };
 }
 
 export function text(conn: number, from: Side, body: string, extra: Partial<MessageEvent> = {}): MessageEvent {
-  return { type: 'message', conn, t: T0 + 2, from, opcode: 1, compressed: false, frames: 1, length: Buffer.byteLength(body), text: body, truncated: false, ...extra };
+  return { type: 'message', conn, t: T0 + 2, from, opcode: 1, compressed: false, frames: 1, length: Buffer.byteLength(body), data: Buffer.from(body, 'utf8'), truncated: false, ...extra };
 }
 
 export function binary(conn: number, from: Side, bytes: Buffer): MessageEvent {
-  return { type: 'message', conn, t: T0 + 2, from, opcode: 2, compressed: false, frames: 1, length: bytes.length, data: bytes.toString('base64'), truncated: false };
+  return { type: 'message', conn, t: T0 + 2, from, opcode: 2, compressed: false, frames: 1, length: bytes.length, data: bytes, truncated: false };
 }
 
 /** A text message as the proxy reports it: its frame, then the message. */

@@ -46,12 +46,12 @@ describe('format', () => {
     expect(ping).toContain('F...M');
     expect(ping).toContain('13 B');
     expect(ping).toContain('are you there');
-    const close = formatFrameRow(frame(1, 'server', 8, null, { payload: Buffer.from([0x03, 0xe9, 0x62, 0x79, 0x65]).toString('base64'), length: 5 }), 100);
+    const close = formatFrameRow(frame(1, 'server', 8, null, { payload: Buffer.from([0x03, 0xe9, 0x62, 0x79, 0x65]), length: 5 }), 100);
     expect(close).toContain('← close');
     expect(close).toContain('1001 Going Away "bye"');
     const whole = formatFrameRow(frame(1, 'client', 1, 'hi'), 100);
     expect(whole).toContain('(payload in message)');
-    const bad = formatFrameRow(frame(1, 'server', 2, null, { payload: Buffer.from([0, 1, 0xff]).toString('base64'), fin: false, length: 3 }), 100);
+    const bad = formatFrameRow(frame(1, 'server', 2, null, { payload: Buffer.from([0, 1, 0xff]), fin: false, length: 3 }), 100);
     expect(bad).toContain('00 01 ff');
   });
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
 import { readCaptureLines, readEventAt } from '../../src/capture/jsonl-reader.js';
 import { EventBus } from '../../src/session/event-bus.js';
-import type { CaptureHeader, SessionEvent } from '../../src/session/events.js';
+import type { CaptureHeader, MessageEvent, SessionEvent } from '../../src/session/events.js';
 import { closeSummary, connectionLines } from '../../ui/panes/connection-list.js';
 import { detailLines } from '../../ui/panes/frame-detail.js';
 import { handshakeLines } from '../../ui/panes/handshake.js';
@@ -14,6 +14,7 @@ import { statusLines } from '../../ui/panes/status-bar.js';
 import { DashboardStore, DEFAULT_FILTER, type Row } from '../../ui/store.js';
 import { DashboardView } from '../../ui/view.js';
 import { binary, exchange, frame, handshake, open, T0, text } from './events.js';
+import { cap } from '../helpers/captured.js';
 
 function feed(store: DashboardStore, events: readonly SessionEvent[]): void {
   for (const e of events) store.ingest(e);
@@ -84,7 +85,7 @@ describe('DashboardStore', () => {
     view.mode = 'messages';
     view.logHeight = 5;
     const deflated = Buffer.from('f248cdc9c90700', 'hex');
-    feed(store, [open(1), handshake(1), frame(1, 'server', 1, null, { rsv1: true, payload: deflated.toString('base64'), length: 7 }), text(1, 'server', 'Hello', { compressed: true })]);
+    feed(store, [open(1), handshake(1), frame(1, 'server', 1, null, { rsv1: true, payload: deflated, length: 7 }), text(1, 'server', 'Hello', { compressed: true })]);
     view.settle();
     expect(logLines(view, 120)[0]!.text).toMatch(/← text\s+z\s+7 B → 5 B\s+Hello/);
     const c = view.connection()!;
@@ -262,10 +263,10 @@ describe('DashboardStore', () => {
       const arrived = new Promise<void>((resolve) => (notify = resolve));
       await arrived;
       const back = store.row(log, 0) as Row;
-      expect(back.event).toMatchObject({ type: 'message', text: 'message number 0', from: 'client' });
+      expect(cap(back.event)).toMatchObject({ type: 'message', text: 'message number 0', from: 'client' });
       view.home();
       view.settle();
-      expect(view.selectedRow()?.event).toMatchObject({ text: 'message number 0' });
+      expect(cap(view.selectedRow()!.event)).toMatchObject({ text: 'message number 0' });
       expect(changed).toBeGreaterThan(2000);
     });
 
@@ -361,10 +362,10 @@ describe('DashboardStore', () => {
       const c = store.connections.get(1)!;
       const row = c.logs.messages.get(0)!;
       expect(row.slim).toBe(true);
-      expect((row.event as { text: string }).text.length).toBe(64);
+      expect((row.event as MessageEvent).data.length).toBe(64);
       expect(store.fullEvent(c.logs.messages, row)).toBeNull();
       await new Promise<void>((resolve) => (notify = resolve));
-      expect((store.fullEvent(c.logs.messages, row) as { text: string }).text).toBe(big);
+      expect((store.fullEvent(c.logs.messages, row) as MessageEvent).data.toString('utf8')).toBe(big);
     });
   });
 });

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCapture } from '../../src/capture/jsonl-reader.js';
+import { readCaptured } from '../helpers/captured.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CAPTURE = 'fixtures/captures/view-chat.jsonl';
@@ -38,7 +38,7 @@ describe('frametap view (no terminal)', () => {
     const r = await frametap(['view', CAPTURE, '--ui', 'jsonl']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
-    const original = await readCapture(path.join(ROOT, CAPTURE));
+    const original = await readCaptured(path.join(ROOT, CAPTURE));
     expect(lines[0]).toEqual(original.header);
     expect(lines.slice(1)).toEqual(original.events);
   });
@@ -46,7 +46,7 @@ describe('frametap view (no terminal)', () => {
   it('--ui log prints one line per event, close codes by name', async () => {
     const r = await frametap(['view', CAPTURE, '--ui', 'log']);
     expect(r.code).toBe(0);
-    const original = await readCapture(path.join(ROOT, CAPTURE));
+    const original = await readCaptured(path.join(ROOT, CAPTURE));
     expect(r.stdout.trim().split('\n')).toHaveLength(original.events.length);
     expect(r.stdout).toContain('1006 (Abnormal Closure)');
   });

@@ -1,7 +1,8 @@
 /** Detail of the selected row: header bits, payload as text / pretty JSON / hex, fragments, violation. */
+import { messageText } from '../../src/session/event-data.js';
 import { closeCodeName, isControlOpcode } from '../../src/protocol/constants.js';
 import type { FrameEvent, SessionEvent } from '../../src/session/events.js';
-import { arrow, decodeBase64, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson } from '../format.js';
+import { arrow, bytesOf, printableText, formatClock, formatCloseLine, formatSize, hexDump, opcodeName, prettyJson } from '../format.js';
 import type { Row, RowLog, DashboardStore } from '../store.js';
 import type { PayloadView } from '../view.js';
 import { line, wrap, type Line } from './lines.js';
@@ -25,24 +26,23 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
     case 'frame':
       out.push(line(`frame ${row.index + 1} ${arrow(e.from)} from ${e.from} at ${formatClock(e.t)}${loading}`, 'heading'));
       out.push(line(frameBits(e)));
-      out.push(line(`length ${e.length} (${formatSize(e.length)})${e.truncated ? `, kept ${decodeBase64(e.payload).length} bytes (truncated)` : ''}`));
+      out.push(line(`length ${e.length} (${formatSize(e.length)})${e.truncated ? `, kept ${bytesOf(e.payload).length} bytes (truncated)` : ''}`));
       if (e.incomplete) out.push(line(`incomplete: the connection ended after ${e.received ?? 0} of ${e.length} payload bytes`, 'violation'));
       if (e.opcode === 8) {
-        const b = decodeBase64(e.payload);
+        const b = bytesOf(e.payload);
         out.push(line(b.length >= 2 ? `close ${formatCloseLine(b.readUInt16BE(0), b.subarray(2).toString('utf8'))}` : b.length === 0 ? 'close with an empty body (1005 No Status Received)' : 'close body of 1 byte (invalid)', 'control'));
       }
       if (e.payload === undefined && (e.opcode === 1 || e.opcode === 2)) {
         const m = row.message;
         out.push(line('a whole message by itself (the capture keeps its payload on the message)', 'dim'));
         if (m) {
-          const bytes = m.text !== undefined ? Buffer.from(m.text, 'utf8') : decodeBase64(m.data);
-          out.push(...payloadLines(bytes, m.text ?? null, ctx.payloadView, width));
+          out.push(...payloadLines(m.data, messageText(m), ctx.payloadView, width));
         }
       } else if (e.rsv1) {
         out.push(line('compressed (permessage-deflate, RFC 7692): the message row (m) shows it inflated', 'dim'));
-        out.push(...payloadLines(decodeBase64(e.payload), null, 'hex', width));
+        out.push(...payloadLines(bytesOf(e.payload), null, 'hex', width));
       } else {
-        const bytes = decodeBase64(e.payload);
+        const bytes = bytesOf(e.payload);
         const text = e.opcode === 2 ? null : printableText(bytes);
         out.push(...payloadLines(bytes, text, ctx.payloadView, width));
       }
@@ -56,8 +56,7 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
         : `length ${formatSize(e.length)}`;
       out.push(line(`${sizes}, ${e.frames} frame${e.frames === 1 ? '' : 's'}${e.truncated ? ', truncated' : ''}`));
       if (row.frames && e.frames > 1) out.push(...fragmentLines(ctx.framesLog, row, e.from));
-      const bytes = e.text !== undefined ? Buffer.from(e.text, 'utf8') : decodeBase64(e.data);
-      out.push(...payloadLines(bytes, e.text ?? null, ctx.payloadView, width));
+      out.push(...payloadLines(e.data, messageText(e), ctx.payloadView, width));
       break;
     }
     default:
