@@ -227,6 +227,24 @@ export function rulesVerdict(set: RuleSet, view: MessageView, target: string, ho
   return steps;
 }
 
+/** Whether `m` holds for a message of a connection to `target` (rules and breakpoints). */
+export function matchMessage(m: RuleMatch, view: MessageView, target: string): boolean {
+  let json: { value: JsonValue } | null | undefined;
+  return matches(m, view, target, () => {
+    if (json === undefined) {
+      json = null;
+      if (view.text !== null && !view.truncated) {
+        try {
+          json = { value: JSON.parse(view.text) as JsonValue };
+        } catch {
+          json = null;
+        }
+      }
+    }
+    return json;
+  });
+}
+
 function matches(m: RuleMatch, view: MessageView, target: string, parsed: () => { value: JsonValue } | null): boolean {
   if (m.from !== null && m.from !== view.from) return false;
   if (m.opcode !== null && m.opcode !== view.opcode) return false;
