@@ -16,6 +16,15 @@ export interface DirectionInspectorOptions {
   readonly deflate: DeflateDirectionParams | null;
   /** Events in stream order. */
   readonly onEvent: (event: WireEvent) => void;
+  /** The direction caught up after an inflate: every event of the bytes pushed so far is out. */
+  readonly onIdle?: () => void;
+  /**
+   * Inspection of this direction stopped for good (a limit, or an internal failure), reported once,
+   * whether during `push` or later from an inflate callback. Relaying is not affected.
+   */
+  readonly onFailure?: (error: unknown) => void;
+  /** Frames per data message before inspection stops (MessageAssembler's DEFAULT_MAX_FRAGMENTS). */
+  readonly maxFragments?: number;
   /**
    * Bytes that may wait for inflate (input behind a pending inflate, plus compressed input zlib has
    * not taken) before inspection of this direction stops; default DEFAULT_MAX_INFLATE_LAG.
@@ -38,12 +47,21 @@ export class DirectionInspector {
   /** Bytes handed in since the assembler was last idle (they wait behind an inflate). */
   #lag = 0;
   #failure: unknown = null;
+  readonly #onFailure: ((error: unknown) => void) | undefined;
   #ended = false;
   #disposed = false;
 
   constructor(options: DirectionInspectorOptions) {
     this.#decoder = new FrameDecoder({ from: options.from, maxPayload: options.maxPayload, deflate: options.deflate !== null });
-    this.#assembler = new MessageAssembler({ maxPayload: options.maxPayload, deflate: options.deflate, onEvent: options.onEvent });
+    this.#onFailure = options.onFailure;
+    this.#assembler = new MessageAssembler({
+      maxPayload: options.maxPayload,
+      deflate: options.deflate,
+      onEvent: options.onEvent,
+      onFailure: (error) => this.#fail(error),
+      ...(options.onIdle ? { onIdle: options.onIdle } : {}),
+      ...(options.maxFragments !== undefined ? { maxFragments: options.maxFragments } : {}),
+    });
     this.#maxInflateLag = options.maxInflateLag ?? DEFAULT_MAX_INFLATE_LAG;
   }
 
@@ -89,6 +107,11 @@ export class DirectionInspector {
     return this.#assembler.whenIdle();
   }
 
+  /** Every event of the bytes pushed so far has been delivered (no inflate in flight). */
+  get idle(): boolean {
+    return this.#assembler.idle;
+  }
+
   /** Inspection of this direction stopped (length-msb-set, length-too-large, or an internal failure). */
   get stopped(): boolean {
     return this.failure !== null || this.#decoder.stopped;
@@ -114,7 +137,9 @@ export class DirectionInspector {
   }
 
   #fail(err: unknown): void {
+    if (this.#failure !== null) return;
     this.#failure = err ?? new Error('unknown failure');
     this.#assembler.dispose();
+    this.#onFailure?.(this.#failure);
   }
 }

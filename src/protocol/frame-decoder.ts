@@ -433,7 +433,9 @@ export class FrameDecoder {
     this.#remaining = length;
     this.#emitLimit = message === 1 || compressed ? length : Math.min(length, this.#maxPayload);
     const kept = Math.min(length, this.#maxPayload);
-    this.#unmaskTarget = masked && kept > 0 ? Buffer.allocUnsafe(kept) : null;
+    // An all-zero key (RFC 6455 §5.3: XOR with 0 leaves every octet as it is) needs no unmask copy:
+    // its payload is handed out as views, like an unmasked frame's.
+    this.#unmaskTarget = masked && this.#maskKey !== 0 && kept > 0 ? Buffer.allocUnsafe(kept) : null;
     if (length === 0) {
       this.#events.push(FRAME_END);
       this.#state = State.Header;
@@ -449,7 +451,7 @@ export class FrameDecoder {
     if (available === 0) return false;
     const emit = Math.min(available, Math.max(0, this.#emitLimit - this.#received));
     if (emit > 0) {
-      if (this.#masked) {
+      if (this.#masked && this.#maskKey !== 0) {
         const start = this.#received;
         // Split at the end of the kept bytes so the kept part lands in the frame's unmask buffer.
         const keptRoom = this.#unmaskTarget === null ? 0 : this.#unmaskTarget.length - start;

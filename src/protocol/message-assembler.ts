@@ -24,6 +24,34 @@ export interface MessageAssemblerOptions {
   /** This sender's negotiated permessage-deflate parameters, or null. */
   readonly deflate: DeflateDirectionParams | null;
   readonly onEvent: (event: WireEvent) => void;
+  /**
+   * Called when the assembler becomes idle again after an inflate (never from inside `handle`):
+   * whoever orders this direction's events against another's can let the other's go.
+   */
+  readonly onIdle?: () => void;
+  /**
+   * Called once when inspection of this direction stops for good (a limit hit, or a throwing
+   * onEvent), whether in `handle` or later from an inflate callback. No events follow.
+   */
+  readonly onFailure?: (error: unknown) => void;
+  /**
+   * Frames one data message may have before inspection of the direction stops (default
+   * DEFAULT_MAX_FRAGMENTS): bytes alone are no bound on work, a million 1-byte fragments are a
+   * million frame events.
+   */
+  readonly maxFragments?: number;
+}
+
+/** capture-format has no limit on fragments; this one bounds the work one message can cause. */
+export const DEFAULT_MAX_FRAGMENTS = 100_000;
+
+/** A limit of the protocol core was hit: inspection of the direction stops, relaying goes on. */
+export class InspectionLimitError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Input the assembler accepts: decoder events, or the frame the end of the stream cut off. */
@@ -42,6 +70,9 @@ export class MessageAssembler {
   readonly #maxPayload: number;
   readonly #deflate: DeflateDirectionParams | null;
   readonly #onEvent: (event: WireEvent) => void;
+  readonly #onIdle: (() => void) | undefined;
+  readonly #onFailure: ((error: unknown) => void) | undefined;
+  readonly #maxFragments: number;
 
   // The frame in progress. Its kept payload is one view while the pieces are adjacent in memory
   // (one chunk, or the decoder's unmask buffer), else it is copied into #frameBuffer as it arrives.
@@ -59,8 +90,13 @@ export class MessageAssembler {
   #messageOffset = 0;
   #messageViolated = false;
   /** Kept bytes of the message: views of its frames' kept payloads (those always cover them). */
+  /**
+   * Kept bytes of the message: the first frame's kept payload as a view, then, from the second
+   * fragment on, one growing copy (one object however many fragments: a million 1-byte fragments
+   * must not be a million Buffer views).
+   */
   #messageFirst: Buffer | null = null;
-  #messageMore: Buffer[] | null = null;
+  #messageJoined: Buffer | null = null;
   #messageKept = 0;
   #utf8: Utf8Validator | null = null;
   #inflater: MessageInflater | null = null;
@@ -76,6 +112,9 @@ export class MessageAssembler {
     this.#maxPayload = Math.max(0, options.maxPayload);
     this.#deflate = options.deflate;
     this.#onEvent = options.onEvent;
+    this.#onIdle = options.onIdle;
+    this.#onFailure = options.onFailure;
+    this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
   }
 
   /** Nothing is waiting for an inflate. */
@@ -118,7 +157,7 @@ export class MessageAssembler {
     this.#backlog = [];
     this.#inflater?.close();
     this.#inflater = null;
-    this.#frameView = this.#frameBuffer = this.#messageFirst = this.#messageMore = null;
+    this.#frameView = this.#frameBuffer = this.#messageFirst = this.#messageJoined = null;
     this.#wakeIdle();
   }
 
@@ -154,12 +193,18 @@ export class MessageAssembler {
       this.#onEvent(event);
     } catch (err) {
       // A throwing consumer must not break the relay, nor surface from a zlib callback: stop here.
-      this.#failure = err ?? new Error('onEvent threw');
-      this.dispose();
+      this.#fail(err ?? new Error('onEvent threw'));
     }
   }
 
-  /** What stopped the assembler: an exception thrown by onEvent, or null. */
+  #fail(error: unknown): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    this.dispose();
+    this.#onFailure?.(error);
+  }
+
+  /** What stopped the assembler: a limit hit, an exception thrown by onEvent, or null. */
   get failure(): unknown {
     return this.#failure;
   }
@@ -180,7 +225,7 @@ export class MessageAssembler {
       this.#messageLength = 0;
       this.#messageOffset = header.offset;
       this.#messageViolated = false;
-      this.#messageFirst = this.#messageMore = null;
+      this.#messageFirst = this.#messageJoined = null;
       this.#messageKept = 0;
       if (header.compressed) {
         this.#inflater ??= new MessageInflater({
@@ -194,7 +239,15 @@ export class MessageAssembler {
       }
     }
     if (!this.#messageOpen) return;
-    this.#messageFrames++;
+    if (++this.#messageFrames > this.#maxFragments) {
+      this.#fail(
+        new InspectionLimitError(
+          'FRAGMENT_LIMIT',
+          `a message of more than ${this.#maxFragments} fragments: inspection of this direction stopped to bound the work per message (limit ${this.#maxFragments} fragments); relaying goes on`,
+        ),
+      );
+      return;
+    }
     this.#messageLength += header.length;
     if (header.violated) this.#messageViolated = true;
   }
@@ -226,6 +279,19 @@ export class MessageAssembler {
     this.#frameKept += kept.length;
   }
 
+  /** Appends a later fragment's kept bytes to the message's one growing copy (doubling, up to maxPayload). */
+  #appendKept(part: Buffer): void {
+    const need = this.#messageKept + part.length;
+    let joined = this.#messageJoined;
+    if (joined === null || joined.length < need) {
+      const grown = Buffer.allocUnsafe(Math.min(this.#maxPayload, Math.max(need, 2 * need, 256)));
+      if (joined === null) this.#messageFirst!.copy(grown, 0);
+      else joined.copy(grown, 0, 0, this.#messageKept);
+      joined = this.#messageJoined = grown;
+    }
+    part.copy(joined, this.#messageKept);
+  }
+
   #framePayload(): Buffer {
     if (this.#frameBuffer !== null) return this.#frameBuffer.subarray(0, this.#frameKept);
     return this.#frameView ?? EMPTY;
@@ -242,7 +308,7 @@ export class MessageAssembler {
       if (room > 0 && payload.length > 0) {
         const part = payload.length <= room ? payload : payload.subarray(0, room);
         if (this.#messageFirst === null) this.#messageFirst = part;
-        else (this.#messageMore ??= []).push(part);
+        else this.#appendKept(part);
         this.#messageKept += part.length;
       }
     }
@@ -292,10 +358,10 @@ export class MessageAssembler {
       return;
     }
     const first = this.#messageFirst;
-    const more = this.#messageMore;
+    const joined = this.#messageJoined;
     // A message of one frame shares that frame's buffer: no second copy.
-    const data = first === null ? EMPTY : more === null ? first : Buffer.concat([first, ...more], this.#messageKept);
-    this.#messageFirst = this.#messageMore = null;
+    const data = first === null ? EMPTY : joined === null ? first : joined.subarray(0, this.#messageKept);
+    this.#messageFirst = this.#messageJoined = null;
     const utf8Valid = this.#messageOpcode === Opcode.Binary || this.#utf8!.end();
     if (!utf8Valid && !this.#messageViolated) {
       // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_".
@@ -347,7 +413,10 @@ export class MessageAssembler {
       pending.next = this.#process(pending.events, pending.next, pending.t);
       if (pending.next >= pending.events.length) this.#backlog.shift();
     }
-    if (this.idle) this.#wakeIdle();
+    if (this.idle && !this.#disposed) {
+      this.#wakeIdle();
+      this.#onIdle?.();
+    }
   }
 
   #wakeIdle(): void {
@@ -359,7 +428,7 @@ export class MessageAssembler {
   #abandonMessage(): void {
     if (this.#messageCompressed) this.#inflater?.abandon();
     this.#messageOpen = false;
-    this.#messageFirst = this.#messageMore = null;
+    this.#messageFirst = this.#messageJoined = null;
   }
 
   #onIncomplete(incomplete: IncompleteFrame, t: number): void {

@@ -54,8 +54,11 @@ export class UpgradeConnection {
     // `end()` on the upstream socket, a FIN: a reset is passed on as a reset first.
     options.client.on('error', (error: Error & { code?: string }) => {
       if (this.#state !== 'upgraded') return;
-      if (error.code === 'ECONNRESET') resetSocket(this.#upstreamSocket);
-      this.session.error('relay', error, 'client');
+      // A peer's reset is the end of its stream (`end.tcp`), not frametap's failure: no error event.
+      if (error.code === 'ECONNRESET') {
+        if (this.#tee) this.#tee.cut('server', true);
+        else resetSocket(this.#upstreamSocket);
+      }
     });
     options.client.once('close', () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
@@ -138,8 +141,8 @@ export class UpgradeConnection {
     client.unpipe(upstreamSocket);
     const session = this.session;
     this.#tee = new Tee(client, upstreamSocket, {
-      onChunk: (from, chunk, t) => session.push(from, chunk, t),
-      onStreamEnd: (from, t) => void session.endOf(from, t),
+      client: session.direction('client'),
+      server: session.direction('server'),
       onClosed: () => this.#finish(false),
     });
     this.#tee.start();
@@ -173,8 +176,11 @@ export class UpgradeConnection {
     if (this.#state === 'upgraded') {
       // http-proxy calls `end()` on the client right after this callback, a FIN: pass a reset on
       // as a reset before that happens.
-      if ((error as { code?: string }).code === 'ECONNRESET') resetSocket(this.#o.client);
-      this.session.error('relay', error, 'server');
+      // The upstream's reset is the end of its stream (`end.tcp`), not frametap's failure.
+      if ((error as { code?: string }).code === 'ECONNRESET') {
+        if (this.#tee) this.#tee.cut('client', true);
+        else resetSocket(this.#o.client);
+      }
       return;
     }
     if (this.#state !== 'pending') return;

@@ -1,36 +1,36 @@
 /**
  * The byte relay of an upgraded connection: each direction is its own loop (read a chunk, write it
  * to the other socket untouched, pause on a full write buffer and resume on drain, then hand the
- * same chunk, read-only, to the inspector). Nothing here waits for the inspector (STYLE.md §5).
+ * same chunk, read-only, to that direction's inspector). Nothing here waits for the inspector
+ * (STYLE.md §5).
  */
 import type net from 'node:net';
-import type { Side } from '../session/events.js';
-import { preciseNow } from '../session/session.js';
+import type { Side, TcpEnd } from '../session/events.js';
+import { preciseNow, type DirectionSink } from '../session/session.js';
 
-export interface TeeHooks {
-  /** A chunk `from` sent, already written on. Must not mutate it (it may still be queued). */
-  readonly onChunk: (from: Side, chunk: Buffer, t: number) => void;
-  /** `from`'s byte stream is over (FIN or an abrupt close). */
-  readonly onStreamEnd: (from: Side, t: number) => void;
+export interface TeeOptions {
+  /** What each direction's relay hands its bytes to (the session's inspector of that direction). */
+  readonly client: DirectionSink;
+  readonly server: DirectionSink;
   /** Both sockets are closed. */
   readonly onClosed: () => void;
 }
 
-/** One direction: `src` → `dst`. */
+/** One direction: `src` → `dst`, and the inspector of what `src` sends. */
 class DirectionRelay {
   readonly #src: net.Socket;
   readonly #dst: net.Socket;
-  readonly #from: Side;
-  readonly #hooks: TeeHooks;
+  readonly #sink: DirectionSink;
   #awaitingDrain = false;
   #throttled = false;
   #ended = false;
+  /** frametap closed the source first (shutdown, or passing on the other side's abrupt end). */
+  cutByUs = false;
 
-  constructor(src: net.Socket, dst: net.Socket, from: Side, hooks: TeeHooks) {
+  constructor(src: net.Socket, dst: net.Socket, sink: DirectionSink) {
     this.#src = src;
     this.#dst = dst;
-    this.#from = from;
-    this.#hooks = hooks;
+    this.#sink = sink;
   }
 
   start(): void {
@@ -55,16 +55,16 @@ class DirectionRelay {
   }
 
   /** The read side ended without a FIN (reset, destroy): report once. */
-  abort(t: number): void {
+  abort(t: number, how: TcpEnd): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#hooks.onStreamEnd(this.#from, t);
+    void this.#sink.end(t, how);
   }
 
   readonly #srcOnData = (chunk: Buffer): void => {
     const t = preciseNow();
     this.#forward(chunk);
-    this.#hooks.onChunk(this.#from, chunk, t);
+    this.#sink.data(chunk, t);
   };
 
   /**
@@ -89,7 +89,7 @@ class DirectionRelay {
     if (!this.#dst.destroyed) this.#dst.end();
     if (this.#ended) return;
     this.#ended = true;
-    this.#hooks.onStreamEnd(this.#from, preciseNow());
+    void this.#sink.end(preciseNow(), 'fin');
   };
 
   #updateFlow(): void {
@@ -107,20 +107,20 @@ export class Tee {
   readonly #upstream: net.Socket;
   readonly #up: DirectionRelay;
   readonly #down: DirectionRelay;
-  readonly #hooks: TeeHooks;
+  readonly #onClosed: () => void;
   #open = 2;
 
-  constructor(client: net.Socket, upstream: net.Socket, hooks: TeeHooks) {
+  constructor(client: net.Socket, upstream: net.Socket, options: TeeOptions) {
     this.#client = client;
     this.#upstream = upstream;
-    this.#hooks = hooks;
-    this.#up = new DirectionRelay(client, upstream, 'client', hooks);
-    this.#down = new DirectionRelay(upstream, client, 'server', hooks);
+    this.#onClosed = options.onClosed;
+    this.#up = new DirectionRelay(client, upstream, options.client);
+    this.#down = new DirectionRelay(upstream, client, options.server);
   }
 
   start(): void {
-    this.#watch(this.#client, this.#up, this.#upstream);
-    this.#watch(this.#upstream, this.#down, this.#client);
+    this.#watch(this.#client, this.#up, this.#upstream, this.#down);
+    this.#watch(this.#upstream, this.#down, this.#client, this.#up);
     this.#up.start();
     this.#down.start();
   }
@@ -132,24 +132,41 @@ export class Tee {
 
   /** Close both TCP connections now (proxy shutdown). */
   destroy(): void {
+    this.#up.cutByUs = this.#down.cutByUs = true;
     this.#client.destroy();
     this.#upstream.destroy();
   }
 
-  #watch(socket: net.Socket, reading: DirectionRelay, other: net.Socket): void {
+  /**
+   * frametap closes `side`'s TCP connection (passing the other side's reset on, or a cut): that
+   * side's stream then ended as `cut` (capture-format `end.tcp`), not as the peer's doing.
+   */
+  cut(side: Side, reset: boolean): void {
+    const socket = side === 'client' ? this.#client : this.#upstream;
+    if (socket.destroyed) return;
+    (side === 'client' ? this.#up : this.#down).cutByUs = true;
+    if (reset) socket.resetAndDestroy();
+    else socket.destroy();
+  }
+
+  /** Side of the socket `reading` reads from; `otherReading` reads from `other`. */
+  #watch(socket: net.Socket, reading: DirectionRelay, other: net.Socket, otherReading: DirectionRelay): void {
     let failure: (Error & { code?: string }) | null = null;
     socket.on('error', (error: Error & { code?: string }) => {
       failure = error;
     });
     const onClose = (): void => {
       if (!reading.ended) {
-        reading.abort(preciseNow());
+        // capture-format `end.tcp`: a close without FIN is the peer's reset (or another abrupt
+        // error), unless frametap closed this side first.
+        reading.abort(preciseNow(), reading.cutByUs ? 'cut' : 'reset');
         if (!other.destroyed) {
+          otherReading.cutByUs = true;
           if (failure?.code === 'ECONNRESET') other.resetAndDestroy();
           else other.destroy();
         }
       }
-      if (--this.#open === 0) this.#hooks.onClosed();
+      if (--this.#open === 0) this.#onClosed();
     };
     if (socket.closed) queueMicrotask(onClose);
     else socket.once('close', onClose);

@@ -2,7 +2,7 @@
  * The bytes an event carries. Events hold payloads as bytes (only sinks encode them); these are the
  * readings every consumer shares, so "what is the text of this message" has one answer.
  */
-import type { FrameEvent, MessageEvent } from './events.js';
+import type { EndEvent, FrameEvent, MessageEvent } from './events.js';
 import { utf8BoundaryLength } from '../capture/payload.js';
 
 /** The kept, unmasked payload of a frame; null when the frame leaves it to its message. */
@@ -24,4 +24,27 @@ export function messageText(event: Pick<MessageEvent, 'opcode' | 'data' | 'inval
   const data = event.data;
   const end = event.truncated ? utf8BoundaryLength(data) : data.length;
   return data.toString('utf8', 0, end);
+}
+
+/**
+ * Why a connection ended, as far as its TCP streams tell (capture-format `end.tcp`): e.g. "server
+ * reset", "client FIN without close frame", "cut by frametap". null when nothing is known (a capture
+ * written before `tcp` existed, or a connection that never upgraded).
+ */
+export function tcpEndSummary(end: Pick<EndEvent, 'tcp' | 'initiator' | 'shutdown'>): string | null {
+  const tcp = end.tcp;
+  if (!tcp || (tcp.client === null && tcp.server === null)) return null;
+  if (end.shutdown) return 'frametap shut down';
+  const parts: string[] = [];
+  for (const side of ['client', 'server'] as const) {
+    const how = tcp[side];
+    if (how === 'reset') parts.push(`${side} reset`);
+    else if (how === 'fin' && end.initiator === null) parts.push(`${side} FIN without close frame`);
+  }
+  if (parts.length === 0) {
+    if (tcp.client === 'cut' && tcp.server === 'cut') return 'cut by frametap';
+    if (tcp.client === 'fin' && tcp.server === 'fin') return 'both FIN';
+    return `client ${tcp.client ?? '-'}, server ${tcp.server ?? '-'}`;
+  }
+  return parts.join(', ');
 }

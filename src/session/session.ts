@@ -9,13 +9,16 @@ import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
 import type { EventBus } from './event-bus.js';
 import type {
+  ErrorEvent,
   ErrorStage,
   HandshakeEvent,
   HandshakeRequest,
   HandshakeResponse,
+  Leg,
   RawHeaders,
   Side,
   SessionEvent,
+  TcpEnd,
 } from './events.js';
 import { Redactor } from './redact.js';
 import { assert } from '../errors.js';
@@ -44,13 +47,44 @@ export interface HandshakeInput {
   readonly response: HandshakeResponse | null;
 }
 
+/**
+ * What one direction's relay hands the session: the bytes it forwarded (read-only, already on their
+ * way), and how the sender's stream ended.
+ */
+export interface DirectionSink {
+  data(chunk: Buffer, t: number): void;
+  end(t: number, how: TcpEnd): Promise<void>;
+}
+
+/** A connection event waiting in a direction's queue for the other direction to catch up. */
+type Queued = WireEvent | { readonly kind: 'error'; readonly t: number; readonly event: ErrorEvent };
+
 interface DirectionState {
+  readonly from: Side;
   inspector: DirectionInspector | null;
   ended: Promise<void> | null;
+  /** How the sender's TCP stream ended (capture-format `end.tcp`), null while open. */
+  tcp: TcpEnd | null;
   bytes: number;
   frames: number;
   /** This side sent a (complete) close frame. */
   closed: boolean;
+  /**
+   * Wire order (capture-format "Order"): events delivered by this direction's inspector that wait
+   * for the other direction's earlier ones (held behind its inflate). Never the relay: only events.
+   */
+  queue: Queued[];
+  head: number;
+  /**
+   * The earliest `t` this direction's inspector may still deliver: +Infinity when it is idle (its
+   * next events come from bytes not yet received), else the `t` of what it last delivered (it
+   * delivers in stream order).
+   */
+  lowerBound: number;
+}
+
+function direction(from: Side): DirectionState {
+  return { from, inspector: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: [], head: 0, lowerBound: Infinity };
 }
 
 export class Session {
@@ -62,8 +96,10 @@ export class Session {
   #openedAt = 0;
   #upgraded = false;
   #handshook = false;
-  readonly #client: DirectionState = { inspector: null, ended: null, bytes: 0, frames: 0, closed: false };
-  readonly #server: DirectionState = { inspector: null, ended: null, bytes: 0, frames: 0, closed: false };
+  readonly #client: DirectionState = direction('client');
+  readonly #server: DirectionState = direction('server');
+  /** Whether a sink wants raw `chunk` events (decided at the handshake, as inspection is). */
+  #chunks = false;
   #initiator: Side | null = null;
   #closeCode: number | null = null;
   #closeReason = '';
@@ -105,6 +141,7 @@ export class Session {
     const response = input.response;
     this.#upgraded = response !== null && response.status === 101;
     const analysis = response ? analyzeHandshake(input.forwarded ?? input.request.headers, { status: response.status, headers: response.headers }) : null;
+    this.#chunks = this.#upgraded && this.#bus.wants('chunk');
     if (this.#upgraded && analysis && this.#wantsInspection()) {
       const deflate = analysis.deflate;
       this.#client.inspector = this.#inspector('client', deflate ? deflate.client : null);
@@ -133,38 +170,72 @@ export class Session {
     }
   }
 
+  /** The sink the relay of `from`'s direction feeds. */
+  direction(from: Side): DirectionSink {
+    return {
+      data: (chunk, t) => this.push(from, chunk, t),
+      end: (t, how) => this.endOf(from, t, how),
+    };
+  }
+
   /**
-   * A chunk `from` sent, already relayed. Read-only: the chunk may still sit in the other socket's
-   * write queue (STYLE.md §5). A failure of the inspector stops inspecting that direction, never the relay.
+   * Bytes as they crossed one TCP leg (`chunk` events, for packet captures): the handshake heads,
+   * and whatever frametap wrote that differs from what it read. Nothing when no sink wants them.
+   */
+  wire(leg: Leg, from: Side, bytes: Buffer, t: number): void {
+    if (this.#chunks || this.#bus.wants('chunk')) this.#publish({ type: 'chunk', conn: this.conn, t, leg, from, bytes });
+  }
+
+  /**
+   * A chunk `from` sent, already relayed untouched. Read-only: the chunk may still sit in the other
+   * socket's write queue (STYLE.md §5). A failure of the inspector stops inspecting that direction,
+   * never the relay.
    */
   push(from: Side, chunk: Buffer, t: number): void {
     const dir = from === 'client' ? this.#client : this.#server;
     dir.bytes += chunk.length;
+    if (this.#chunks) {
+      // Relayed as read: the same bytes crossed the sender's leg and then the other leg.
+      this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'client' : 'upstream', from, bytes: chunk });
+      this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'upstream' : 'client', from, bytes: chunk });
+    }
     const inspector = dir.inspector;
     if (inspector === null) return;
+    const wasIdle = dir.lowerBound === Infinity;
+    // The inspector never throws: a limit or an internal failure stops it and is reported through
+    // its onFailure, once.
     inspector.push(chunk, t);
-    // The inspector never throws: an internal failure stops it and is reported once.
-    const failure = inspector.failure;
-    if (failure !== null) {
-      dir.inspector = null;
-      inspector.dispose();
-      this.error('relay', failure, from);
-    }
+    // Became busy with this chunk: what it still owes carries this chunk's `t` or later.
+    if (dir.inspector !== null && !inspector.idle && wasIdle) dir.lowerBound = t;
   }
 
-  /** `from`'s byte stream ended (FIN, reset or shutdown): a frame in progress is reported incomplete. */
-  endOf(from: Side, t: number = this.#now()): Promise<void> {
+  /**
+   * `from`'s byte stream ended (`how`: FIN, reset, or cut by frametap): a frame in progress is
+   * reported incomplete. Resolves once every event of that direction is out.
+   */
+  endOf(from: Side, t: number = this.#now(), how: TcpEnd = 'cut'): Promise<void> {
     const dir = from === 'client' ? this.#client : this.#server;
-    const ended = dir.ended ?? (dir.inspector ? dir.inspector.end(t).catch(() => {}) : Promise.resolve());
-    dir.ended = ended;
-    return ended;
+    dir.tcp ??= how;
+    if (dir.ended) return dir.ended;
+    const inspector = dir.inspector;
+    dir.ended = (inspector ? inspector.end(t).catch(() => {}) : Promise.resolve()).then(() => {
+      dir.lowerBound = Infinity;
+      this.#flush();
+    });
+    // `end` may have delivered the incomplete frame synchronously; if the direction is idle now, the
+    // other one's held events can go at once.
+    if (!inspector || inspector.idle) {
+      dir.lowerBound = Infinity;
+      this.#flush();
+    }
+    return dir.ended;
   }
 
   /** Something failed that is not the peers' protocol (capture-format `error`). */
   error(stage: ErrorStage, error: unknown, from?: Side): void {
     if (!this.#bus.wants('error')) return;
     const code = errorCode(error);
-    this.#publish({
+    const event: ErrorEvent = {
       type: 'error',
       conn: this.conn,
       t: this.#now(),
@@ -172,7 +243,14 @@ export class Session {
       ...(code ? { code } : {}),
       detail: error instanceof Error ? error.message : String(error),
       ...(from ? { from } : {}),
-    });
+    };
+    // After everything already received, in wire order: behind events still held, if any.
+    const dir = from === 'server' ? this.#server : this.#client;
+    if (this.#client.head === this.#client.queue.length && this.#server.head === this.#server.queue.length) this.#publish(event);
+    else {
+      dir.queue.push({ kind: 'error', t: event.t, event });
+      this.#flush();
+    }
   }
 
   /**
@@ -185,6 +263,8 @@ export class Session {
     this.#finished = Promise.all([this.endOf('client', t), this.endOf('server', t)]).then(() => {
       this.#client.inspector?.dispose();
       this.#server.inspector?.dispose();
+      this.#client.lowerBound = this.#server.lowerBound = Infinity;
+      this.#flush();
       this.#publishEnd(t, options.shutdown === true);
     });
     return this.#finished;
@@ -209,6 +289,8 @@ export class Session {
       bytes: { client: this.#client.bytes, server: this.#server.bytes },
       frames: { client: this.#client.frames, server: this.#server.frames },
       ...(shutdown ? { shutdown: true as const } : {}),
+      // capture-format: null for a leg that never carried a WebSocket (a failed dial, a refusal).
+      tcp: this.#upgraded ? { client: this.#client.tcp ?? 'cut', server: this.#server.tcp ?? 'cut' } : { client: null, server: null },
     });
   }
 
@@ -223,15 +305,68 @@ export class Session {
   }
 
   #inspector(from: Side, deflate: ConstructorParameters<typeof DirectionInspector>[0]['deflate']): DirectionInspector {
+    const dir = from === 'client' ? this.#client : this.#server;
     return new DirectionInspector({
       from,
       maxPayload: this.#maxPayload,
       deflate,
-      onEvent: (event: WireEvent) => this.#onWire(from, event),
+      onEvent: (event: WireEvent) => this.#onWire(dir, event),
+      onIdle: () => {
+        dir.lowerBound = Infinity;
+        this.#flush();
+      },
+      onFailure: (failure) => {
+        const inspector = dir.inspector;
+        dir.inspector = null;
+        dir.lowerBound = Infinity;
+        inspector?.dispose();
+        // Named: the limit (or failure), the connection and the direction (`conn`, `from`).
+        this.error('relay', failure, from);
+      },
     });
   }
 
-  #onWire(from: Side, event: WireEvent): void {
+  /**
+   * An event of `dir`'s inspector. It goes out now unless the other direction may still deliver
+   * something that arrived earlier (capture-format "Order": wire order across both directions).
+   */
+  #onWire(dir: DirectionState, event: WireEvent): void {
+    if (dir.lowerBound !== Infinity) dir.lowerBound = event.t;
+    const other = dir === this.#client ? this.#server : this.#client;
+    if (dir.head === dir.queue.length && other.head === other.queue.length && event.t <= other.lowerBound) {
+      this.#process(dir.from, event);
+      return;
+    }
+    dir.queue.push(event);
+    this.#flush();
+  }
+
+  /** Publishes held events in `t` order for as long as neither direction can still deliver an earlier one. */
+  #flush(): void {
+    const c = this.#client;
+    const s = this.#server;
+    for (;;) {
+      const a = c.head < c.queue.length ? c.queue[c.head]! : null;
+      const b = s.head < s.queue.length ? s.queue[s.head]! : null;
+      if (a === null && b === null) break;
+      const takeClient = a !== null && (b === null || a.t <= b.t);
+      const dir = takeClient ? c : s;
+      const other = takeClient ? s : c;
+      const next = (takeClient ? a : b)!;
+      if (next.t > other.lowerBound) break;
+      dir.head++;
+      if (next.kind === 'error') this.#publish(next.event);
+      else this.#process(dir.from, next);
+    }
+    for (const d of [c, s]) {
+      if (d.head === d.queue.length && d.head > 0) {
+        d.queue = [];
+        d.head = 0;
+      }
+    }
+  }
+
+  #process(from: Side, event: WireEvent): void {
     switch (event.kind) {
       case 'frame':
         return this.#onFrame(from, event);

@@ -18,7 +18,7 @@ import type {
   ViolationEvent,
 } from '../session/events.js';
 import { utf8BoundaryLength } from '../capture/payload.js';
-import { messageText } from '../session/event-data.js';
+import { messageText, tcpEndSummary } from '../session/event-data.js';
 
 export interface LineLogStyle {
   /** ANSI colours (violations, errors, unclean ends). */
@@ -185,6 +185,8 @@ function formatEnd(e: EndEvent): string {
   if (e.reason) parts.push(previewText(e.reason));
   parts.push(e.clean ? 'clean' : 'unclean');
   parts.push(e.initiator ? `closed by ${e.initiator}` : 'no close frame');
+  const why = tcpEndSummary(e);
+  if (why !== null && !e.clean && !e.shutdown) parts.push(`(${why})`);
   parts.push(`${e.durationMs.toFixed(1)} ms`);
   parts.push(`client ${size(e.bytes.client)}/${e.frames.client} frames, server ${size(e.bytes.server)}/${e.frames.server} frames`);
   if (e.shutdown) parts.push('(frametap shut down)');

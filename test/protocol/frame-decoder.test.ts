@@ -220,3 +220,27 @@ describe('streaming and bounds', () => {
     expect(badLines[1]).toBe('violation invalid-utf8 1007 @0');
   });
 });
+
+describe('an all-zero masking key', () => {
+  it('hands the payload out as a view of the received bytes (no unmask copy), at every split, with the key reported', () => {
+    // Its own ArrayBuffer (not Node's shared pool), so a copy could not pass for a view.
+    const frame = Buffer.from(new Uint8Array(hex('81 85 00 00 00 00 68 65 6c 6c 6f')).buffer);
+    for (const chunks of splits(frame)) {
+      const decoder = new FrameDecoder({ from: 'client', maxPayload: 1024, deflate: false });
+      const pieces: Buffer[] = [];
+      let header: FrameHeaderEvent | null = null;
+      for (const chunk of chunks) {
+        for (const e of decoder.push(chunk)) {
+          if (e.kind === 'header') header = e;
+          if (e.kind === 'payload') {
+            // A view into one of the chunks pushed, not a copy.
+            expect(chunks.some((c) => c.buffer === e.data.buffer)).toBe(true);
+            pieces.push(e.data);
+          }
+        }
+      }
+      expect(header).toMatchObject({ masked: true, maskKey: 0, length: 5 });
+      expect(Buffer.concat(pieces).toString()).toBe('hello');
+    }
+  });
+});

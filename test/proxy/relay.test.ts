@@ -94,6 +94,7 @@ describe('relay through frametap', () => {
         durationMs: expect.any(Number),
         bytes: { client: clientBytes, server: serverBytes },
         frames: { client: 2, server: 2 },
+        tcp: { client: 'fin', server: 'fin' },
       },
     ]);
     expect(end.durationMs).toBeGreaterThan(0);

@@ -7,7 +7,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Tee } from '../../src/proxy/tee.js';
-import type { Side } from '../../src/session/events.js';
+import type { Side, TcpEnd } from '../../src/session/events.js';
+import type { DirectionSink } from '../../src/session/session.js';
 import { deferred, withTimeout } from '../helpers/deferred.js';
 
 /** A connected pair: `outer` is the test's peer, `inner` the proxy's socket. */
@@ -42,16 +43,21 @@ async function setUp() {
   const chunks: Array<{ from: Side; bytes: Buffer; writtenBefore: number }> = [];
   const ends: Side[] = [];
   const closed = deferred();
-  const tee = new Tee(client.inner, upstream.inner, {
-    onChunk: (from, chunk) => {
+  const sink = (from: Side): DirectionSink => ({
+    data: (chunk) => {
       const dst = from === 'client' ? upstream.inner : client.inner;
       chunks.push({ from, bytes: Buffer.from(chunk), writtenBefore: dst.bytesWritten + dst.writableLength });
     },
-    onStreamEnd: (from) => ends.push(from),
-    onClosed: () => closed.resolve(),
+    end: (_t, how) => {
+      ends.push(from);
+      hows.push(how);
+      return Promise.resolve();
+    },
   });
+  const hows: TcpEnd[] = [];
+  const tee = new Tee(client.inner, upstream.inner, { client: sink('client'), server: sink('server'), onClosed: () => closed.resolve() });
   tee.start();
-  return { client, upstream, tee, chunks, ends, closed: closed.promise };
+  return { client, upstream, tee, chunks, ends, hows, closed: closed.promise };
 }
 
 function collect(socket: net.Socket, n: number): Promise<Buffer> {
@@ -117,7 +123,7 @@ describe('Tee', () => {
   });
 
   it('passes a half-close on and reports both stream ends, then the close', async () => {
-    const { client, upstream, ends, closed } = await setUp();
+    const { client, upstream, ends, hows, closed } = await setUp();
     const fin = deferred();
     client.outer.once('end', () => fin.resolve());
     upstream.outer.end();
@@ -128,5 +134,6 @@ describe('Tee', () => {
     upstream.outer.destroy();
     await withTimeout(closed, 'both sockets closed');
     expect(ends).toEqual(['server', 'client']);
+    expect(hows).toEqual(['fin', 'fin']);
   });
 });

@@ -96,6 +96,7 @@ describe('Session playbook', () => {
         durationMs: 1,
         bytes: { client: hello.length + clientClose.length, server: serverClose.length },
         frames: { client: 2, server: 1 },
+        tcp: { client: 'cut', server: 'cut' },
       },
     ]);
   });
@@ -110,7 +111,7 @@ describe('Session playbook', () => {
     await session.finish();
     expect(events.slice(2)).toEqual([
       { type: 'frame', conn: 7, t: 5001, from: 'server', fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 2, masked: false, length: 10, payload: Buffer.alloc(4, 0xab).toString('base64'), truncated: false, incomplete: true, received: 4 },
-      { type: 'end', conn: 7, t: expect.any(Number), code: 1006, reason: '', initiator: null, clean: false, durationMs: expect.any(Number), bytes: { client: 0, server: 6 }, frames: { client: 0, server: 1 } },
+      { type: 'end', conn: 7, t: expect.any(Number), code: 1006, reason: '', initiator: null, clean: false, durationMs: expect.any(Number), bytes: { client: 0, server: 6 }, frames: { client: 0, server: 1 }, tcp: { client: 'cut', server: 'cut' } },
     ]);
   });
 
@@ -122,7 +123,7 @@ describe('Session playbook', () => {
     await session.finish();
     expect(events.map((e) => ({ ...e, t: 0, ...(e.type === 'end' ? { durationMs: 0 } : {}) }))).toEqual([
       { type: 'close', conn: 7, t: 0, from: 'client', code: null, reason: '' },
-      { type: 'end', conn: 7, t: 0, code: 1005, reason: '', initiator: 'client', clean: false, durationMs: 0, bytes: { client: 6, server: 0 }, frames: { client: 1, server: 0 } },
+      { type: 'end', conn: 7, t: 0, code: 1005, reason: '', initiator: 'client', clean: false, durationMs: 0, bytes: { client: 6, server: 0 }, frames: { client: 1, server: 0 }, tcp: { client: 'cut', server: 'cut' } },
     ]);
   });
 

@@ -1,4 +1,5 @@
 /** The handshake and close summary of a connection: raw headers in wire order, accept check, extensions. */
+import { tcpEndSummary } from '../../src/session/event-data.js';
 import { arrow, formatCloseLine, formatDuration, formatSize } from '../format.js';
 import type { RawHeaders } from '../../src/session/events.js';
 import type { ConnectionView } from '../store.js';
@@ -50,6 +51,8 @@ export function handshakeLines(c: ConnectionView): Line[] {
   if (end) {
     const who = end.initiator ? `initiated by the ${end.initiator}` : 'no close frame was sent';
     out.push(line(`  ended: ${formatCloseLine(end.code, end.reason)}, ${who}, ${end.clean ? 'clean' : 'not clean'}${end.shutdown ? ' (frametap shut down)' : ''}`, end.clean ? 'normal' : 'violation'));
+    const why = tcpEndSummary(end);
+    if (why !== null && !end.shutdown) out.push(line(`  tcp: ${why}`, end.clean ? 'dim' : 'violation'));
     out.push(line(`  lasted ${formatDuration(end.durationMs)}; bytes → ${formatSize(end.bytes.client)} ← ${formatSize(end.bytes.server)}; frames → ${end.frames.client} ← ${end.frames.server}`));
   }
   for (const err of c.errors) out.push(line(`  error ${err.stage}${err.code ? ` ${err.code}` : ''}: ${err.detail}`, 'violation'));
