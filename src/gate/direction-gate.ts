@@ -309,6 +309,13 @@ export class DirectionGate {
     this.#pump();
   }
 
+  /** The inspector of this direction stopped (a limit): what is kept goes out, the rest as it comes. */
+  inspectionStopped(): void {
+    if (this.#disposed) return;
+    if (this.#mode === 'pass') this.#mode = 'broken';
+    else this.#breakOff();
+  }
+
   /** Stop: timers cancelled, nothing more written. */
   dispose(): void {
     this.#disposed = true;

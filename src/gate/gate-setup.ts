@@ -144,6 +144,11 @@ export class GateSetup {
     return { policy: new ConnectionPolicy(sources, ctx), faults };
   }
 
+  /** Whether anything may refuse an upgrade (a script's onHandshake, a `refuse=` fault). */
+  get mayRefuse(): boolean {
+    return (this.#script?.hasHandshakeHook ?? false) || this.#faults.some((f) => f.kind === 'refuse');
+  }
+
   /** Whether the upgrade is refused by frametap itself (a script's onHandshake, then `refuse=` faults). */
   async refusal(ctx: ConnectionContext, headers: ReadonlyArray<readonly [string, string]>, faults: FaultSource | null): Promise<{ status: number; body: string; actor: Actor } | null> {
     if (this.#script?.hasHandshakeHook) {

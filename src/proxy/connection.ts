@@ -6,8 +6,11 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { RawHeaders } from '../session/events.js';
-import type { Session } from '../session/session.js';
+import { preciseNow, type Session } from '../session/session.js';
 import { Tee } from './tee.js';
+import { ConnectionGate } from '../gate/connection-gate.js';
+import type { ConnectionSetup } from '../gate/gate-setup.js';
+import type { GateLimits } from '../gate/direction-gate.js';
 import { relayRefusal, writeBadGateway } from './refusal.js';
 import { codedError, failureStage, pairHeaders, type DialProgress, type Upstream } from './upstream.js';
 
@@ -29,6 +32,8 @@ export interface UpgradeConnectionOptions {
   readonly throttled: () => boolean;
   /** The upstream answered 101 on `socket` (http-proxy's `open` event names it by that socket). */
   readonly onUpgraded: (socket: net.Socket) => void;
+  /** Rules, script, faults or breakpoints may act on this connection (issue 13); null: untouched relay. */
+  readonly gate?: { readonly setup: ConnectionSetup; readonly holdTimeoutMs: number | null; readonly limits?: GateLimits } | null;
 }
 
 export class UpgradeConnection {
@@ -38,6 +43,7 @@ export class UpgradeConnection {
   #proxyReq: http.ClientRequest | null = null;
   #timer: NodeJS.Timeout | null = null;
   #tee: Tee | null = null;
+  #gate: ConnectionGate | null = null;
   /** The upstream's socket once it answered 101. */
   #upstreamSocket: net.Socket | null = null;
   readonly #progress: DialProgress = { connected: false, secured: false };
@@ -63,6 +69,29 @@ export class UpgradeConnection {
     options.client.once('close', () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
     });
+    if (options.gate) {
+      // The gate reads each direction's decoded frames and messages as they come.
+      const tap = (from: 'client' | 'server') => ({
+        event: (e: import('../protocol/wire-events.js').WireEvent) => {
+          const gate = this.#gate?.of(from);
+          if (!gate) return;
+          if (e.kind === 'frame') gate.frame(e);
+          else if (e.kind === 'message') gate.message(e);
+        },
+        stopped: () => this.#gate?.of(from).inspectionStopped(),
+      });
+      this.session.gate({ client: tap('client'), server: tap('server') });
+    }
+  }
+
+  /** What may act on the traffic changed (rules reloaded, a breakpoint): the gates re-check. */
+  refreshGate(): void {
+    this.#gate?.refresh();
+  }
+
+  /** The connection's gate (the dashboard's actions), null when none. */
+  get gate(): ConnectionGate | null {
+    return this.#gate;
   }
 
   /** Resolves once `end` is published. */
@@ -140,12 +169,42 @@ export class UpgradeConnection {
     upstreamSocket.unpipe(client);
     client.unpipe(upstreamSocket);
     const session = this.session;
-    this.#tee = new Tee(client, upstreamSocket, {
+    const tee = new Tee(client, upstreamSocket, {
       client: session.direction('client'),
       server: session.direction('server'),
       onClosed: () => this.#finish(false),
     });
-    this.#tee.start();
+    this.#tee = tee;
+    const gate = this.#o.gate;
+    if (gate) {
+      const cgate = new ConnectionGate({
+        policy: gate.setup.policy,
+        deflate: session.deflate,
+        holdTimeoutMs: gate.holdTimeoutMs,
+        ...(gate.limits ? { limits: gate.limits } : {}),
+        io: {
+          write: (toward, parts) => {
+            const from = toward === 'server' ? 'client' : 'server';
+            tee.relayOf(from).write(parts);
+            if (session.wantsChunks) session.wire(toward === 'server' ? 'upstream' : 'client', from, Buffer.concat(parts), preciseNow());
+          },
+          pause: (from, paused) => tee.relayOf(from).gatePause(paused),
+          drained: (from) => tee.relayOf(from).endDestination(),
+          cut: () => {
+            tee.cut('client', true);
+            tee.cut('server', true);
+          },
+          intercept: (e) => session.intercept(e, e.from),
+          problem: (detail, from) => session.error('relay', new Error(detail), from),
+        },
+      });
+      this.#gate = cgate;
+      tee.relayOf('client').setGate(cgate.client);
+      tee.relayOf('server').setGate(cgate.server);
+      const cut = gate.setup.faults?.cutAfter(gate.setup.policy.context) ?? null;
+      if (cut) cgate.cutAfter(cut.ms, cut.actor);
+    }
+    tee.start();
     if (this.#o.throttled()) this.#tee.throttle(true);
   }
 
@@ -220,6 +279,7 @@ export class UpgradeConnection {
   }
 
   #finish(shutdown: boolean): void {
+    this.#gate?.dispose();
     if (this.session.finished) return;
     void this.session.finish({ shutdown }).then(this.#resolveDone);
   }

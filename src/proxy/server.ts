@@ -13,6 +13,7 @@ import type { RawHeaders } from '../session/events.js';
 import { Redactor } from '../session/redact.js';
 import { preciseNow, Session } from '../session/session.js';
 import { UpgradeConnection } from './connection.js';
+import type { GateSetup } from '../gate/gate-setup.js';
 import { writeStatus } from './refusal.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, upstreamPath, webSocketUrl, type DialProgress } from './upstream.js';
 
@@ -28,6 +29,8 @@ export interface ProxyOptions {
   readonly redact: readonly string[];
   /** How long the upstream may take to answer (connect + response); default 10000. */
   readonly upstreamTimeoutMs?: number;
+  /** `--rules`, `--script`, `--fault`, breakpoints: what may act on the traffic; null or absent: nothing does. */
+  readonly gate?: GateSetup | null;
 }
 
 export interface RunningProxy {
@@ -62,6 +65,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const byRequest = new WeakMap<http.IncomingMessage, UpgradeConnection>();
   const byUpstreamSocket = new WeakMap<net.Socket, UpgradeConnection>();
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
+
+  const gate = options.gate ?? null;
+  const stopWatchingGate = gate?.onChange(() => {
+    for (const c of live) c.refreshGate();
+  });
 
   const proxy = httpProxy.createProxyServer({});
   // http-proxy emits 'error' only when a call has no callback; every call here has one, but an
@@ -154,6 +162,41 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor });
     session.open(`${formatHost(socket.remoteAddress ?? '?')}:${socket.remotePort ?? 0}`, webSocketUrl(upstream, path));
     const requestHeaders = pairHeaders(req.rawHeaders);
+    const ctx = { conn, target: req.url ?? '/' };
+    const connectionGate = gate ? gate.connection(ctx) : null;
+    const dial = (): void => upgrade(req, socket, head, session, conn, path, requestHeaders, connectionGate);
+    if (!gate || !gate.mayRefuse) return dial();
+    // frametap may answer the upgrade itself (a script's onHandshake, `refuse=STATUS`): decide first.
+    void gate.refusal(ctx, requestHeaders, connectionGate?.faults ?? null).then((refusal) => {
+      if (refusal === null) return dial();
+      const reason = http.STATUS_CODES[refusal.status] ?? 'Refused';
+      const body = refusal.body || `frametap: refused (${refusal.actor.by}${refusal.actor.name ? ` ${refusal.actor.name}` : ''})\n`;
+      session.handshake({
+        request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: requestHeaders },
+        response: {
+          status: refusal.status,
+          reason,
+          httpVersion: '1.1',
+          headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))], ['Connection', 'close']],
+          byFrametap: true,
+        },
+      });
+      session.intercept({ from: 'client', action: 'refuse', by: refusal.actor.by, ...(refusal.actor.name ? { name: refusal.actor.name } : {}), detail: `${refusal.status} ${reason}` }, 'client');
+      writeStatus(socket, refusal.status, reason, body);
+      void session.finish();
+    });
+  });
+
+  function upgrade(
+    req: http.IncomingMessage,
+    socket: net.Socket,
+    head: Buffer,
+    session: Session,
+    conn: number,
+    path: string,
+    requestHeaders: ReturnType<typeof pairHeaders>,
+    connectionGate: ReturnType<GateSetup['connection']> | null,
+  ): void {
     const forwarded = forwardedHeaders(requestHeaders, { hostHeader: options.keepHost ? null : upstream.hostHeader, extra: options.headers });
     const connection = new UpgradeConnection({
       session,
@@ -166,12 +209,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       timeoutMs,
       throttled: () => throttled,
       onUpgraded: (proxySocket) => byUpstreamSocket.set(proxySocket, connection),
+      gate: connectionGate && gate ? { setup: connectionGate, holdTimeoutMs: gate.holdTimeoutMs } : null,
     });
     live.add(connection);
     byRequest.set(req, connection);
     void connection.done.then(() => live.delete(connection));
     proxy.ws(req, socket, head, { target: upstream.target as unknown as httpProxy.ProxyTargetUrl, ...tlsOptions }, (error: Error) => connection.onProxyError(error));
-  });
+  }
 
   // Every accepted socket, upgraded or not, so stop() can close them all (closeAllConnections()
   // only knows the HTTP ones).
@@ -214,6 +258,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const ended = Promise.all([...live].map((c) => c.shutdown()));
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
+      stopWatchingGate?.();
       stopping = Promise.all([closed, ended]).then(() => {
         proxy.close();
       });

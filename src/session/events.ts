@@ -53,6 +53,8 @@ export interface HandshakeResponse {
   readonly reason: string;
   readonly httpVersion: string;
   readonly headers: RawHeaders;
+  /** frametap answered the upgrade itself (a `refuse` intercept), not the upstream. */
+  readonly byFrametap?: true;
 }
 
 
