@@ -5,9 +5,11 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
 import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { GATE_FLAGS, GATE_HELP } from '../../gate/gate-setup.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
+                       [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
 
 Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
 
@@ -22,7 +24,7 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
       --keep-host          forward the client's Host header (default: rewrite it to the upstream)
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable)
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
-  -h, --help               this help
+${GATE_HELP}  -h, --help               this help
 
 Once listening it prints 'frametap listening on http://HOST:PORT -> URL' on stderr.
 SIGINT / SIGTERM: stop, write 'end' for every open connection, flush the capture, exit 0.
@@ -42,6 +44,7 @@ const FLAGS = {
   header: { type: 'string', short: 'H', multiple: true },
   redact: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
+  ...GATE_FLAGS,
 } as const;
 
 /** RFC 9110 §5.1: field-name = token; tchar per §5.6.2. */
@@ -84,9 +87,14 @@ export async function run(argv: readonly string[]): Promise<number> {
   const ui = parseUi(values.ui);
   requireTerminal(ui);
 
+  // Checked and loaded before anything listens: a bad rules file, script or fault spec exits 2.
+  const { GateSetup } = await import('../../gate/gate-setup.js');
+  const gate = await GateSetup.fromFlags(values, (line) => process.stderr.write(`${line}\n`));
+
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
-  return runLive({
+  try {
+    return await runLive({
     command: 'proxy',
     mode: 'reverse',
     proxy: {
@@ -97,9 +105,13 @@ export async function run(argv: readonly string[]): Promise<number> {
       keepHost: values['keep-host'] ?? false,
       headers,
       redact,
+      gate,
     },
     ui,
     write: values.write ?? null,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
+  } finally {
+    await gate?.close();
+  }
 }
