@@ -25,6 +25,7 @@ import { Opcode } from '../protocol/constants.js';
 import type { Side } from '../session/events.js';
 import type { Actor, GateIntercept, MessageView, OutMessage, Step, Verdict } from './actions.js';
 import { closeParts, controlParts, messageParts, type MaskKeySource } from './framer.js';
+import { maskedCopy } from '../protocol/frame-encoder.js';
 
 /** The frame fields the gate reads (a protocol `WireFrame` fits). */
 export interface GateFrame {
@@ -118,7 +119,10 @@ interface MessageItem {
   readonly kind: 'message';
   readonly index: number;
   readonly arrived: number;
+  /** The message's frames as received: views of the read chunks (a frame spanning chunks is several parts). */
   readonly frames: Buffer[];
+  /** Byte size of each frame, in order (to find the frames in `frames` again). */
+  readonly frameSizes: number[];
   bytes: number;
   /** RSV1 on the first frame (RFC 7692 §6). */
   readonly compressed: boolean;
@@ -245,15 +249,15 @@ export class DirectionGate {
       if (frame.offset < this.#pendingStart || this.#open || frame.opcode === Opcode.Continuation) {
         // The rest of a frame or message that was already on its way: as it is.
         this.#trackPassing(frame, isData);
-        this.#writeRaw(this.#takePending(end - this.#pendingStart));
+        const parts = this.#takePendingParts(end - this.#pendingStart);
+        if (!this.#closed) this.#o.sink.write(parts);
         return this.#maybeGate();
       }
       this.#mode = 'gate';
     }
     if (frame.offset !== this.#pendingStart) return this.#breakOff();
-    const raw = this.#takePending(size);
-    if (isData) return this.#gateData(frame, raw);
-    this.#gateControl(frame, raw);
+    if (isData) return this.#gateData(frame, this.#takePendingParts(size), size);
+    this.#gateControl(frame, this.#takePending(size));
   }
 
   /** A data message of this direction (from the inspector, in order, after its last frame). */
@@ -398,6 +402,19 @@ export class DirectionGate {
     return { from: this.#from, masks: this.#o.masks };
   }
 
+  /** The next `n` pending bytes as views of the chunks they arrived in (no copy when a frame spans chunks). */
+  #takePendingParts(n: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let left = Math.min(n, this.#pending.length);
+    this.#pendingStart += left;
+    while (left > 0) {
+      const part = this.#pending.consumeUpTo(left);
+      parts.push(part);
+      left -= part.length;
+    }
+    return parts;
+  }
+
   #takePending(n: number): Buffer {
     const raw = this.#pending.consume(Math.min(n, this.#pending.length));
     this.#pendingStart += raw.length;
@@ -436,7 +453,7 @@ export class DirectionGate {
     if (raw.length > 0 && !this.#closed) this.#o.sink.write([raw]);
   }
 
-  #gateData(frame: GateFrame, raw: Buffer): void {
+  #gateData(frame: GateFrame, parts: Buffer[], size: number): void {
     let item = this.#assembling;
     if (frame.opcode !== Opcode.Continuation) {
       item = {
@@ -444,6 +461,7 @@ export class DirectionGate {
         index: this.#index + this.#passMessages + this.#awaiting.length,
         arrived: this.#o.clock.now(),
         frames: [],
+        frameSizes: [],
         bytes: 0,
         compressed: frame.rsv1,
         message: null,
@@ -458,9 +476,10 @@ export class DirectionGate {
       this.#queuedMessages++;
     }
     if (item === null) return this.#breakOff();
-    item.frames.push(raw);
-    item.bytes += raw.length;
-    this.#queuedBytes += raw.length;
+    for (const part of parts) item.frames.push(part);
+    item.frameSizes.push(size);
+    item.bytes += size;
+    this.#queuedBytes += size;
     if (frame.fin) this.#assembling = null;
     this.#updateBackpressure();
   }
@@ -493,15 +512,32 @@ export class DirectionGate {
     const m = item.message!;
     const full = this.#fullData(item);
     const data = full ?? m.data;
-    const text = m.opcode === Opcode.Text && m.utf8Valid ? data.toString('utf8') : null;
-    return { from: this.#from, index: item.index, opcode: m.opcode, compressed: m.compressed, length: m.length, data, text, truncated: full === null && m.truncated };
+    const isText = m.opcode === Opcode.Text && m.utf8Valid;
+    let text: string | null | undefined;
+    // `text` is made only when a source reads it (most rules never look at most messages' text).
+    return {
+      from: this.#from,
+      index: item.index,
+      opcode: m.opcode,
+      compressed: m.compressed,
+      length: m.length,
+      data,
+      get text(): string | null {
+        if (text === undefined) text = isText ? data.toString('utf8') : null;
+        return text;
+      },
+      truncated: full === null && m.truncated,
+    };
   }
 
-  /** The whole decoded message: an uncompressed one from its own frames, a compressed one when nothing was cut. */
+  /**
+   * The whole decoded message: the inspector's bytes when it kept them all, else an uncompressed
+   * message's own frames unmasked again; null for a compressed message larger than what is kept.
+   */
   #fullData(item: MessageItem): Buffer | null {
-    if (!item.compressed) return wirePayload(item.frames);
     const m = item.message;
-    return m !== null && !m.truncated ? m.data : null;
+    if (m !== null && !m.truncated) return m.data;
+    return item.compressed ? null : wirePayload(wholeFrames(item));
   }
 
   #decided(item: MessageItem, steps: Verdict): void {
@@ -740,7 +776,7 @@ export class DirectionGate {
     const fragmentStep = item.steps.find((s) => s.kind === 'fragment');
     if (fragmentStep) sink.intercept({ from: this.#from, action: 'fragment', by: fragmentStep.by, ...named(fragmentStep), ref: this.#ref(item), detail: `${fragments} frames` });
     // The payload as it came (still compressed for a compressed message: re-framing it leaves the LZ77 stream as it is).
-    const payload = wirePayload(item.frames);
+    const payload = wirePayload(wholeFrames(item));
     sink.write(
       messageParts(
         { opcode: m.opcode, payload, compressed: item.compressed, fragments: fragments || (rsv1 && item.compressed ? 2 : 1), wrongMask, forceRsv1: rsv1, rsv1OnEveryFrame: rsv1 && item.compressed },
@@ -823,6 +859,19 @@ export class DirectionGate {
   }
 }
 
+/** A message's frames, each as one buffer (joined where a frame came in several parts). */
+function wholeFrames(item: MessageItem): Buffer[] {
+  if (item.frames.length === item.frameSizes.length) return item.frames;
+  const all = Buffer.concat(item.frames, item.bytes);
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const size of item.frameSizes) {
+    out.push(all.subarray(at, at + size));
+    at += size;
+  }
+  return out;
+}
+
 /** The unmasked payload of whole frames (RFC 6455 §5.2/§5.3), joined: what the sender framed. */
 export function wirePayload(frames: readonly Buffer[]): Buffer {
   const pieces: Buffer[] = [];
@@ -837,12 +886,7 @@ export function wirePayload(frames: readonly Buffer[]): Buffer {
       at += 4;
     }
     const payload = frame.subarray(at);
-    if (mask === null) pieces.push(payload);
-    else {
-      const out = Buffer.allocUnsafe(payload.length);
-      for (let i = 0; i < payload.length; i++) out[i] = payload[i]! ^ mask[i & 3]!;
-      pieces.push(out);
-    }
+    pieces.push(mask === null ? payload : maskedCopy(payload, mask));
     total += payload.length;
   }
   return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);

@@ -74,10 +74,11 @@ export class DirectionRelay {
   write(parts: readonly Buffer[]): void {
     const dst = this.#dst;
     if (dst.destroyed || dst.writableEnded) return;
-    if (parts.length > 1) dst.cork();
+    const cork = parts.length > 1;
+    if (cork) dst.cork();
     let full = false;
     for (const part of parts) if (!dst.write(part)) full = true;
-    if (parts.length > 1) dst.uncork();
+    if (cork) dst.uncork();
     if (full) {
       this.#awaitingDrain = true;
       this.#updateFlow();
@@ -100,8 +101,12 @@ export class DirectionRelay {
     const t = preciseNow();
     const gate = this.#gate;
     if (gate !== null) {
-      // The gate decides what goes out (the chunk as it is while nothing applies).
+      // The gate decides what goes out (the chunk as it is while nothing applies). Corked: the
+      // messages one chunk completes leave in one write (writev), not one syscall each.
+      const dst = this.#dst;
+      dst.cork();
       gate.push(chunk, (c) => this.#sink.data(c, t));
+      dst.uncork();
       return;
     }
     this.#forward(chunk);
