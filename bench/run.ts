@@ -8,6 +8,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   relay: () => import('./relay.js'),
   dashboard: () => import('./dashboard.js'),
   memory: () => import('./memory.js'),
+  'view-memory': () => import('./view-memory.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -6,6 +6,8 @@
 import type {
   ChunkEvent,
   FrameEvent,
+  HandshakeEvent,
+  HandshakeResponse,
   InterceptedMessage,
   InterceptEvent,
   MessageEvent,
@@ -25,6 +27,15 @@ export type CapturedFrame = Omit<FrameEvent, 'payload'> & { readonly payload?: s
 export type CapturedMessage = Omit<MessageEvent, 'data' | 'invalidUtf8'> & CapturedPayload;
 export type CapturedIntercept = Omit<InterceptEvent, 'message'> & {
   readonly message?: Omit<InterceptedMessage, 'data' | 'invalidUtf8'> & CapturedPayload;
+};
+
+/**
+ * A handshake as a capture line holds it: a refused upgrade's `response.body` is base64. (Kept out
+ * of `CapturedEvent`, whose handshake is still `HandshakeEvent`, so code that picks handshakes out
+ * of captured lines by that type keeps compiling; only `body` differs.)
+ */
+export type CapturedHandshake = Omit<HandshakeEvent, 'response'> & {
+  readonly response: (Omit<HandshakeResponse, 'body'> & { readonly body?: string }) | null;
 };
 
 /** An event as a capture line holds it (what `JSON.parse` of a line gives). */
@@ -67,6 +78,13 @@ export function toCaptured(event: SessionEvent): CapturedEvent | null {
       const { data: _d, invalidUtf8: _i, ...m } = event.message;
       return { ...event, message: { ...m, ...capturedPayload(event.message) } };
     }
+    case 'handshake': {
+      // capture-format: a refused upgrade's body as base64 `response.body`.
+      const response = event.response;
+      if (response?.body === undefined) return event;
+      const captured: CapturedHandshake = { ...event, response: { ...response, body: encodePayload(response.body) } };
+      return captured as unknown as CapturedEvent;
+    }
     case 'chunk':
       return null;
     default:
@@ -103,6 +121,11 @@ export function fromCaptured(line: CapturedEvent): SessionEvent {
       // capture-format: a text message carries `data` instead of `text` when it is not valid UTF-8.
       const invalid = rest.opcode === 1 && text === undefined;
       return { ...rest, data: bytes.data, ...(invalid ? { invalidUtf8: true as const } : {}) };
+    }
+    case 'handshake': {
+      const response = (line as unknown as CapturedHandshake).response;
+      if (response === null || typeof response.body !== 'string') return line;
+      return { ...line, response: { ...response, body: decodePayload(response.body) } };
     }
     case 'intercept': {
       if (line.message === undefined) return line as InterceptEvent;

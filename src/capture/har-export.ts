@@ -4,7 +4,7 @@
  * `_webSocketMessages` (`type` send|receive, `time` in epoch seconds, `opcode` 1|2, `data`; binary
  * as base64 as Chrome does), plus an entry per plain HTTP request (`http` events).
  */
-import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
+import { writePrivateFile } from './safe-file.js';
 import type { CaptureHeader, HandshakeEvent, MessageEvent, OpenEvent, RawHeaders, SessionEvent } from '../session/events.js';
 import { UsageError } from '../errors.js';
 import { messageText } from '../session/event-data.js';
@@ -239,20 +239,15 @@ function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** Writes the HAR with mode 0600 (it holds cookies and tokens); an existing file is replaced. */
+/**
+ * Writes the HAR with mode 0600 (it holds cookies and tokens), replacing an existing file and never
+ * writing through a link planted at the path (safe-file.ts).
+ */
 export function writeHar(path: string, har: Har): void {
-  let fd: number;
   try {
-    fd = openSync(path, 'w', 0o600);
+    writePrivateFile(path, [`${JSON.stringify(har, null, 2)}\n`]);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new UsageError(`cannot write the HAR '${path}' (${code}): check the directory exists and is writable`);
-  }
-  try {
-    // openSync's mode applies only to a new file: an existing one keeps its mode unless set.
-    fchmodSync(fd, 0o600);
-    writeSync(fd, `${JSON.stringify(har, null, 2)}\n`);
-  } finally {
-    closeSync(fd);
   }
 }

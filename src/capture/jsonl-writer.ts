@@ -1,14 +1,19 @@
 /**
  * The capture sink (capture-format.md): line 1 is the `capture` header, then one event per line,
- * each appended whole. Lines go through a bounded queue written in large batches, one write in
- * flight at a time. When the queue passes the high-water mark the writer asks its owner to slow
- * the relay (`onPressure(true)`): captured data is never dropped. Used for `-w FILE` and, with
- * `toStream(process.stdout)`, for `--ui jsonl`.
+ * each appended whole. Events go through a bounded queue and are encoded and written in large
+ * batches, one batch in flight at a time, never per event on the relay's turn: a capture file's
+ * batches are encoded and written by a worker thread (capture-worker.ts), a stream's (`--ui
+ * jsonl`) in the batch's own turn. When the queue passes the high-water mark the writer asks its
+ * owner to slow the relay (`onPressure(true)`): captured data is never dropped. Used for `-w FILE`
+ * and, with `toStream(process.stdout)`, for `--ui jsonl`.
  */
 import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { UsageError } from '../errors.js';
 import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
+import { packBatch } from './batch-pack.js';
 import { encodeEventLine } from './line-encoder.js';
+import { openPrivateFile } from './safe-file.js';
 
 export interface JsonlWriterOptions {
   /** Queued bytes above which `onPressure(true)` fires (default 8 MiB). */
@@ -17,14 +22,31 @@ export interface JsonlWriterOptions {
   readonly lowWaterMark?: number;
   /** Where the one-line notices go (default: stderr with a `frametap: ` prefix). */
   readonly warn?: (line: string) => void;
+  /**
+   * A capture file's batches are encoded and written on a worker thread (default true); false
+   * encodes them on this thread, still in batches (tests of the writer's own logic, tools).
+   */
+  readonly worker?: boolean;
 }
 
-/** Where batches go: a file descriptor or a writable stream. */
+/** Where batches go: a capture file (through a worker thread) or a writable stream. */
 interface Target {
   readonly name: string;
-  /** Write all of `chunks` in order, then call `done` once (with the error, if any). */
-  write(chunks: readonly Buffer[], done: (error: Error | null) => void): void;
-  close(): void;
+  /**
+   * Encode and write `events` in order, then call `done` once: with the byte length of each
+   * event's line (0 for an event that has none), or with the error.
+   */
+  write(events: readonly SessionEvent[], done: (error: Error | null, sizes: readonly number[]) => void): void;
+  close(done: () => void): void;
+  /** Resolves once the target can take batches (a worker thread is up). */
+  readonly ready: Promise<void>;
+}
+
+/** What an event will take in the queue before it is encoded (base64 is 4/3 of the bytes). */
+function estimatedSize(event: SessionEvent): number {
+  if (event.type === 'frame') return 200 + (event.payload ? Math.ceil(event.payload.length / 3) * 4 : 0);
+  if (event.type === 'message') return 200 + Math.ceil(event.data.length / 3) * 4;
+  return 300;
 }
 
 /** A capture file opened (mode 0600) whose header is not written yet. */
@@ -52,10 +74,9 @@ export class JsonlWriter {
   readonly #low: number;
   readonly #warn: (line: string) => void;
 
-  /** Queued lines, each encoded with its newline (one copy per line, no joining). */
-  #lines: Buffer[] = [];
-  /** Events of the queued lines, kept only while someone listens to `onLine`. */
-  #events: (SessionEvent | null)[] = [];
+  /** Queued events, not yet encoded. */
+  #events: SessionEvent[] = [];
+  /** Estimated bytes of the queued events' lines. */
   #queuedBytes = 0;
   #inFlightBytes = 0;
   #inFlight = false;
@@ -110,7 +131,7 @@ export class JsonlWriter {
           fs.closeSync(fd);
           throw new UsageError(`cannot write capture file '${path}': ${reason(error)}`);
         }
-        return new JsonlWriter(path, fileTarget(path, fd), line.length, options);
+        return new JsonlWriter(path, options.worker === false ? fileTarget(path, fd) : workerFileTarget(path, fd), line.length, options);
       },
       abandon() {
         if (used) return;
@@ -137,12 +158,9 @@ export class JsonlWriter {
 
   /** Appends one event as one line. Never throws: a failed output is reported once and skipped. */
   write(event: SessionEvent): void {
-    if (this.#failed || this.#closed) return;
-    const line = encodeEventLine(event);
-    if (line === null) return;
-    this.#lines.push(line);
-    this.#events.push(this.#lineListeners.length > 0 ? event : null);
-    this.#queuedBytes += line.length;
+    if (this.#failed || this.#closed || event.type === 'chunk') return;
+    this.#events.push(event);
+    this.#queuedBytes += estimatedSize(event);
     if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > this.#high) this.#setPressure(true);
     this.#schedule();
   }
@@ -171,6 +189,16 @@ export class JsonlWriter {
     };
   }
 
+  /** Resolves once the writer is fully set up (its worker thread, if any, is running). */
+  ready(): Promise<void> {
+    return this.#target.ready;
+  }
+
+  /** Bytes of the output so far, the header included: written, in flight and queued (estimated until encoded). */
+  get size(): number {
+    return this.#nextOffset + this.#inFlightBytes + this.#queuedBytes;
+  }
+
   /** Bytes waiting to be written (queued and in flight). */
   get pendingBytes(): number {
     return this.#queuedBytes + this.#inFlightBytes;
@@ -196,43 +224,38 @@ export class JsonlWriter {
   }
 
   #flush(): void {
-    if (this.#inFlight || this.#failed || this.#lines.length === 0) {
+    if (this.#inFlight || this.#failed || this.#events.length === 0) {
       this.#maybeFinish();
       return;
     }
-    const lines = this.#lines;
     const events = this.#events;
-    this.#lines = [];
     this.#events = [];
     this.#inFlight = true;
     this.#inFlightBytes = this.#queuedBytes;
     this.#queuedBytes = 0;
-    const firstOffset = this.#nextOffset;
-    this.#nextOffset += this.#inFlightBytes;
-    this.#target.write(lines, (error) => {
+    this.#target.write(events, (error, sizes) => {
       this.#inFlight = false;
       this.#inFlightBytes = 0;
       if (error) {
         this.#fail(error);
         return;
       }
-      this.#announce(events, lines, firstOffset);
+      this.#announce(events, sizes);
       if (this.#pressure && this.#queuedBytes <= this.#low) this.#setPressure(false);
-      if (this.#lines.length > 0) this.#flush();
+      if (this.#events.length > 0) this.#flush();
       else this.#maybeFinish();
     });
   }
 
-  #announce(events: readonly (SessionEvent | null)[], lines: readonly Buffer[], firstOffset: number): void {
+  #announce(events: readonly SessionEvent[], sizes: readonly number[]): void {
     const listeners = this.#lineListeners;
-    if (listeners.length === 0) return;
-    let offset = firstOffset;
+    let offset = this.#nextOffset;
     for (let i = 0; i < events.length; i++) {
-      const event = events[i];
-      const size = lines[i]!.length;
-      if (event) for (const l of listeners) l(event, offset, size - 1);
+      const size = sizes[i]!;
+      if (size > 0) for (const l of listeners) l(events[i]!, offset, size - 1);
       offset += size;
     }
+    this.#nextOffset = offset;
   }
 
   #setPressure(high: boolean): void {
@@ -248,7 +271,6 @@ export class JsonlWriter {
 
   #fail(error: Error): void {
     this.#failed = true;
-    this.#lines = [];
     this.#events = [];
     this.#queuedBytes = 0;
     const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${reason(error)}`;
@@ -267,15 +289,16 @@ export class JsonlWriter {
 
   #maybeFinish(): void {
     if (!this.#closed || this.#inFlight || this.#scheduled) return;
-    if (this.#lines.length > 0 && !this.#failed) {
+    if (this.#events.length > 0 && !this.#failed) {
       this.#flush();
       return;
     }
     const waiters = this.#closeWaiters;
     if (waiters.length === 0) return;
     this.#closeWaiters = [];
-    this.#target.close();
-    for (const w of waiters) w();
+    this.#target.close(() => {
+      for (const w of waiters) w();
+    });
   }
 }
 
@@ -306,29 +329,13 @@ function reason(error: unknown): string {
 }
 
 /**
- * A new capture replaces an old one. A regular file is unlinked and re-created exclusively, so the
- * new file gets mode 0600 even when the old one was world-readable (and a symlink planted at the
- * path is replaced, not followed). Anything else (a FIFO, /dev/null, /dev/full) is opened as is.
+ * A new capture replaces an old one, created private without following a link (safe-file.ts):
+ * the new file gets mode 0600 even when the old one was world-readable, and a symlink planted at
+ * the path is replaced, not followed. A FIFO or a device (/dev/null, /dev/full) is opened as is.
  */
 function openCaptureFile(path: string): number {
   try {
-    let existing: fs.Stats | null = null;
-    try {
-      existing = fs.lstatSync(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    if (existing?.isDirectory()) {
-      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    }
-    if (existing === null || existing.isFile() || existing.isSymbolicLink()) {
-      if (existing) fs.unlinkSync(path);
-      const fd = fs.openSync(path, 'wx', 0o600);
-      // The umask can only clear bits of 0600; fchmod makes the mode exact all the same.
-      fs.fchmodSync(fd, 0o600);
-      return fd;
-    }
-    return fs.openSync(path, 'w');
+    return openPrivateFile(path);
   } catch (error) {
     throw new UsageError(`cannot write capture file '${path}': ${reason(error)}`);
   }
@@ -339,25 +346,118 @@ function writeAllSync(fd: number, chunk: Buffer): void {
   while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done);
 }
 
+/** Each event's line (null: no line) and their sizes. */
+function encodeBatch(events: readonly SessionEvent[]): { readonly lines: Buffer[]; readonly sizes: number[] } {
+  const lines: Buffer[] = [];
+  const sizes: number[] = [];
+  for (const e of events) {
+    const line = encodeEventLine(e);
+    sizes.push(line === null ? 0 : line.length);
+    if (line !== null) lines.push(line);
+  }
+  return { lines, sizes };
+}
+
+/** Encodes on this thread, in the batch's turn. */
 function fileTarget(path: string, fd: number): Target {
   let closed = false;
   return {
     name: `capture file ${path}`,
-    write(chunks, done) {
+    write(events, done) {
+      const { lines, sizes } = encodeBatch(events);
       let total = 0;
-      for (const c of chunks) total += c.length;
+      for (const c of lines) total += c.length;
       // One writev per batch; a short write (a full disk, a signal) goes on with what is left.
-      fs.writev(fd, chunks, (error, written) => {
-        if (error) done(error);
-        else if (written < total) writeRest(fd, Buffer.concat(chunks).subarray(written), done);
-        else done(null);
+      fs.writev(fd, lines, (error, written) => {
+        if (error) done(error, sizes);
+        else if (written < total) writeRest(fd, Buffer.concat(lines).subarray(written), (e) => done(e, sizes));
+        else done(null, sizes);
       });
     },
-    close() {
-      if (closed) return;
+    close(done) {
+      if (closed) return done();
       closed = true;
-      fs.close(fd, () => {});
+      fs.close(fd, () => done());
     },
+    ready: Promise.resolve(),
+  };
+}
+
+const WORKER_ENTRY = new URL('../../bin/ts-worker.js', import.meta.url);
+const CAPTURE_WORKER = new URL('./capture-worker.ts', import.meta.url).href;
+
+/**
+ * Encodes and writes on a worker thread; this thread only packs each batch's payload bytes into
+ * one transferred buffer. Falls back to this thread when no worker can be started.
+ */
+function workerFileTarget(path: string, fd: number): Target {
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_ENTRY, { workerData: { module: CAPTURE_WORKER, fd }, stdout: false, stderr: false });
+  } catch {
+    return fileTarget(path, fd);
+  }
+  // The worker must not keep the process alive on its own (an idle capture while shutting down).
+  worker.unref();
+  let nextId = 0;
+  const pending = new Map<number, (error: Error | null, sizes: readonly number[]) => void>();
+  let closing: (() => void) | null = null;
+  let dead: Error | null = null;
+  const failAll = (error: Error): void => {
+    dead = error;
+    for (const done of pending.values()) done(error, []);
+    pending.clear();
+    const c = closing;
+    closing = null;
+    c?.();
+  };
+  worker.on('message', (m: { id?: number; sizes?: number[]; error?: { message: string; code?: string }; closed?: true; ready?: true }) => {
+    if (m.ready) {
+      markReady();
+      return;
+    }
+    if (m.closed) {
+      const c = closing;
+      closing = null;
+      void worker.terminate();
+      fs.close(fd, () => c?.());
+      return;
+    }
+    const done = pending.get(m.id!);
+    if (!done) return;
+    pending.delete(m.id!);
+    if (m.error) done(Object.assign(new Error(m.error.message), m.error.code ? { code: m.error.code } : {}), []);
+    else done(null, m.sizes!);
+  });
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+    worker.once('exit', () => resolve());
+  });
+  worker.on('error', (error) => failAll(error));
+  worker.on('exit', () => {
+    if (pending.size > 0 || closing) failAll(dead ?? new Error('the capture worker stopped'));
+  });
+  return {
+    name: `capture file ${path}`,
+    write(events, done) {
+      if (dead) return done(dead, []);
+      const id = nextId++;
+      pending.set(id, done);
+      const batch = packBatch(events);
+      worker.postMessage({ id, metas: batch.metas, bytes: batch.bytes }, [batch.bytes.buffer as ArrayBuffer]);
+    },
+    close(done) {
+      if (dead) {
+        fs.close(fd, () => done());
+        return;
+      }
+      closing = done;
+      // Ref'd while closing: the last batches must reach the disk before the process may exit.
+      worker.ref();
+      worker.postMessage({ close: true });
+    },
+    ready,
   };
 }
 
@@ -383,8 +483,10 @@ function streamTarget(stream: NodeJS.WritableStream): Target {
   stream.on('error', onError);
   return {
     name: 'jsonl output',
-    write(chunks, done) {
-      const chunk = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    write(events, finished) {
+      const { lines, sizes } = encodeBatch(events);
+      const done = (error: Error | null): void => finished(error, sizes);
+      const chunk = lines.length === 1 ? lines[0]! : Buffer.concat(lines);
       if (failure) {
         done(failure);
         return;
@@ -396,9 +498,11 @@ function streamTarget(stream: NodeJS.WritableStream): Target {
         done(error ?? null);
       });
     },
-    close() {
+    close(done) {
       // The listener stays: a stream may report a failed write as an 'error' event after the
       // writer is done with it (EPIPE on stdout), and that must not crash the process.
+      done();
     },
+    ready: Promise.resolve(),
   };
 }

@@ -40,28 +40,43 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** `1048576`, `64k`, `1m` (1024-based). */
+/** `1048576`, `64k`, `1m`, `1g` (1024-based). */
 export function parseSize(value: string, flag: string): number {
-  const m = /^(\d+)([kKmM]?)$/.exec(value.trim());
-  if (!m) throw new UsageError(`bad ${flag} '${value}': expected a byte count like 1048576, 64k or 1m`);
-  const mult = m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1024 : 1024 * 1024;
+  const m = /^(\d+)([kKmMgG]?)$/.exec(value.trim());
+  if (!m) throw new UsageError(`bad ${flag} '${value}': expected a byte count like 1048576, 64k, 1m or 1g`);
+  const unit = m[2]!.toLowerCase();
+  const mult = unit === '' ? 1 : unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : 1024 ** 3;
   const n = Number(m[1]) * mult;
   if (!Number.isSafeInteger(n)) throw new UsageError(`bad ${flag} '${value}': too large`);
   return n;
 }
 
-/** A ws://, wss://, http:// or https:// upstream URL. */
+/**
+ * A ws://, wss://, http:// or https:// upstream URL. A query (or fragment) is refused: the client's
+ * own path and query are what is forwarded (cli.md), so one in -u would be silently dropped, and a
+ * token put there would end up in the capture header and the listening line.
+ */
 export function parseUpstream(value: string): URL {
+  const bare = /^(?:\[[0-9a-fA-F:.]+\]|[\w.-]+)(?::\d{1,5})?(?:\/.*)?$/.test(value);
+  const suggestion = bare ? `; did you mean ws://${value}?` : '';
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`bad upstream URL '${value}': expected ws://, wss://, http:// or https://HOST[:PORT][/prefix]`);
+    throw new UsageError(`bad upstream URL '${value}': expected ws://, wss://, http:// or https://HOST[:PORT][/prefix]${suggestion}`);
   }
   if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
-    throw new UsageError(`bad upstream URL '${value}': scheme must be ws, wss, http or https`);
+    // `localhost:9000` parses as scheme `localhost:`: a host and port without a scheme.
+    throw new UsageError(`bad upstream URL '${value}': ${bare ? 'no scheme' : 'scheme must be ws, wss, http or https'}${suggestion}`);
   }
   if (!url.hostname) throw new UsageError(`bad upstream URL '${value}': no host`);
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    // The value is not repeated: the query may hold a token.
+    const shown = value.replace(/[?#][\s\S]*$/, '?…');
+    throw new UsageError(
+      `bad upstream URL '${shown}': a query in -u is not forwarded (each request keeps the client's own path and query); put it in the client's URL, or send a token with -H 'Authorization: …'`,
+    );
+  }
   return url;
 }
 

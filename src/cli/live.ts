@@ -20,6 +20,8 @@ export interface LiveOptions {
   readonly ui: UiMode;
   /** `-w FILE`, null without. */
   readonly write: string | null;
+  /** `--max-capture` in bytes, null without. */
+  readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
   readonly banner: (url: string) => string;
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
@@ -75,6 +77,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
+      maxCapture: options.maxCapture ?? null,
       dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
     });
   } catch (error) {

@@ -5,7 +5,7 @@ export const USAGE = `frametap — a WebSocket-inspecting proxy: relays untouche
 
 usage:
   frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui tui|log|jsonl|none] [--max-payload BYTES]
-                   [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
+                   [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
   frametap view FILE [--ui MODE]              dashboard over a capture (.jsonl) or a HAR
   frametap replay FILE [-u URL] [--conn N|all] [--pace original|fast|Nx|reactive] [--timeout S]
                    [-w FILE] [--ui MODE] [--check [--ignore PATH]...]

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FrametapError } from '../errors.js';
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
+import { CaptureLimit } from '../capture/capture-limit.js';
 import { startLineLog, type LineLog } from '../sinks/line-log.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
@@ -30,6 +31,8 @@ export interface OutputsOptions {
   readonly header: CaptureHeader;
   /** Needed in tui mode. */
   readonly dashboard?: DashboardSetup;
+  /** `--max-capture`: bytes after which the capture file gets no more frames and messages. */
+  readonly maxCapture?: number | null;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
 }
@@ -70,7 +73,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     }
     if (writer) {
       writers.push(writer);
-      attach(bus, writer, 'capture writer', closers);
+      attach(bus, writer, 'capture writer', closers, options.maxCapture ? new CaptureLimit(options.maxCapture) : null);
     }
     if (ui === 'jsonl') {
       const out = JsonlWriter.toStream(stdout, header);
@@ -119,9 +122,23 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   }
 }
 
-/** Feeds the bus to a writer and publishes the writer's own problems (stage `capture`) on the bus. */
-function attach(bus: EventBus, writer: JsonlWriter, name: string, closers: (() => Promise<void> | void)[]): void {
-  const off = bus.subscribe(name, (event) => writer.write(event));
+/**
+ * Feeds the bus to a writer (within `limit`, when given) and publishes the writer's own problems
+ * (stage `capture`) on the bus.
+ */
+function attach(bus: EventBus, writer: JsonlWriter, name: string, closers: (() => Promise<void> | void)[], limit: CaptureLimit | null = null): void {
+  const off = bus.subscribe(name, (event) => {
+    if (limit === null) {
+      writer.write(event);
+      return;
+    }
+    const { write, notice } = limit.admit(event, writer.size);
+    if (write) writer.write(event);
+    if (notice) {
+      process.stderr.write(`frametap: ${notice.detail}\n`);
+      queueMicrotask(() => bus.publish(notice));
+    }
+  });
   const offProblem = writer.onProblem((event) => {
     // Deferred: the problem is found inside a publish, and the error event should follow that event.
     queueMicrotask(() => bus.publish(event));

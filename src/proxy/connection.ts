@@ -1,25 +1,47 @@
 /**
  * One upgrade request through the proxy, from the client's `upgrade` to the last socket's close:
- * the dial (via http-proxy's `ws()`), the upstream's answer (101, refusal or failure), then the tee.
- * It owns the state that decides what the client may still be told: a 502 only while pending.
+ * the dial, the upstream's answer (101, refusal or failure), then the tee.
+ *
+ * The relay promise includes the handshake (issue 11): the request goes upstream with the client's
+ * request line and header lines in their order, case and duplicates (`http.request` with a raw
+ * header array writes them as given), changed only as `forwarded` records; the upstream's answer
+ * reaches the client as the exact bytes read from it, taken by a tap on the upstream socket that
+ * runs before Node's parser (which only ever hands over trimmed, parsed headers). It owns the state
+ * that decides what the client may still be told: a 502 only while pending.
  */
-import type http from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
-import type { RawHeaders } from '../session/events.js';
+import type { HandshakeResponse, Leg, RawHeaders, Side } from '../session/events.js';
 import { preciseNow, type Session } from '../session/session.js';
+import { finalResponseHeadEnd } from './http-heads.js';
+import { closeWhenFlushed, writeBadGateway } from './refusal.js';
 import { Tee } from './tee.js';
+import { codedError, failureStage, flatHeaders, pairHeaders, type DialProgress, type Upstream } from './upstream.js';
 import { ConnectionGate } from '../gate/connection-gate.js';
 import type { ConnectionSetup } from '../gate/gate-setup.js';
 import type { GateLimits } from '../gate/direction-gate.js';
-import { relayRefusal, writeBadGateway } from './refusal.js';
-import { codedError, failureStage, pairHeaders, type DialProgress, type Upstream } from './upstream.js';
 
 type State = 'pending' | 'upgraded' | 'refused' | 'failed' | 'closed';
+
+/**
+ * Bytes that crossed one TCP leg outside the tee (packet captures, capture-format `chunk`): `leg`
+ * is the TCP connection, `from` the sender on it. Read-only; copy to keep.
+ */
+export type HandshakeBytesHook = (leg: Leg, from: Side, bytes: Buffer, t: number) => void;
+
+/**
+ * What the upstream may send before its final answer's head is complete: Node's parser allows
+ * 16 KiB per head, this bounds a stream of interim 1xx responses (RFC 9110 §15.2) as well.
+ */
+const MAX_RESPONSE_HEADS = 64 * 1024;
 
 export interface UpgradeConnectionOptions {
   readonly session: Session;
   readonly req: http.IncomingMessage;
   readonly client: net.Socket;
+  /** Bytes the client sent after its request head, read with it (Node's `head`): relayed after the 101. */
+  readonly head: Buffer;
   readonly upstream: Upstream;
   /** Path and query as sent upstream. */
   readonly path: string;
@@ -27,47 +49,72 @@ export interface UpgradeConnectionOptions {
   readonly forwarded: RawHeaders;
   /** Whether `forwarded` differs from what the client sent (the handshake event records it then). */
   readonly changed: boolean;
+  /** How long the upstream may take to answer, refusal body included. */
   readonly timeoutMs: number;
+  /** Verify the upstream's TLS certificate (false with --insecure). */
+  readonly verifyTls: boolean;
+  /** --max-payload: how much of a refusal's body the handshake event keeps. */
+  readonly maxPayload: number;
   /** Whether every relayed socket is paused for capture backpressure right now. */
   readonly throttled: () => boolean;
-  /** The upstream answered 101 on `socket` (http-proxy's `open` event names it by that socket). */
-  readonly onUpgraded: (socket: net.Socket) => void;
   /** Rules, script, faults or breakpoints may act on this connection (issue 13); null: untouched relay. */
   readonly gate?: { readonly setup: ConnectionSetup; readonly holdTimeoutMs: number | null; readonly limits?: GateLimits } | null;
+  /** The request head as the client sent it (server.ts taps it when someone wants `chunk` events). */
+  readonly requestHead?: Buffer | null;
+  /**
+   * Every byte that crosses a leg outside the tee, when it crosses: the request head as received
+   * (client leg) and as sent (upstream leg), the upstream's response head, interim 1xx heads
+   * included, as read (upstream leg) and as relayed (client leg), a refusal's body the same way,
+   * frametap's own 502, and on a failed or refused upgrade the client bytes that came with its
+   * request. After a 101 the tee sees everything else, early client bytes and the upstream's
+   * bytes that came with the 101 first. For a TLS upstream the upstream leg's bytes are those
+   * inside TLS. `t` never goes back: bytes read before the connection's `open` are stamped at start().
+   */
+  readonly onHandshakeBytes?: HandshakeBytesHook;
 }
 
 export class UpgradeConnection {
   readonly session: Session;
-  readonly #o: UpgradeConnectionOptions;
+  readonly #o: Omit<UpgradeConnectionOptions, 'head' | 'requestHead'>;
+  /** Reported once at start(), then dropped. */
+  #requestHead: Buffer | null;
   #state: State = 'pending';
-  #proxyReq: http.ClientRequest | null = null;
+  #request: http.ClientRequest | null = null;
   #timer: NodeJS.Timeout | null = null;
   #tee: Tee | null = null;
   #gate: ConnectionGate | null = null;
-  /** The upstream's socket once it answered 101. */
   #upstreamSocket: net.Socket | null = null;
+  /** What the upstream sent until its final head was parsed. */
+  #read: Buffer[] = [];
+  #readLength = 0;
+  #readT = 0;
+  #refusal: { readonly response: HandshakeResponse; body: Buffer[]; kept: number; truncated: boolean; done: boolean } | null = null;
+  #shuttingDown = false;
+  /**
+   * Client bytes read with the request head, and when; dropped once used: Node's `head` is a view
+   * of the whole chunk it came in, which an idle connection must not keep alive.
+   */
+  #earlyClientBytes: Buffer | null;
   readonly #progress: DialProgress = { connected: false, secured: false };
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
 
   constructor(options: UpgradeConnectionOptions) {
-    this.#o = options;
+    const { head, requestHead, ...rest } = options;
+    this.#o = rest;
     this.session = options.session;
+    this.#requestHead = requestHead ?? null;
+    this.#earlyClientBytes = head.length > 0 ? head : null;
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
-    // http-proxy adds no error listener on the client socket until the 101: without this one a
-    // client reset while the upgrade is pending is an uncaught 'error' that kills the process.
-    // Registered before http-proxy's own (added at the 101), which answers a client error with
-    // `end()` on the upstream socket, a FIN: a reset is passed on as a reset first.
+    // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
+    // kills the process. A peer's reset is the end of its stream (`end.tcp`), not frametap's
+    // failure: no error event; after the 101 it is passed on as a reset, the upstream side `cut`.
     options.client.on('error', (error: Error & { code?: string }) => {
-      if (this.#state !== 'upgraded') return;
-      // A peer's reset is the end of its stream (`end.tcp`), not frametap's failure: no error event.
-      if (error.code === 'ECONNRESET') {
-        if (this.#tee) this.#tee.cut('server', true);
-        else resetSocket(this.#upstreamSocket);
-      }
+      if (this.#state === 'upgraded' && error.code === 'ECONNRESET') this.#tee?.cut('server', true);
     });
     options.client.once('close', () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
+      else if (this.#state === 'refused') this.#endRefusal('cut');
     });
     if (options.gate) {
       // The gate reads each direction's decoded frames and messages as they come.
@@ -103,76 +150,121 @@ export class UpgradeConnection {
     return this.#state;
   }
 
-  /** http-proxy's `proxyReqWs`: the request to the upstream exists, its head is not sent yet. */
-  onProxyRequest(proxyReq: http.ClientRequest): void {
-    this.#proxyReq = proxyReq;
-    // http-proxy normalises the path (`/a//b` → `/a/b`, `\` → `/`): send it byte for byte.
-    proxyReq.path = this.#o.path;
-    for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
-    const grouped = new Map<string, { name: string; values: string[] }>();
-    for (const [name, value] of this.#o.forwarded) {
-      const g = grouped.get(name.toLowerCase());
-      if (g) g.values.push(value);
-      else grouped.set(name.toLowerCase(), { name, values: [value] });
+  /** Dials the upstream and sends the request. */
+  start(): void {
+    const o = this.#o;
+    // Stamped now, not when read: a connection's events (its `open` included) never go back in time.
+    if (this.#requestHead) this.#report('client', 'client', this.#requestHead, preciseNow());
+    this.#requestHead = null;
+    let request: http.ClientRequest;
+    try {
+      const tls = o.upstream.servername !== null ? { servername: o.upstream.servername } : {};
+      request = (o.upstream.tls ? https : http).request({
+        host: o.upstream.target.hostname,
+        port: o.upstream.target.port,
+        method: o.req.method,
+        // Byte for byte after the URL prefix (http-proxy normalised `/a//b` to `/a/b`).
+        path: o.path,
+        // An array is written as given: order, case and duplicates kept.
+        headers: flatHeaders(o.forwarded),
+        setHost: false,
+        agent: false,
+        ...(o.upstream.tls ? { rejectUnauthorized: o.verifyTls, ...tls } : {}),
+      });
+    } catch (error) {
+      // A header Node will not write (its checks differ from its parser's): nothing was sent.
+      this.#dialFailed(error instanceof Error ? error : new Error(String(error)));
+      return;
     }
-    for (const { name, values } of grouped.values()) proxyReq.setHeader(name, values.length === 1 ? values[0]! : values);
-
-    proxyReq.on('socket', (socket: net.Socket) => {
-      // Client bytes after the server's FIN must still go through (half-close).
-      socket.allowHalfOpen = true;
-      socket.once('connect', () => (this.#progress.connected = true));
-      // Only where it can fire: a listener left on a plain socket would keep this whole closure
-      // context (the spent request with it) alive for the connection's lifetime.
-      if (this.#o.upstream.tls) socket.once('secureConnect', () => (this.#progress.secured = true));
-    });
-    // http-proxy 1.18.1 applies no timeout to upgrades (`proxyTimeout` is web-only).
+    this.#request = request;
+    request.on('socket', (socket: net.Socket) => this.#requestOnSocket(socket));
+    request.once('upgrade', (res: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.#onUpgrade(res, socket, head));
+    request.once('response', (res: http.IncomingMessage) => this.#onRefusal(res));
+    request.on('error', (error: Error) => this.#onRequestError(error));
     this.#timer = setTimeout(() => {
-      proxyReq.destroy(codedError(`upstream did not answer the upgrade within ${this.#o.timeoutMs} ms`, 'ETIMEDOUT'));
-    }, this.#o.timeoutMs);
-    proxyReq.once('upgrade', (res: http.IncomingMessage, socket: net.Socket) => this.#onUpstreamUpgrade(res, socket));
-    // http-proxy adds its own 'response' listener right after this event, synchronously; it would
-    // rebuild the refusal with lower-cased headers and a de-chunked body. No response can arrive
-    // before the next microtask (it needs I/O), so swapping the listener then is safe.
-    const onResponse = (res: http.IncomingMessage): void => this.#onRefusal(res);
-    queueMicrotask(() => {
-      for (const l of proxyReq.listeners('response')) if (l !== onResponse) proxyReq.removeListener('response', l as () => void);
-      proxyReq.on('response', onResponse);
-    });
+      request.destroy(codedError(`upstream did not answer the upgrade within ${o.timeoutMs} ms`, 'ETIMEDOUT'));
+    }, o.timeoutMs);
+    request.end();
   }
 
-  #onUpstreamUpgrade(res: http.IncomingMessage, socket: net.Socket): void {
+  #requestOnSocket(socket: net.Socket): void {
+    this.#upstreamSocket = socket;
+    // Client bytes after the server's FIN must still go through (half-close).
+    socket.allowHalfOpen = true;
+    // Before Node's parser: the response head exactly as it came.
+    socket.prependListener('data', this.#upstreamOnData);
+    const sent = (): void => {
+      // The head Node wrote (and will flush now): what crossed the upstream leg.
+      const head = (this.#request as { _header?: unknown } | null)?._header;
+      if (typeof head === 'string') this.#report('upstream', 'client', Buffer.from(head, 'latin1'), preciseNow());
+    };
+    socket.once('connect', () => {
+      this.#progress.connected = true;
+      if (!this.#o.upstream.tls) sent();
+    });
+    // Only where it can fire: a listener left on a plain socket would keep this whole closure
+    // context (the spent request with it) alive for the connection's lifetime.
+    if (this.#o.upstream.tls)
+      socket.once('secureConnect', () => {
+        this.#progress.secured = true;
+        sent();
+      });
+  }
+
+  readonly #upstreamOnData = (chunk: Buffer): void => {
+    const t = preciseNow();
+    if (this.#state === 'pending') {
+      this.#read.push(chunk);
+      this.#readLength += chunk.length;
+      this.#readT = t;
+      // Failed here, before Node's parser sees the chunk: whatever it then emits finds the state settled.
+      if (this.#readLength > MAX_RESPONSE_HEADS)
+        this.#dialFailed(codedError(`upstream sent more than ${MAX_RESPONSE_HEADS} bytes without a final response head`, 'HPE_HEADER_OVERFLOW'));
+      return;
+    }
+    if (this.#state === 'refused') this.#relayRefusal(chunk, t);
+  };
+
+  #takeRead(): Buffer {
+    const read = this.#read.length === 1 ? this.#read[0]! : Buffer.concat(this.#read);
+    this.#read = [];
+    return read;
+  }
+
+  #onUpgrade(res: http.IncomingMessage, socket: net.Socket, upstreamHead: Buffer): void {
     this.#clearTimer();
+    socket.removeListener('data', this.#upstreamOnData);
     if (this.#state !== 'pending') {
       socket.destroy();
       return;
     }
     this.#state = 'upgraded';
     this.#upstreamSocket = socket;
-    // The request is spent once upgraded; holding it would keep its Agent, headers and listeners
-    // alive for the whole connection (~3 KiB per idle connection, bench/memory.ts).
-    this.#proxyReq = null;
-    this.#o.onUpgraded(socket);
-    // http-proxy rebuilds the 101 from the parsed `headers`; the capture gets the raw list.
-    this.session.handshake({
-      request: this.#request(),
-      ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}),
-      response: { status: res.statusCode ?? 101, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) },
-    });
-  }
-
-  /**
-   * http-proxy's `open`: it has written the 101 and piped the sockets in the same tick, so no byte
-   * has moved yet. Take the relay over from its pipes.
-   */
-  onOpen(upstreamSocket: net.Socket): void {
+    // The request is spent once upgraded; holding it would keep its headers and listeners alive
+    // for the whole connection (bench/memory.ts).
+    this.#request = null;
+    // Node's parser took the head from the last chunk read and hands over the rest.
+    const read = this.#takeRead();
+    const head = read.subarray(0, read.length - upstreamHead.length);
+    this.#report('upstream', 'server', head, this.#readT);
+    this.session.handshake({ ...this.#handshakeRequest(), response: responseOf(res) });
     const client = this.#o.client;
-    upstreamSocket.unpipe(client);
-    client.unpipe(upstreamSocket);
+    client.write(head);
+    this.#report('client', 'server', head, preciseNow());
+    // What came with the heads is the first chunk of each direction, relayed and inspected by the tee.
+    if (upstreamHead.length > 0) socket.unshift(upstreamHead);
+    if (this.#earlyClientBytes) client.unshift(this.#earlyClientBytes);
+    this.#earlyClientBytes = null;
+    for (const s of [client, socket]) {
+      s.setTimeout(0);
+      s.setNoDelay(true);
+      s.setKeepAlive(true);
+    }
     const session = this.session;
-    const tee = new Tee(client, upstreamSocket, {
+    const tee = new Tee(client, socket, {
       client: session.direction('client'),
       server: session.direction('server'),
-      onClosed: () => this.#finish(false),
+      onClosed: () => this.#finish(),
     });
     this.#tee = tee;
     const gate = this.#o.gate;
@@ -208,58 +300,115 @@ export class UpgradeConnection {
     if (this.#o.throttled()) this.#tee.throttle(true);
   }
 
+  /**
+   * Any status but 101: relayed as read (head, then body bytes as they come, chunked framing and
+   * all), the body kept up to --max-payload for the handshake event, published once the response
+   * is complete (or cut). The client connection is ended then: it was reserved for a WebSocket.
+   */
   #onRefusal(res: http.IncomingMessage): void {
-    this.#clearTimer();
     if (this.#state !== 'pending') {
       res.resume();
       return;
     }
+    if (res.statusCode === 101) {
+      // Node hands a 101 over as an upgrade only with `Upgrade` and `Connection: upgrade`; without
+      // them it has parsed what follows as HTTP, so there is no byte stream left to relay.
+      this.#dialFailed(codedError('upstream answered 101 without "Upgrade" and "Connection: upgrade" headers (RFC 6455 §4.2.2)', 'EPROTO'));
+      return;
+    }
     this.#state = 'refused';
-    this.session.handshake({
-      request: this.#request(),
-      ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}),
-      response: { status: res.statusCode ?? 0, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) },
-    });
-    relayRefusal(res, this.#o.client, () => {
-      this.#proxyReq?.destroy();
-      this.#finish(false);
-    });
+    this.#refusal = { response: responseOf(res), body: [], kept: 0, truncated: false, done: false };
+    this.#reportEarlyClientBytes();
+    const read = this.#takeRead();
+    const headEnd = finalResponseHeadEnd(read) ?? read.length;
+    this.#relayRefusal(read, this.#readT, headEnd);
+    res.on('data', () => {});
+    res.once('end', () => this.#endRefusal('complete'));
+    res.once('close', () => this.#endRefusal(res.complete ? 'complete' : 'cut'));
   }
 
-  /**
-   * http-proxy's error callback: before the 101 the dial failed (answer 502, never after a 101);
-   * after it, an upstream socket error, which the tee sees as an abrupt close.
-   */
-  onProxyError(error: Error): void {
+  #relayRefusal(bytes: Buffer, t: number, bodyStart = 0): void {
+    const refusal = this.#refusal!;
+    if (refusal.done) return;
+    this.#report('upstream', 'server', bytes, t);
+    const client = this.#o.client;
+    if (!client.destroyed) {
+      client.write(bytes);
+      this.#report('client', 'server', bytes, preciseNow());
+    }
+    const body = bytes.subarray(bodyStart);
+    const room = this.#o.maxPayload - refusal.kept;
+    if (body.length > room) refusal.truncated = true;
+    const kept = body.subarray(0, Math.max(0, room));
+    if (kept.length > 0) {
+      refusal.body.push(Buffer.from(kept));
+      refusal.kept += kept.length;
+    }
+  }
+
+  /** `complete`: the response ended as framed (or by the upstream's FIN); `cut`: it did not. */
+  #endRefusal(how: 'complete' | 'cut'): void {
+    const refusal = this.#refusal;
+    if (!refusal || refusal.done) return;
+    refusal.done = true;
     this.#clearTimer();
-    if (this.#state === 'upgraded') {
-      // http-proxy calls `end()` on the client right after this callback, a FIN: pass a reset on
-      // as a reset before that happens.
-      // The upstream's reset is the end of its stream (`end.tcp`), not frametap's failure.
-      if ((error as { code?: string }).code === 'ECONNRESET') {
-        if (this.#tee) this.#tee.cut('client', true);
-        else resetSocket(this.#o.client);
-      }
+    this.#upstreamSocket?.removeListener('data', this.#upstreamOnData);
+    const body = Buffer.concat(refusal.body);
+    this.session.handshake({
+      ...this.#handshakeRequest(),
+      response: { ...refusal.response, ...(body.length > 0 || refusal.truncated ? { body } : {}), ...(refusal.truncated ? { bodyTruncated: true } : {}) },
+    });
+    const client = this.#o.client;
+    if (how === 'complete' && !client.destroyed) {
+      client.end();
+      closeWhenFlushed(client);
+    } else {
+      client.destroy();
+    }
+    this.#request?.destroy();
+    this.#request = null;
+    this.#finish();
+  }
+
+  #onRequestError(error: Error): void {
+    this.#clearTimer();
+    if (this.#state === 'refused') {
+      // A refusal whose body stalled past the timeout or broke off.
+      if (!this.#refusal!.done) this.session.error('handshake', error);
+      this.#endRefusal('cut');
       return;
     }
     if (this.#state !== 'pending') return;
+    this.#dialFailed(error);
+  }
+
+  /** Before any answer: a 502 (RFC 9110 §15.6.3), never after one. */
+  #dialFailed(error: Error): void {
     this.#state = 'failed';
+    this.#clearTimer();
     const stage = failureStage(this.#o.upstream, this.#progress);
-    this.session.handshake({ request: this.#request(), ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}), response: null });
+    this.session.handshake({ ...this.#handshakeRequest(), response: null });
     this.session.error(stage, error);
-    writeBadGateway(this.#o.client, `upstream ${this.#o.upstream.url.host} failed (${stage}): ${error.message}`);
-    this.#finish(false);
+    this.#reportEarlyClientBytes();
+    const written = writeBadGateway(this.#o.client, `upstream ${this.#o.upstream.url.host} failed (${stage}): ${error.message}`);
+    if (written) this.#report('client', 'server', written, preciseNow());
+    this.#request?.destroy();
+    this.#request = null;
+    this.#finish();
   }
 
   /** Proxy shutdown: both TCP connections closed now, `end` with `shutdown: true`. */
   shutdown(): Promise<void> {
+    this.#shuttingDown = true;
     if (this.#state === 'pending') {
       this.#state = 'closed';
       this.#clearTimer();
-      this.session.handshake({ request: this.#request(), ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}), response: null });
+      this.session.handshake({ ...this.#handshakeRequest(), response: null });
+    } else if (this.#state === 'refused') {
+      this.#endRefusal('cut');
     }
-    this.#finish(true);
-    this.#proxyReq?.destroy();
+    this.#finish();
+    this.#request?.destroy();
     this.#tee?.destroy();
     this.#o.client.destroy();
     this.#upstreamSocket?.destroy();
@@ -273,15 +422,27 @@ export class UpgradeConnection {
   #clientLeftEarly(): void {
     this.#state = 'closed';
     this.#clearTimer();
-    this.session.handshake({ request: this.#request(), ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}), response: null });
-    this.#proxyReq?.destroy();
-    this.#finish(false);
+    this.session.handshake({ ...this.#handshakeRequest(), response: null });
+    this.#reportEarlyClientBytes();
+    this.#request?.destroy();
+    this.#request = null;
+    this.#finish();
   }
 
-  #finish(shutdown: boolean): void {
+  /** Client bytes read with the request head that no tee will relay: they crossed the client leg only. */
+  #reportEarlyClientBytes(): void {
+    if (this.#earlyClientBytes) this.#report('client', 'client', this.#earlyClientBytes, preciseNow());
+    this.#earlyClientBytes = null;
+  }
+
+  #report(leg: Leg, from: Side, bytes: Buffer, t: number): void {
+    if (bytes.length > 0) this.#o.onHandshakeBytes?.(leg, from, bytes, t);
+  }
+
+  #finish(): void {
     this.#gate?.dispose();
     if (this.session.finished) return;
-    void this.session.finish({ shutdown }).then(this.#resolveDone);
+    void this.session.finish({ shutdown: this.#shuttingDown }).then(this.#resolveDone);
   }
 
   #clearTimer(): void {
@@ -289,12 +450,15 @@ export class UpgradeConnection {
     this.#timer = null;
   }
 
-  #request() {
+  #handshakeRequest() {
     const req = this.#o.req;
-    return { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: pairHeaders(req.rawHeaders) };
+    return {
+      request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: pairHeaders(req.rawHeaders) },
+      ...(this.#o.changed ? { forwarded: this.#o.forwarded } : {}),
+    };
   }
 }
 
-function resetSocket(socket: net.Socket | null): void {
-  if (socket && !socket.destroyed) socket.resetAndDestroy();
+function responseOf(res: http.IncomingMessage): HandshakeResponse {
+  return { status: res.statusCode ?? 0, reason: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: pairHeaders(res.rawHeaders) };
 }

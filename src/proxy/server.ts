@@ -1,7 +1,8 @@
 /**
- * The live proxy: one `http.Server` whose upgrade requests are relayed with http-proxy's `ws()` and
- * whose plain requests go through `web()` (so a page loads through frametap and opens its
- * WebSocket to the same origin). Every upgrade becomes a Session publishing on the bus.
+ * The live proxy: one `http.Server` whose upgrade requests are relayed by UpgradeConnection
+ * (connection.ts: the handshake byte for byte, then the tee) and whose plain requests go through
+ * http-proxy's `web()` (so a page loads through frametap and opens its WebSocket to the same
+ * origin). Every upgrade becomes a Session publishing on the bus.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -12,10 +13,21 @@ import type { EventBus } from '../session/event-bus.js';
 import type { RawHeaders } from '../session/events.js';
 import { Redactor } from '../session/redact.js';
 import { preciseNow, Session } from '../session/session.js';
+import { ClientHeadTap } from './client-head-tap.js';
 import { UpgradeConnection } from './connection.js';
 import type { GateSetup } from '../gate/gate-setup.js';
 import { writeStatus } from './refusal.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, upstreamPath, webSocketUrl, type DialProgress } from './upstream.js';
+
+/**
+ * How long a client may take to send a request head (Node's default is 60 s, checked every 30 s,
+ * so a slowloris client held a socket for up to 90 s). Browsers send a head in one write.
+ */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** How long a whole plain HTTP request, body included, may take to arrive (Node's default). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** How often Node checks those two timeouts: a late client is answered within this of its deadline. */
+export const DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
 export interface ProxyOptions {
   readonly upstream: URL;
@@ -31,6 +43,12 @@ export interface ProxyOptions {
   readonly upstreamTimeoutMs?: number;
   /** `--rules`, `--script`, `--fault`, breakpoints: what may act on the traffic; null or absent: nothing does. */
   readonly gate?: GateSetup | null;
+  /** How long a client may take to send a request head; default DEFAULT_HEADERS_TIMEOUT_MS. */
+  readonly headersTimeoutMs?: number;
+  /** How long a plain request may take to arrive, body included; default DEFAULT_REQUEST_TIMEOUT_MS. */
+  readonly requestTimeoutMs?: number;
+  /** How often those two are checked; default DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS. */
+  readonly connectionsCheckingIntervalMs?: number;
 }
 
 export interface RunningProxy {
@@ -62,8 +80,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let nextConn = 1;
   let throttled = false;
   const live = new Set<UpgradeConnection>();
-  const byRequest = new WeakMap<http.IncomingMessage, UpgradeConnection>();
-  const byUpstreamSocket = new WeakMap<net.Socket, UpgradeConnection>();
+  const heads = new WeakMap<net.Socket, ClientHeadTap>();
+  /** The response in progress on a connection: a late `clientError` must not write into it. */
+  const responding = new WeakMap<net.Socket, http.ServerResponse>();
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
 
   const gate = options.gate ?? null;
@@ -80,36 +99,52 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     ...(upstream.servername !== null ? { ssl: { servername: upstream.servername } } : {}),
   };
 
-  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
-    byRequest.get(req)?.onProxyRequest(proxyReq);
-  });
-  proxy.on('open', (proxySocket: net.Socket) => {
-    byUpstreamSocket.get(proxySocket)?.onOpen(proxySocket);
-  });
-
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
     const ctx = webByRequest.get(req);
     if (!ctx) return;
     proxyReq.path = ctx.path;
     if (!options.keepHost) proxyReq.setHeader('Host', upstream.hostHeader);
     for (const [name, value] of options.headers) proxyReq.setHeader(name, value);
-    proxyReq.on('socket', (socket: net.Socket) => {
-      socket.once('connect', () => (ctx.progress.connected = true));
-      socket.once('secureConnect', () => (ctx.progress.secured = true));
-    });
+    // http-proxy emits `proxyReq` from the request's own `socket` event: listening for that event
+    // here would be too late (a TLS failure was then reported as upstream-connect).
+    const socket = proxyReq.socket;
+    if (socket) {
+      if (socket.connecting) socket.once('connect', () => (ctx.progress.connected = true));
+      else ctx.progress.connected = true;
+      if (upstream.tls) socket.once('secureConnect', () => (ctx.progress.secured = true));
+    }
     const timer = setTimeout(
       () => proxyReq.destroy(codedError(`upstream did not answer within ${timeoutMs} ms`, 'ETIMEDOUT')),
       timeoutMs,
     );
     proxyReq.once('response', () => clearTimeout(timer));
     proxyReq.once('close', () => clearTimeout(timer));
+    // A request that names `Upgrade` without `Connection: upgrade` is plain HTTP, and so is its
+    // relay: an upstream that answers it with a 101 anyway has switched to a protocol nobody asked
+    // for. Without a listener Node drops the socket and neither `response` nor `error` ever comes,
+    // holding the client forever (issue 11): end it as a failed request, a 502.
+    proxyReq.once('upgrade', (_res: http.IncomingMessage, upgraded: net.Socket) => {
+      upgraded.destroy();
+      // Node has detached the socket from the request (and its error listener from the socket):
+      // destroy(error) would report nothing, so the failure goes to http-proxy's error handler directly.
+      proxyReq.emit('error', codedError('upstream answered 101 Switching Protocols to a request that did not ask to upgrade', 'EPROTO'));
+    });
   });
   proxy.on('proxyRes', (proxyRes: http.IncomingMessage, req: http.IncomingMessage) => {
     const ctx = webByRequest.get(req);
     if (ctx) ctx.status = proxyRes.statusCode ?? null;
   });
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({
+    headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: options.connectionsCheckingIntervalMs ?? DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
+  }, (req, res) => {
+    responding.set(req.socket, res);
+    if (req.httpVersion !== '1.0' && hostCount(req) !== 1) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('frametap: a request must have exactly one Host header (RFC 9112 §3.2)\n');
+      return;
+    }
     const path = upstreamPath(upstream, req.url ?? '');
     if (path === null) {
       // Absolute-form targets would let a client pick the host: this is a reverse proxy.
@@ -131,6 +166,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         durationMs: Math.round((t - ctx.started) * 1000) / 1000,
       });
     });
+    // http-proxy emits `proxyReq` (where the path, Host and -H are applied, and the timeout set)
+    // only when the request carries no `Expect`. Node's server has already answered
+    // `100 Continue` to the client itself (no `checkContinue` listener), so the upstream need not.
+    delete req.headers.expect;
     proxy.web(req, res, { target: upstream.target as unknown as httpProxy.ProxyTargetUrl, ...tlsOptions }, (error: Error) => {
       if (ctx.status !== null) {
         res.destroy();
@@ -148,12 +187,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
-    const path = upstreamPath(upstream, req.url ?? '');
-    // http-proxy silently destroys a non-GET upgrade or one for another protocol: answer them.
-    if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      writeStatus(socket, 400, 'Bad Request', 'frametap: a WebSocket upgrade must be a GET with "Upgrade: websocket" (RFC 6455 §4.1)\n');
+    const requestHead = heads.get(socket)?.take(req, head) ?? null;
+    heads.delete(socket);
+    const refusal = refuseUpgrade(req);
+    if (refusal !== null) {
+      writeStatus(socket, 400, 'Bad Request', `frametap: ${refusal}\n`);
       return;
     }
+    const path = upstreamPath(upstream, req.url ?? '');
     if (path === null) {
       writeStatus(socket, 400, 'Bad Request', 'frametap: the request target must be a path (this is a reverse proxy)\n');
       return;
@@ -164,7 +205,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const requestHeaders = pairHeaders(req.rawHeaders);
     const ctx = { conn, target: req.url ?? '/' };
     const connectionGate = gate ? gate.connection(ctx) : null;
-    const dial = (): void => upgrade(req, socket, head, session, conn, path, requestHeaders, connectionGate);
+    const dial = (): void => upgrade(req, socket, head, requestHead, session, path, requestHeaders, connectionGate);
     if (!gate || !gate.mayRefuse) return dial();
     // frametap may answer the upgrade itself (a script's onHandshake, `refuse=STATUS`): decide first.
     void gate.refusal(ctx, requestHeaders, connectionGate?.faults ?? null).then((refusal) => {
@@ -191,8 +232,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     req: http.IncomingMessage,
     socket: net.Socket,
     head: Buffer,
+    requestHead: ReturnType<ClientHeadTap['take']>,
     session: Session,
-    conn: number,
     path: string,
     requestHeaders: ReturnType<typeof pairHeaders>,
     connectionGate: ReturnType<GateSetup['connection']> | null,
@@ -202,19 +243,24 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       session,
       req,
       client: socket,
+      head,
       upstream,
       path,
       forwarded,
       changed: !sameHeaders(requestHeaders, forwarded),
       timeoutMs,
+      verifyTls: !options.insecure,
+      maxPayload: options.maxPayload,
       throttled: () => throttled,
-      onUpgraded: (proxySocket) => byUpstreamSocket.set(proxySocket, connection),
+      requestHead,
+      // Bus-only `chunk` events (packet captures), in the session's event order; the session
+      // publishes the tee's chunks itself.
+      onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
       gate: connectionGate && gate ? { setup: connectionGate, holdTimeoutMs: gate.holdTimeoutMs } : null,
     });
     live.add(connection);
-    byRequest.set(req, connection);
     void connection.done.then(() => live.delete(connection));
-    proxy.ws(req, socket, head, { target: upstream.target as unknown as httpProxy.ProxyTargetUrl, ...tlsOptions }, (error: Error) => connection.onProxyError(error));
+    connection.start();
   }
 
   // Every accepted socket, upgraded or not, so stop() can close them all (closeAllConnections()
@@ -223,11 +269,20 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // Packet captures need the upgrade request head as it arrived (client-head-tap.ts); the tap
+    // makes Node parse this connection through JS, so only when someone wants the bytes.
+    if (bus.wants('chunk')) heads.set(socket, new ClientHeadTap(socket, http.maxHeaderSize));
   });
 
-  server.on('clientError', (_error: Error, socket: net.Socket) => {
-    writeStatus(socket, 400, 'Bad Request', 'frametap: malformed HTTP request\n');
-    socket.destroy();
+  server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
+    // A plain request's body that stalls past requestTimeout while its response is already going
+    // out: no second status line in the middle of it, just the end of the connection.
+    if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, detail] = clientErrorAnswer(error.code);
+    writeStatus(socket, status, reason, `frametap: ${detail}\n`);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -265,6 +320,47 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       return stopping;
     },
   };
+}
+
+/** Why frametap will not relay this upgrade request (answered 400 before the upstream is contacted), or null. */
+function refuseUpgrade(req: http.IncomingMessage): string | null {
+  // http-proxy silently destroyed a non-GET upgrade or one for another protocol: answer them.
+  // RFC 6455 §4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
+  if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    return 'a WebSocket upgrade must be a GET with "Upgrade: websocket" (RFC 6455 §4.1)';
+  }
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) {
+    return 'a WebSocket upgrade must be HTTP/1.1 or later (RFC 6455 §4.1)';
+  }
+  const hosts = hostCount(req);
+  if (hosts !== 1) return `a request must have exactly one Host header, not ${hosts} (RFC 9112 §3.2)`;
+  // A body would be taken for WebSocket frames after the 101 by both peers, and Node would
+  // close a chunked one with a `0\r\n\r\n` the client never sent: refuse it (issue 11).
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+    return 'an upgrade request must not have a body (Content-Length or Transfer-Encoding): after the 101 its bytes would be read as frames';
+  }
+  return null;
+}
+
+/**
+ * RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+ * request message that lacks a Host header field and to any that contains more than one". Node
+ * refuses a missing one itself, but passes duplicates on (which one the upstream reads is a guess).
+ */
+function hostCount(req: http.IncomingMessage): number {
+  let n = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') n++;
+  return n;
+}
+
+/** The answer to a request Node's HTTP server could not take (`clientError`). */
+function clientErrorAnswer(code: string | undefined): readonly [number, string, string] {
+  // Node's headersTimeout / requestTimeout (RFC 9110 §15.5.9).
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', 'the request did not arrive in time'];
+  // RFC 6585 §5, as Node's own default answer does.
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', 'request header fields too large'];
+  return [400, 'Bad Request', 'malformed HTTP request'];
 }
 
 function formatHost(host: string): string {

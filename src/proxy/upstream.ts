@@ -66,34 +66,51 @@ export function pairHeaders(raw: readonly string[]): RawHeaders {
 }
 
 /**
- * The header list as it goes upstream: `Host` rewritten to the upstream's (unless --keep-host:
- * a reverse proxy must, RFC 9110 §7.2, for virtual hosts and TLS SNI) and `-H` headers replacing
- * same-named ones. Same-named headers end up adjacent, as Node writes them.
+ * The header list as it goes upstream: the client's list in its order, case and duplicates
+ * (issue 11: a relay must not regroup or re-case what it forwards), with two documented changes
+ * recorded under `forwarded` in the capture:
+ * - `Host` rewritten in place to the upstream's (unless --keep-host: a reverse proxy must,
+ *   RFC 9110 §7.2, for virtual hosts and TLS SNI);
+ * - `-H` headers replace same-named ones at the first one's place (later ones dropped), or are
+ *   appended when the client sent none. An explicit `-H 'Host: …'` wins over the rewrite.
  */
 export function forwardedHeaders(request: RawHeaders, options: { readonly hostHeader: string | null; readonly extra: RawHeaders }): RawHeaders {
-  const groups = new Map<string, { name: string; values: string[] }>();
-  const add = (name: string, value: string): void => {
+  const extra = new Map<string, Array<readonly [string, string]>>();
+  for (const [name, value] of options.extra) {
     const key = name.toLowerCase();
-    const g = groups.get(key);
-    if (g) g.values.push(value);
-    else groups.set(key, { name, values: [value] });
-  };
-  const replaced = new Set(options.extra.map(([n]) => n.toLowerCase()));
-  // An explicit `-H 'Host: …'` wins over the rewrite.
-  const hostHeader = replaced.has('host') ? null : options.hostHeader;
-  if (hostHeader !== null) add('Host', hostHeader);
+    const list = extra.get(key);
+    if (list) list.push([name, value]);
+    else extra.set(key, [[name, value]]);
+  }
+  const hostHeader = extra.has('host') ? null : options.hostHeader;
+  const out: Array<readonly [string, string]> = [];
+  const placed = new Set<string>();
+  let hostSeen = false;
   for (const [name, value] of request) {
     const key = name.toLowerCase();
-    if (key === 'host' && hostHeader !== null) {
-      groups.get('host')!.name = name;
+    const replacement = extra.get(key);
+    if (replacement) {
+      if (!placed.has(key)) out.push(...replacement);
+      placed.add(key);
       continue;
     }
-    if (replaced.has(key)) continue;
-    add(name, value);
+    if (key === 'host' && hostHeader !== null) {
+      // RFC 9112 §3.2: exactly one Host (server.ts refuses a request with more).
+      if (!hostSeen) out.push([name, hostHeader]);
+      hostSeen = true;
+      continue;
+    }
+    out.push([name, value]);
   }
-  for (const [name, value] of options.extra) add(name, value);
-  const out: Array<readonly [string, string]> = [];
-  for (const g of groups.values()) for (const v of g.values) out.push([g.name, v]);
+  if (hostHeader !== null && !hostSeen) out.unshift(['Host', hostHeader]);
+  for (const [key, list] of extra) if (!placed.has(key)) out.push(...list);
+  return out;
+}
+
+/** A header list as `http.request({ headers })` takes it to write it in this order and case. */
+export function flatHeaders(headers: RawHeaders): string[] {
+  const out: string[] = [];
+  for (const [name, value] of headers) out.push(name, value);
   return out;
 }
 

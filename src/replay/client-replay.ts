@@ -37,13 +37,18 @@ export interface ClientReplayResult {
   /** The status the server answered the upgrade with (101 on success). */
   readonly status: number | null;
   readonly sent: number;
+  /**
+   * Client messages sent before the server messages that preceded them in the capture had arrived:
+   * the pace changed the order the server saw, the likely cause of differences in its answers.
+   */
+  readonly outOfOrder: number;
   readonly failure: ReplayFailure | null;
 }
 
 /** Replays one connection; never throws for a peer's behaviour, the result says what happened. */
 export async function replayConnection(options: ClientReplayOptions): Promise<ClientReplayResult> {
   const { script, timeoutMs, clock } = options;
-  if (options.signal?.aborted) return { conn: script.conn, answers: null, status: null, sent: 0, failure: null };
+  if (options.signal?.aborted) return { conn: script.conn, answers: null, status: null, sent: 0, outOfOrder: 0, failure: null };
   const warn = options.onWarning ?? (() => undefined);
   const requestHeaders = script.request?.headers ?? [];
   const { headers, redacted } = headersToResend(requestHeaders);
@@ -64,6 +69,7 @@ export async function replayConnection(options: ClientReplayOptions): Promise<Cl
   const server = new Arrivals(clock);
   const gone = new AbortController();
   let sent = 0;
+  let outOfOrder = 0;
   let closeSentFirst: number | null | undefined;
   let peerCloseCode: number | null = null;
   let status: number | null = null;
@@ -104,7 +110,7 @@ export async function replayConnection(options: ClientReplayOptions): Promise<Cl
   if (opened) {
     ws.terminate();
     await Promise.race([closed, clock.sleep(timeoutMs, gone.signal)]);
-    return { conn: script.conn, answers: null, status, sent: 0, failure: opened };
+    return { conn: script.conn, answers: null, status, sent: 0, outOfOrder: 0, failure: opened };
   }
 
   const reportLate = (error: unknown, then: 'close' | 'drop'): void => {
@@ -137,6 +143,7 @@ export async function replayConnection(options: ClientReplayOptions): Promise<Cl
             closeSentFirst = step.code !== null && isValidCloseCode(step.code) ? step.code : null;
           }
         }
+        if (step.kind === 'message' && server.count < step.before && !server.closed) outOfOrder++;
         playStep(ws, step, warn);
         if (step.kind === 'message') {
           sent++;
@@ -153,9 +160,26 @@ export async function replayConnection(options: ClientReplayOptions): Promise<Cl
   }
 
   if (ws.readyState === WebSocket.OPEN && failure === null && !options.signal?.aborted) {
-    // A capture without an end (a HAR) has no close to play: wait for the answers, then close normally.
-    await server.waitFor(countMessages(script.server), timeoutMs).catch((error: unknown) => reportLate(error, 'close'));
-    if (ws.readyState === WebSocket.OPEN) {
+    // The client's steps are done; the capture says what the server did next: its remaining
+    // messages, then (when it closed first) its close, which the replay waits for (--timeout)
+    // instead of closing itself. Without a close in the capture (a HAR) the replay closes normally.
+    const serverClose = script.server.find((s) => s.kind === 'close');
+    const answered = await server.waitFor(countMessages(script.server), timeoutMs).then(
+      () => true,
+      (error: unknown) => {
+        reportLate(error, 'close');
+        return false;
+      },
+    );
+    if (answered && serverClose?.kind === 'close' && ws.readyState === WebSocket.OPEN) {
+      await Promise.race([closed, clock.sleep(timeoutMs, stop)]);
+      if (ws.readyState === WebSocket.OPEN && !options.signal?.aborted) {
+        warn(
+          `conn ${script.conn}: the server did not close within ${timeoutMs / 1000} s (--timeout) as it did in the capture (${serverClose.code ?? 'no code'}); closing`,
+        );
+      }
+    }
+    if (ws.readyState === WebSocket.OPEN && !options.signal?.aborted) {
       closeSentFirst = 1000;
       ws.close(1000);
     }
@@ -171,7 +195,7 @@ export async function replayConnection(options: ClientReplayOptions): Promise<Cl
   // 1006 when there was no close frame (RFC 6455 §7.1.5, §7.4.1).
   const closeCode =
     closeSentFirst !== undefined ? (closeSentFirst ?? 1005) : peerCloseCode === null ? 1006 : peerCloseCode;
-  return { conn: script.conn, answers: { messages, closeCode }, status, sent, failure };
+  return { conn: script.conn, answers: { messages, closeCode }, status, sent, outOfOrder, failure };
 }
 
 function countMessages(steps: readonly Step[]): number {

@@ -4,6 +4,7 @@
  */
 import { closeCodeName } from '../protocol/constants.js';
 import { type JsonPath, type JsonValue, withoutPath } from './json-path.js';
+import { maskText } from './ignore-regex.js';
 
 /** One data message as compared: the bytes kept and the true length. */
 export interface AnswerMessage {
@@ -23,6 +24,16 @@ export interface Answers {
   readonly closeCode: number | null;
 }
 
+/** What `--check` leaves out of the comparison: JSON paths (`--ignore`) and text patterns (`--ignore-regex`). */
+export interface IgnoreRules {
+  readonly paths: readonly JsonPath[];
+  readonly patterns: readonly RegExp[];
+}
+
+export const IGNORE_NOTHING: IgnoreRules = { paths: [], patterns: [] };
+
+const ignoresAnything = (ignore: IgnoreRules): boolean => ignore.paths.length > 0 || ignore.patterns.length > 0;
+
 export type Difference =
   | {
       readonly kind: 'message';
@@ -35,7 +46,7 @@ export type Difference =
   | { readonly kind: 'close'; readonly captured: number; readonly now: number };
 
 /** Every difference, in message order, then the close code. An empty list means the answers match. */
-export function compareAnswers(captured: Answers, now: Answers, ignore: readonly JsonPath[]): Difference[] {
+export function compareAnswers(captured: Answers, now: Answers, ignore: IgnoreRules = IGNORE_NOTHING): Difference[] {
   const out: Difference[] = [];
   const n = Math.max(captured.messages.length, now.messages.length);
   for (let i = 0; i < n; i++) {
@@ -53,20 +64,28 @@ export function compareAnswers(captured: Answers, now: Answers, ignore: readonly
   return out;
 }
 
-function sameContent(was: AnswerMessage, is: AnswerMessage, ignore: readonly JsonPath[]): boolean {
-  if (was.length !== is.length && ignore.length === 0) return false;
+function sameContent(was: AnswerMessage, is: AnswerMessage, ignore: IgnoreRules): boolean {
+  if (was.length !== is.length && !ignoresAnything(ignore)) return false;
   // A capture cut by --max-payload only knows a prefix: compare that and the true length.
   if (was.data.length < was.length) {
     return was.length === is.length && is.data.subarray(0, was.data.length).equals(was.data);
   }
-  if (was.opcode === 1 && ignore.length > 0) {
-    const a = parseJson(was.data);
-    const b = parseJson(is.data);
-    if (a !== undefined && b !== undefined) {
-      return jsonEqual(stripAll(a, ignore), stripAll(b, ignore));
+  if (was.opcode === 1 && ignoresAnything(ignore)) {
+    const a = masked(was.data, ignore);
+    const b = masked(is.data, ignore);
+    if (ignore.paths.length > 0) {
+      const x = parseJson(a);
+      const y = parseJson(b);
+      if (x !== undefined && y !== undefined) return jsonEqual(stripAll(x, ignore.paths), stripAll(y, ignore.paths));
     }
+    return a.equals(b);
   }
   return was.data.equals(is.data);
+}
+
+/** A text message with `--ignore-regex` matches masked (the bytes as they are without patterns). */
+function masked(data: Buffer, ignore: IgnoreRules): Buffer {
+  return ignore.patterns.length > 0 ? Buffer.from(maskText(data.toString('utf8'), ignore.patterns), 'utf8') : data;
 }
 
 function stripAll(value: JsonValue, ignore: readonly JsonPath[]): JsonValue {
@@ -106,20 +125,21 @@ function jsonEqual(a: JsonValue, b: JsonValue): boolean {
 
 const MAX_SHOWN = 2000;
 
-/** A message for people: JSON pretty-printed, other text quoted, binary as hex. */
-export function showMessage(m: AnswerMessage | null, ignore: readonly JsonPath[] = []): string {
+/** A message for people: JSON pretty-printed, other text quoted, binary as hex; ignored parts masked. */
+export function showMessage(m: AnswerMessage | null, ignore: IgnoreRules = IGNORE_NOTHING): string {
   if (m === null) return '(no message)';
   const cut = m.data.length < m.length ? ` (capture kept ${m.data.length} of ${m.length} bytes)` : '';
   if (m.opcode === 2) {
     const hex = m.data.subarray(0, 64).toString('hex').replace(/(..)(?!$)/g, '$1 ');
     return `binary ${m.length} bytes: ${hex}${m.data.length > 64 ? ' …' : ''}${cut}`;
   }
-  const json = parseJson(m.data);
+  const data = m.data.length < m.length ? m.data : masked(m.data, ignore);
+  const json = parseJson(data);
   if (json !== undefined) {
-    const shown = ignore.length > 0 ? stripAll(json, ignore) : json;
+    const shown = ignore.paths.length > 0 ? stripAll(json, ignore.paths) : json;
     return clip(JSON.stringify(shown, null, 2)) + cut;
   }
-  return clip(JSON.stringify(m.data.toString('utf8'))) + cut;
+  return clip(JSON.stringify(data.toString('utf8'))) + cut;
 }
 
 function clip(s: string): string {
@@ -131,7 +151,7 @@ function indent(block: string, by: string): string {
 }
 
 /** The readable diff of `replay --check` for one connection. */
-export function formatDifferences(conn: number, diffs: readonly Difference[], ignore: readonly JsonPath[] = []): string {
+export function formatDifferences(conn: number, diffs: readonly Difference[], ignore: IgnoreRules = IGNORE_NOTHING): string {
   const lines: string[] = [];
   for (const d of diffs) {
     if (d.kind === 'close') {

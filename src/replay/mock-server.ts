@@ -136,7 +136,7 @@ async function play(ws: WebSocket, client: number, options: MockServerOptions): 
     const was = expected[index] ?? null;
     if (was === null) {
       options.onNote(`client ${client}: message #${index + 1} was not in the capture: ${showMessage(now)}`);
-    } else if (compareAnswers({ messages: [was], closeCode: null }, { messages: [now], closeCode: null }, []).length > 0) {
+    } else if (compareAnswers({ messages: [was], closeCode: null }, { messages: [now], closeCode: null }).length > 0) {
       options.onNote(
         `client ${client}: message #${index + 1} differs from the capture: captured ${oneLine(showMessage(was))}, now ${oneLine(showMessage(now))}`,
       );

@@ -245,7 +245,10 @@ export function parseConn(value: string | undefined, allowAll: boolean): number 
 
 /** The upstream a replay defaults to: the capture header's, else the captured target's origin. */
 export function defaultUpstream(header: CaptureHeader | null, script: ConnScript): string | null {
-  if (header?.upstream) return header.upstream;
+  if (header?.upstream) {
+    // An older capture's upstream may carry the -u query the proxy never forwarded: leave it out.
+    return header.upstream.replace(/[?#][\s\S]*$/, '');
+  }
   if (script.target) {
     try {
       return new URL(script.target).origin.replace(/^http/, 'ws');

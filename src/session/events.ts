@@ -55,6 +55,14 @@ export interface HandshakeResponse {
   readonly headers: RawHeaders;
   /** frametap answered the upgrade itself (a `refuse` intercept), not the upstream. */
   readonly byFrametap?: true;
+  /**
+   * A refused upgrade's body (read-only): the bytes after the head as they came (chunked framing
+   * included), until the response ended or the upstream closed; at most `--max-payload`. The
+   * capture writes it as base64.
+   */
+  readonly body?: Buffer;
+  /** `body` was cut at `--max-payload`. */
+  readonly bodyTruncated?: true;
 }
 
 

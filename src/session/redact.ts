@@ -28,7 +28,10 @@ export class Redactor {
 
   /**
    * A request target or URL with the values of redacted query parameters replaced; every other
-   * byte (order, encoding, `+`, empty parameters, the fragment) is kept as it was.
+   * byte (order, encoding, `+`, empty parameters, the fragment) is kept as it was. Parameters are
+   * split at `&` and at `;` (HTML 4.01 §B.2.2 asks servers to accept `;`, and many do), and a
+   * name with a bracket suffix (`token[]`, `token[0]`, `token[a]`: the array and map syntax of
+   * PHP, Rails and qs) is the parameter its base names, since servers read it as that one.
    */
   target(target: string): string {
     if (!this.active) return target;
@@ -36,16 +39,27 @@ export class Redactor {
     if (q < 0) return target;
     const hash = target.indexOf('#', q);
     const end = hash < 0 ? target.length : hash;
-    const query = target.slice(q + 1, end);
+    // Parameters at even indexes, the separators that followed them at odd ones.
+    const pieces = target.slice(q + 1, end).split(/([&;])/);
     let changed = false;
-    const parts = query.split('&').map((part) => {
+    for (let i = 0; i < pieces.length; i += 2) {
+      const part = pieces[i]!;
       const eq = part.indexOf('=');
       const rawName = eq < 0 ? part : part.slice(0, eq);
-      if (!this.#queryNames.has(rawName) && !this.#queryNames.has(decodeName(rawName))) return part;
+      if (rawName === '' || !this.#isRedactedQueryName(rawName)) continue;
       changed = true;
-      return `${rawName}=${REDACTED}`;
-    });
-    return changed ? `${target.slice(0, q + 1)}${parts.join('&')}${target.slice(end)}` : target;
+      pieces[i] = `${rawName}=${REDACTED}`;
+    }
+    return changed ? `${target.slice(0, q + 1)}${pieces.join('')}${target.slice(end)}` : target;
+  }
+
+  #isRedactedQueryName(rawName: string): boolean {
+    for (const name of [rawName, decodeName(rawName)]) {
+      if (this.#queryNames.has(name)) return true;
+      const bracket = /^([^[\]]+)\[[^\]]*\](?:\[[^\]]*\])*$/.exec(name);
+      if (bracket && this.#queryNames.has(bracket[1]!)) return true;
+    }
+    return false;
   }
 }
 

@@ -649,6 +649,8 @@ export async function startProxyUnderTest(upstream: string, options: ProxyUnderT
     });
     writer = w;
     bus.subscribe('capture', (event) => w.write(event));
+    // Its worker thread's own descriptors are there from now on (fd counts start after this).
+    await w.ready();
   }
   const proxy = await startProxy({
     upstream: new URL(upstream),

@@ -1,6 +1,6 @@
 /** Pure parts of the upstream dial: path prefix rule, header rewriting, failure stages. */
 import { describe, expect, it } from 'vitest';
-import { describeUpstream, failureStage, forwardedHeaders, upstreamPath, webSocketUrl } from '../../src/proxy/upstream.js';
+import { describeUpstream, failureStage, flatHeaders, forwardedHeaders, upstreamPath, webSocketUrl } from '../../src/proxy/upstream.js';
 
 describe('upstream', () => {
   it('keeps the request target byte for byte after the URL path prefix, refusing non-origin-form targets', () => {
@@ -24,17 +24,31 @@ describe('upstream', () => {
     expect(describeUpstream(new URL('wss://[::1]:8443')).servername).toBeNull();
   });
 
-  it('rewrites Host, lets -H replace same-named headers and an explicit Host win', () => {
-    const request = [['Host', 'proxy:8080'], ['Origin', 'a'], ['X-Two', '1'], ['x-two', '2']] as const;
-    expect(forwardedHeaders(request, { hostHeader: 'up:9001', extra: [['origin', 'b']] })).toEqual([
-      ['Host', 'up:9001'],
-      ['X-Two', '1'],
-      ['X-Two', '2'],
-      ['origin', 'b'],
+  it('keeps the client order, case and duplicates; rewrites Host in place; -H replaces at the first same-named header', () => {
+    const request = [['X-Dup', '1'], ['host', 'proxy:8080'], ['Origin', 'a'], ['User-Agent', 'u'], ['X-Dup', '2'], ['origin', 'a2']] as const;
+    expect(forwardedHeaders(request, { hostHeader: 'up:9001', extra: [['ORIGIN', 'b']] })).toEqual([
+      ['X-Dup', '1'],
+      ['host', 'up:9001'],
+      ['ORIGIN', 'b'],
+      ['User-Agent', 'u'],
+      ['X-Dup', '2'],
     ]);
-    expect(forwardedHeaders(request, { hostHeader: null, extra: [] })).toEqual([['Host', 'proxy:8080'], ['Origin', 'a'], ['X-Two', '1'], ['X-Two', '2']]);
-    expect(forwardedHeaders(request, { hostHeader: 'up:9001', extra: [['Host', 'virtual']] })[0]).toEqual(['Origin', 'a']);
+    expect(forwardedHeaders(request, { hostHeader: null, extra: [] })).toEqual(request);
+    // Repeated -H of one name all go to its place; unknown names are appended in -H order.
+    expect(forwardedHeaders(request, { hostHeader: null, extra: [['x-new', '1'], ['X-Dup', 'a'], ['X-Dup', 'b']] })).toEqual([
+      ['X-Dup', 'a'],
+      ['X-Dup', 'b'],
+      ['host', 'proxy:8080'],
+      ['Origin', 'a'],
+      ['User-Agent', 'u'],
+      ['origin', 'a2'],
+      ['x-new', '1'],
+    ]);
+    // An explicit -H Host wins over the rewrite.
     expect(forwardedHeaders(request, { hostHeader: 'up:9001', extra: [['Host', 'virtual']] }).filter(([n]) => n.toLowerCase() === 'host')).toEqual([['Host', 'virtual']]);
+    // No Host from the client (HTTP/1.0): the rewrite adds one first.
+    expect(forwardedHeaders([['A', '1']], { hostHeader: 'up:9001', extra: [] })).toEqual([['Host', 'up:9001'], ['A', '1']]);
+    expect(flatHeaders([['A', '1'], ['a', '2']])).toEqual(['A', '1', 'a', '2']);
   });
 
   it('names the failing stage by how far the dial got', () => {

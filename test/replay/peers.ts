@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
@@ -24,7 +25,8 @@ export interface AppServer {
 
 /**
  * A small app: greets with a JSON welcome, answers text with JSON and binary with the bytes
- * reversed, closes with 4000 when told "bye-from-server" and drops the TCP connection on "drop-me". `volatile` adds a `ts` that differs
+ * reversed, closes with 4000 when told "bye-from-server" (with 4001, 50 ms later, when told
+ * "close-later") and drops the TCP connection on "drop-me". `volatile` adds a `ts` that differs
  * on every run (the field `--ignore $.ts` is for).
  */
 export async function startAppServer(options: { readonly volatile?: boolean; readonly deflate?: boolean } = {}): Promise<AppServer> {
@@ -44,6 +46,10 @@ export async function startAppServer(options: { readonly volatile?: boolean; rea
         ws.send(Buffer.from(data).reverse(), { binary: true });
       } else if (data.toString() === 'bye-from-server') {
         ws.close(4000, 'server says bye');
+      } else if (data.toString() === 'close-later') {
+        // A server that finishes some work first, then closes with its own code: the replay must
+        // wait for this close, not close first.
+        setTimeout(() => ws.close(4001, 'done later'), 50);
       } else if (data.toString() === 'drop-me') {
         ws.terminate();
       } else {
@@ -66,6 +72,69 @@ export async function startAppServer(options: { readonly volatile?: boolean; rea
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A server speaking socket.io's text framing over a real `ws` server (Engine.IO v4 packets:
+ * `0` open, `4` message; Socket.IO packets inside: `0` connect, `1` disconnect, `2` event), with
+ * fresh session ids on every connection, as socket.io has. Events are answered asynchronously (as
+ * a handler that looks something up does), and a namespace disconnect (`41`) drops the answers not
+ * sent yet: a client that does not wait for answers gets fewer of them.
+ */
+export async function startSocketIoLikeServer(): Promise<AppServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const received: AppServer['received'] = [];
+  const id = (): string => randomBytes(9).toString('base64url');
+  wss.on('connection', (ws) => {
+    const mine: Array<{ data: Buffer; isBinary: boolean }> = [];
+    received.push(mine);
+    let connected = false;
+    ws.on('error', () => undefined);
+    ws.send(`0${JSON.stringify({ sid: id(), upgrades: [], pingInterval: 25000, pingTimeout: 20000, maxPayload: 1000000 })}`);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      mine.push({ data, isBinary });
+      const text = data.toString();
+      if (text === '40') {
+        connected = true;
+        ws.send(`40${JSON.stringify({ sid: id() })}`);
+      } else if (text === '41') {
+        connected = false;
+      } else if (text.startsWith('42') && connected) {
+        const [event, arg] = JSON.parse(text.slice(2)) as [string, unknown];
+        setTimeout(() => {
+          if (connected && ws.readyState === ws.OPEN) ws.send(`42${JSON.stringify([`${event}-ok`, { id: id(), arg }])}`);
+        }, 30);
+      }
+    });
+  });
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    received,
+    get connections() {
+      return received.length;
+    },
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** A socket.io client's conversation: connect, two events each awaited, disconnect, close. */
+export async function socketIoConversation(url: string): Promise<void> {
+  const c = new ScenarioClient(url, { perMessageDeflate: false });
+  await c.opened();
+  await c.received(1);
+  c.ws.send('40');
+  await c.received(2);
+  c.ws.send('42["join",{"room":"lobby"}]');
+  await c.received(3);
+  c.ws.send('42["say","hello"]');
+  await c.received(4);
+  c.ws.send('41');
+  c.ws.close(1000);
+  await withTimeout(c.closed.promise, 'close');
 }
 
 /** A `ws` client that records what it gets and lets a scenario await the n-th message. */
@@ -192,14 +261,15 @@ export interface CliResult {
  * exit-status mapping), with stdout and stderr collected: the real command on real sockets, without
  * paying a Node start per test. Spawned runs (`runCli`) cover the process-level behaviour.
  */
-export async function runInProcess(args: readonly string[]): Promise<CliResult> {
+export async function runInProcess(args: readonly string[], watch: { readonly onStdout?: (text: string) => void } = {}): Promise<CliResult> {
   const [command, ...rest] = args;
   const modules: Record<string, () => Promise<{ run(argv: readonly string[]): Promise<number> }>> = {
     replay: () => import('../../src/cli/commands/replay.js'),
     export: () => import('../../src/cli/commands/export.js'),
     view: () => import('../../src/cli/commands/view.js'),
-    // Only for arguments it rejects before listening: a served mock waits for a signal.
+    // Only for arguments they reject before listening: a served mock or a proxy waits for a signal.
     serve: () => import('../../src/cli/commands/serve.js'),
+    proxy: () => import('../../src/cli/commands/proxy.js'),
   };
   const load = modules[command ?? ''];
   if (!load) throw new Error(`runInProcess: no command ${command}`);
@@ -217,7 +287,10 @@ export async function runInProcess(args: readonly string[]): Promise<CliResult> 
       cb?.();
       return true;
     };
-  process.stdout.write = grab((x) => (stdout += x)) as typeof process.stdout.write;
+  process.stdout.write = grab((x) => {
+    stdout += x;
+    watch.onStdout?.(x);
+  }) as typeof process.stdout.write;
   process.stderr.write = grab((x) => (stderr += x)) as typeof process.stderr.write;
   let code: number;
   try {

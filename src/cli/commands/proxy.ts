@@ -8,7 +8,7 @@ import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerm
 import { GATE_FLAGS, GATE_HELP } from '../../gate/gate-setup.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
-                       [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]...
+                       [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
                        [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
 
 Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
@@ -20,6 +20,8 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
       --ui MODE            tui (default on a terminal), log (default otherwise), jsonl, none
       --max-payload BYTES  bytes kept per frame and per message (default 1m; k, m suffixes);
                            relaying is never cut
+      --max-capture SIZE   once the capture reaches SIZE (k, m, g suffixes), write no more frames
+                           and messages (open, handshake, close, violation, end still are)
       --insecure           do not verify the upstream's TLS certificate
       --keep-host          forward the client's Host header (default: rewrite it to the upstream)
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable)
@@ -39,6 +41,7 @@ const FLAGS = {
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
   'max-payload': { type: 'string' },
+  'max-capture': { type: 'string' },
   insecure: { type: 'boolean' },
   'keep-host': { type: 'boolean' },
   header: { type: 'string', short: 'H', multiple: true },
@@ -84,6 +87,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     return name.trim();
   });
   if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
+  const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
+  if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
 
@@ -109,6 +114,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     },
     ui,
     write: values.write ?? null,
+    maxCapture,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,
   });
   } finally {

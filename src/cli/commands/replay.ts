@@ -8,9 +8,10 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import { startProxy, type RunningProxy } from '../../proxy/server.js';
 import { replayConnection, type ClientReplayResult } from '../../replay/client-replay.js';
-import { compareAnswers, formatDifferences, type Difference } from '../../replay/compare.js';
+import { compareAnswers, formatDifferences, type Difference, type IgnoreRules } from '../../replay/compare.js';
+import { parseIgnoreRegex } from '../../replay/ignore-regex.js';
 import { loadCapture } from '../../capture/load.js';
-import { parseJsonPath, type JsonPath } from '../../replay/json-path.js';
+import { parseJsonPath } from '../../replay/json-path.js';
 import { parsePace, realClock, startOffset, type Pace } from '../../replay/pacing.js';
 import { startProgress } from '../../replay/progress.js';
 import { answersOf, buildScripts, defaultUpstream, parseConn, pickScripts, requestTarget, type ConnScript } from '../../replay/script.js';
@@ -22,7 +23,7 @@ import { captureHeader } from '../../capture/header.js';
 import { openOutputs, type Outputs } from '../outputs.js';
 
 export const HELP = `usage: frametap replay FILE [-u URL] [--conn N|all] [--pace MODE] [--timeout S] [-w FILE] [--ui MODE]
-                      [--check [--ignore PATH]...]
+                      [--check [--ignore PATH]... [--ignore-regex RE]...]
 
 Connects to URL as the captured client did (same path, query, subprotocol, headers; permessage-deflate
 offered when the capture negotiated it), sends the captured client side (messages fragmented and
@@ -39,6 +40,9 @@ compressed as captured, pings, the close) and records what the server answers. F
       --check          compare the server's answers with the captured ones: exit 1 and a diff when
                        they differ
       --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable)
+      --ignore-regex RE
+                       with --check: mask what RE matches in every text message before comparing,
+                       for values JSON paths cannot reach ('"sid":"[^"]*"'; repeatable)
   -h, --help           this help
 
 exit status: 0 done (and matching with --check), 1 answers differ, 2 usage error, 3 could not run
@@ -54,6 +58,7 @@ const FLAGS = {
   ui: { type: 'string' },
   check: { type: 'boolean' },
   ignore: { type: 'string', multiple: true },
+  'ignore-regex': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -65,7 +70,7 @@ interface ReplayPlan {
   readonly pace: Pace;
   readonly timeoutMs: number;
   readonly check: boolean;
-  readonly ignore: readonly JsonPath[];
+  readonly ignore: IgnoreRules;
   readonly ui: UiMode;
   readonly write: string | null;
 }
@@ -80,8 +85,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   const conn = parseConn(values.conn, true);
   const pace = parsePace(values.pace ?? 'original');
   const timeoutMs = parseSeconds(values.timeout ?? '10', '--timeout') * 1000;
-  const ignore = (values.ignore ?? []).map(parseJsonPath);
-  if (ignore.length > 0 && !values.check) throw new UsageError(`replay: --ignore only applies with --check`);
+  const ignore: IgnoreRules = {
+    paths: (values.ignore ?? []).map(parseJsonPath),
+    patterns: (values['ignore-regex'] ?? []).map(parseIgnoreRegex),
+  };
+  if (ignore.paths.length > 0 && !values.check) throw new UsageError(`replay: --ignore only applies with --check`);
+  if (ignore.patterns.length > 0 && !values.check) throw new UsageError(`replay: --ignore-regex only applies with --check`);
   if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
@@ -174,11 +183,10 @@ async function replay(plan: ReplayPlan): Promise<number> {
   const warn = (line: string): void => {
     if (ui !== 'tui') process.stderr.write(`frametap: warning: ${line}\n`);
   };
-  let results: ClientReplayResult[];
-  let interrupted = false;
+  let verdict: Verdict;
   try {
     const first = Math.min(...plan.scripts.map((s) => s.startedAt));
-    results = await Promise.all(
+    const results = await Promise.all(
       plan.scripts.map(async (script) => {
         await realClock.sleep(startOffset(script.startedAt - first, plan.pace), interrupt.signal);
         return replayConnection({
@@ -193,10 +201,15 @@ async function replay(plan: ReplayPlan): Promise<number> {
         });
       }),
     );
-    interrupted = interrupt.signal.aborted;
     progress.stop();
-    // --ui tui: the dashboard stays up to look at the replay until q / Ctrl-C.
-    if (ui === 'tui') await quitRequested;
+    verdict = judge(plan, results, upstreamErrors, interrupt.signal.aborted);
+    if (ui === 'tui') {
+      // The dashboard shows the last stderr line in its status bar (and prints all of it once the
+      // terminal is restored): the verdict is on screen when the replay ends. The diff waits for
+      // the screen to go, and the dashboard stays up to look at the replay until q / Ctrl-C.
+      for (const line of verdict.stderr) process.stderr.write(`${line}\n`);
+      await quitRequested;
+    }
   } finally {
     progress.stop();
     process.removeListener('SIGINT', stop);
@@ -204,21 +217,37 @@ async function replay(plan: ReplayPlan): Promise<number> {
     await proxy.stop();
     await outputs.close();
   }
-  return report(plan, results, upstreamErrors, interrupted);
-}
-
-/** Prints the outcome and picks the exit status: 3 could not run, 1 differs, 0 otherwise. */
-function report(plan: ReplayPlan, results: readonly ClientReplayResult[], upstreamErrors: readonly ErrorEvent[], interrupted: boolean): number {
   // The diff is the result of --check: stdout, unless stdout carries the events (--ui jsonl).
   const out = plan.ui === 'jsonl' ? process.stderr : process.stdout;
+  for (const block of verdict.stdout) out.write(`${block}\n`);
+  if (ui !== 'tui') for (const line of verdict.stderr) process.stderr.write(`${line}\n`);
+  return verdict.code;
+}
+
+/** What a replay ends with: the exit status, the diff (stdout) and the one-line outcome (stderr). */
+interface Verdict {
+  readonly code: 0 | 1 | 3;
+  readonly stdout: readonly string[];
+  readonly stderr: readonly string[];
+}
+
+/** The outcome and the exit status: 3 could not run (or interrupted), 1 differs, 0 otherwise. */
+function judge(plan: ReplayPlan, results: readonly ClientReplayResult[], upstreamErrors: readonly ErrorEvent[], interrupted: boolean): Verdict {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
   const say = (line: string): void => {
-    if (plan.ui !== 'none') process.stderr.write(`${line}\n`);
+    if (plan.ui !== 'none') stderr.push(line);
   };
-  if (interrupted && !plan.check) {
-    say(`frametap replay: interrupted after ${results.reduce((n, r) => n + r.sent, 0)} messages sent`);
-    return 0;
+  const sentSoFar = results.reduce((n, r) => n + r.sent, 0);
+  if (interrupted) {
+    // An interrupted replay did not see what the server would have answered: no diff, nothing to judge.
+    if (!plan.check) {
+      say(`frametap replay: interrupted after ${sentSoFar} messages sent`);
+      return { code: 0, stdout, stderr };
+    }
+    return { code: 3, stdout, stderr: [`frametap: replay --check interrupted after ${sentSoFar} messages sent: nothing was compared`] };
   }
-  let couldNotRun: string | null = interrupted ? 'interrupted before the end' : null;
+  let couldNotRun: string | null = null;
   let differs = false;
   let refused: string | null = null;
   let compared = 0;
@@ -240,7 +269,7 @@ function report(plan: ReplayPlan, results: readonly ClientReplayResult[], upstre
       refused ??= `conn ${r.conn}: ${failure.detail}, the capture had ${expected ?? 'no answer'}`;
       if (plan.check) {
         differs = true;
-        out.write(`conn ${r.conn}: handshake differs: captured ${expected ?? 'no answer'}, now ${failure.status}\n`);
+        stdout.push(`conn ${r.conn}: handshake differs: captured ${expected ?? 'no answer'}, now ${failure.status}`);
       }
       continue;
     }
@@ -248,7 +277,7 @@ function report(plan: ReplayPlan, results: readonly ClientReplayResult[], upstre
       refused ??= `conn ${r.conn}: the server accepted the upgrade the capture shows refused (${script.response.status})`;
       if (plan.check) {
         differs = true;
-        out.write(`conn ${r.conn}: handshake differs: captured ${script.response.status}, now 101\n`);
+        stdout.push(`conn ${r.conn}: handshake differs: captured ${script.response.status}, now 101`);
       }
       continue;
     }
@@ -257,29 +286,41 @@ function report(plan: ReplayPlan, results: readonly ClientReplayResult[], upstre
       const diffs: Difference[] = compareAnswers({ messages: answersOf(script.server), closeCode: script.endCode }, r.answers, plan.ignore);
       if (diffs.length > 0) {
         differs = true;
-        out.write(`${formatDifferences(r.conn, diffs, plan.ignore)}\n`);
+        stdout.push(formatDifferences(r.conn, diffs, plan.ignore));
+        const hint = pacingHint(plan.pace, r, diffs);
+        if (hint !== null) stdout.push(hint);
       }
     }
   }
-  if (couldNotRun !== null) {
-    process.stderr.write(`frametap: replay could not run: ${couldNotRun}\n`);
-    return 3;
-  }
+  if (couldNotRun !== null) return { code: 3, stdout, stderr: [`frametap: replay could not run: ${couldNotRun}`] };
   if (plan.check) {
     if (differs) {
       say(`frametap replay --check: the answers differ from ${plan.file}`);
-      return 1;
+      return { code: 1, stdout, stderr };
     }
     const messages = results.reduce((n, r) => n + (r.answers?.messages.length ?? 0), 0);
     say(`frametap replay --check: the answers match (${messages} server messages on ${compared} connection${compared === 1 ? '' : 's'})`);
-    return 0;
+    return { code: 0, stdout, stderr };
   }
-  if (refused !== null) {
-    process.stderr.write(`frametap: replay: ${refused}\n`);
-    return 1;
-  }
-  const sent = results.reduce((n, r) => n + r.sent, 0);
+  if (refused !== null) return { code: 1, stdout, stderr: [`frametap: replay: ${refused}`] };
   const got = results.reduce((n, r) => n + (r.answers?.messages.length ?? 0), 0);
-  say(`frametap replayed ${plan.file}: ${sent} messages sent, ${got} received on ${results.length} connection${results.length === 1 ? '' : 's'}`);
-  return 0;
+  say(`frametap replayed ${plan.file}: ${sentSoFar} messages sent, ${got} received on ${results.length} connection${results.length === 1 ? '' : 's'}`);
+  return { code: 0, stdout, stderr };
+}
+
+/**
+ * When the pace sent client steps before the server answers that preceded them in the capture,
+ * the server saw another order than the captured one. Answers the server did not send (or sent
+ * extra), or another close, are then most likely the pacing's doing, not the server's.
+ */
+function pacingHint(pace: Pace, result: ClientReplayResult, diffs: readonly Difference[]): string | null {
+  if (pace.kind === 'reactive' || result.outOfOrder === 0) return null;
+  if (!diffs.some((d) => d.kind === 'close' || d.why !== 'content')) return null;
+  const name = pace.kind === 'factor' ? `${pace.factor}x` : pace.kind;
+  const steps = result.outOfOrder === 1 ? '1 client message went' : `${result.outOfOrder} client messages went`;
+  return (
+    `conn ${result.conn}: likely caused by the pacing: with --pace ${name}, ${steps} out before the server's answers ` +
+    `that preceded ${result.outOfOrder === 1 ? 'it' : 'them'} in the capture had arrived; try --pace reactive ` +
+    `(each client message waits for those answers)`
+  );
 }

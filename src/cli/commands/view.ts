@@ -41,6 +41,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
   if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
+  if (format === 'jsonl' && ui !== 'tui') {
+    // Streamed: memory stays flat in the file's size.
+    const { printCapture } = await import('../print-capture.js');
+    await printCapture(file, { ui, onWarning });
+    return 0;
+  }
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
