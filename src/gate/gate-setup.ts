@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { Side } from '../session/events.js';
 import type { Actor } from './actions.js';
+import type { ConnectionGate } from './connection-gate.js';
 import { parseFaults, parseSeed, type Fault } from './fault-spec.js';
 import { ConnectionPolicy, FaultSource, RulesSource, ScriptSource, type ConnectionContext, type GateSource } from './policy.js';
 import { loadRules, RulesWatcher } from './rules.js';
@@ -56,6 +57,8 @@ export class GateSetup {
   readonly #listeners = new Set<() => void>();
   /** Extra sources (the dashboard's breakpoints). */
   readonly #extra: GateSource[] = [];
+  /** The gates of live connections, for the dashboard's commands. */
+  readonly #live = new Map<number, ConnectionGate>();
 
   private constructor(options: {
     holdTimeoutMs: number | null;
@@ -142,6 +145,23 @@ export class GateSetup {
     if (faults) sources.push(faults);
     sources.push(...this.#extra);
     return { policy: new ConnectionPolicy(sources, ctx), faults };
+  }
+
+  /** A connection's gate is live (the relay started) until `unregister`. */
+  register(conn: number, gate: ConnectionGate): void {
+    this.#live.set(conn, gate);
+  }
+
+  unregister(conn: number): void {
+    this.#live.delete(conn);
+  }
+
+  live(conn: number): ConnectionGate | null {
+    return this.#live.get(conn) ?? null;
+  }
+
+  liveGates(): IterableIterator<[number, ConnectionGate]> {
+    return this.#live.entries();
   }
 
   /** Whether anything may refuse an upgrade (a script's onHandshake, a `refuse=` fault). */

@@ -58,7 +58,13 @@ export interface UpgradeConnectionOptions {
   /** Whether every relayed socket is paused for capture backpressure right now. */
   readonly throttled: () => boolean;
   /** Rules, script, faults or breakpoints may act on this connection (issue 13); null: untouched relay. */
-  readonly gate?: { readonly setup: ConnectionSetup; readonly holdTimeoutMs: number | null; readonly limits?: GateLimits } | null;
+  readonly gate?: {
+    readonly setup: ConnectionSetup;
+    readonly holdTimeoutMs: number | null;
+    readonly limits?: GateLimits;
+    /** The gate is live (registered for the dashboard's commands) until the connection ends. */
+    readonly register?: (gate: ConnectionGate | null) => void;
+  } | null;
   /** The request head as the client sent it (server.ts taps it when someone wants `chunk` events). */
   readonly requestHead?: Buffer | null;
   /**
@@ -291,6 +297,7 @@ export class UpgradeConnection {
         },
       });
       this.#gate = cgate;
+      gate.register?.(cgate);
       tee.relayOf('client').setGate(cgate.client);
       tee.relayOf('server').setGate(cgate.server);
       const cut = gate.setup.faults?.cutAfter(gate.setup.policy.context) ?? null;
@@ -440,7 +447,10 @@ export class UpgradeConnection {
   }
 
   #finish(): void {
-    this.#gate?.dispose();
+    if (this.#gate) {
+      this.#gate.dispose();
+      this.#o.gate?.register?.(null);
+    }
     if (this.session.finished) return;
     void this.session.finish({ shutdown: this.#shuttingDown }).then(this.#resolveDone);
   }

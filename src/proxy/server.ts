@@ -256,7 +256,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       // Bus-only `chunk` events (packet captures), in the session's event order; the session
       // publishes the tee's chunks itself.
       onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
-      gate: connectionGate && gate ? { setup: connectionGate, holdTimeoutMs: gate.holdTimeoutMs } : null,
+      gate:
+        connectionGate && gate
+          ? {
+              setup: connectionGate,
+              holdTimeoutMs: gate.holdTimeoutMs,
+              register: (g) => (g ? gate.register(session.conn, g) : gate.unregister(session.conn)),
+            }
+          : null,
     });
     live.add(connection);
     void connection.done.then(() => live.delete(connection));
