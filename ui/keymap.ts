@@ -28,7 +28,13 @@ export type Action =
   | 'filter-binary'
   | 'filter-control'
   | 'filter-ping'
-  | 'filter-reset';
+  | 'filter-reset'
+  | InterceptKeyAction;
+
+/** Keys that act on live traffic (ui/intercept-keys.ts); only in the live dashboard. */
+export type InterceptKeyAction = 'breakpoint' | 'forward' | 'forward-all' | 'edit' | 'drop' | 'inject' | 'kill' | 'ping' | 'cut' | 'intercept-off';
+
+export const INTERCEPT_ACTIONS: ReadonlySet<Action> = new Set<InterceptKeyAction>(['breakpoint', 'forward', 'forward-all', 'edit', 'drop', 'inject', 'kill', 'ping', 'cut', 'intercept-off']);
 
 export type KeyMode = 'normal' | 'filter';
 
@@ -61,6 +67,16 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['p'], label: 'p', action: 'pause', help: 'pause the view (traffic goes on)' },
   { mode: 'normal', keys: ['?'], label: '?', action: 'help', help: 'this help' },
   { mode: 'normal', keys: ['escape'], label: 'Esc', action: 'close-overlay', help: 'close help / filter' },
+  { mode: 'normal', keys: ['b'], label: 'b', action: 'breakpoint', help: 'live: set a breakpoint (matching messages are held)' },
+  { mode: 'normal', keys: ['a'], label: 'a', action: 'forward', help: 'live: forward the held message' },
+  { mode: 'normal', keys: ['S-a', 'A'], label: 'A', action: 'forward-all', help: 'live: forward everything held' },
+  { mode: 'normal', keys: ['e'], label: 'e', action: 'edit', help: 'live: edit the held message in $EDITOR, then send it' },
+  { mode: 'normal', keys: ['d'], label: 'd', action: 'drop', help: 'live: drop the held message (asks first)' },
+  { mode: 'normal', keys: ['i'], label: 'i', action: 'inject', help: 'live: inject a message toward the client or the server' },
+  { mode: 'normal', keys: ['S-k', 'K'], label: 'K', action: 'kill', help: 'live: close the connection with a code and reason (asks first)' },
+  { mode: 'normal', keys: ['S-p', 'P'], label: 'P', action: 'ping', help: 'live: ping the client or the server' },
+  { mode: 'normal', keys: ['S-x', 'X'], label: 'X', action: 'cut', help: 'live: cut the TCP connection, a 1006 end (asks first)' },
+  { mode: 'normal', keys: ['S-i', 'I'], label: 'I', action: 'intercept-off', help: 'live: interception off (everything held goes on) / on' },
   { mode: 'normal', keys: ['q', 'C-c'], label: 'q Ctrl-C', action: 'quit', help: 'quit (the capture is flushed)' },
   { mode: 'filter', keys: ['d'], label: 'd', action: 'filter-direction', help: 'direction: both / client / server' },
   { mode: 'filter', keys: ['t'], label: 't', action: 'filter-text', help: 'show text frames/messages on/off' },

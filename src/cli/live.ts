@@ -10,6 +10,7 @@ import { EventBus } from '../session/event-bus.js';
 import { isLoopback, type UiMode } from './args.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
+import { GateControl } from '../gate/gate-control.js';
 
 export interface LiveOptions {
   /** The command's name, for messages. */
@@ -78,7 +79,14 @@ export async function runLive(options: LiveOptions): Promise<number> {
       write: prepared,
       header,
       maxCapture: options.maxCapture ?? null,
-      dashboard: { source: 'live', listen, upstream, onQuit: () => requestStop() },
+      dashboard: {
+        source: 'live',
+        listen,
+        upstream,
+        onQuit: () => requestStop(),
+        // The dashboard's breakpoints and actions work through the proxy's gate (issue 13).
+        control: options.ui === 'tui' && options.proxy.gate ? new GateControl(options.proxy.gate) : null,
+      },
     });
   } catch (error) {
     await proxy.stop();

@@ -17,6 +17,11 @@ export interface EditRequest {
   readonly hex: boolean;
   /** The editor command line (`$VISUAL`, `$EDITOR`, else `vi`); run by `/bin/sh -c`. */
   readonly editor?: string;
+  /**
+   * Runs `/bin/sh -c COMMAND sh FILE` and resolves with its exit status; the dashboard's runner hands
+   * the terminal over while it runs. Default: a child with the terminal inherited.
+   */
+  readonly run?: (shellArgs: readonly string[]) => Promise<number>;
 }
 
 export type EditResult =
@@ -64,7 +69,8 @@ export async function editExternally(request: EditRequest): Promise<EditResult> 
     } finally {
       fs.closeSync(fd);
     }
-    const code = await runShell(`${request.editor ?? editorCommand()} "$1"`, file);
+    const args = ['-c', `${request.editor ?? editorCommand()} "$1"`, 'sh', file];
+    const code = await (request.run ?? runShell)(args);
     if (code !== 0) return { kind: 'cancelled', why: `the editor exited with status ${code}` };
     const raw = fs.readFileSync(file);
     let data: Buffer;
@@ -79,9 +85,9 @@ export async function editExternally(request: EditRequest): Promise<EditResult> 
   }
 }
 
-function runShell(command: string, file: string): Promise<number> {
+function runShell(args: readonly string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command, 'sh', file], { stdio: 'inherit' });
+    const child = spawn('/bin/sh', [...args], { stdio: 'inherit' });
     child.on('error', () => resolve(127));
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });

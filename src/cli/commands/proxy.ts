@@ -94,7 +94,9 @@ export async function run(argv: readonly string[]): Promise<number> {
 
   // Checked and loaded before anything listens: a bad rules file, script or fault spec exits 2.
   const { GateSetup } = await import('../../gate/gate-setup.js');
-  const gate = await GateSetup.fromFlags(values, (line) => process.stderr.write(`${line}\n`));
+  // The dashboard can hold, edit and inject at any time, so it always has a gate (in pass mode, byte
+  // for byte, until something applies).
+  const gate = (await GateSetup.fromFlags(values, (line) => process.stderr.write(`${line}\n`))) ?? (ui === 'tui' ? GateSetup.empty() : null);
 
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
