@@ -94,6 +94,9 @@ export interface GateLimits {
 /** Defaults: room for a typical chat or trading session's backlog while a person edits. */
 export const DEFAULT_GATE_LIMITS: GateLimits = { maxBytes: 16 * 1024 * 1024, maxMessages: 10_000 };
 
+/** How long a rule's or script's hold lasts when neither it nor `--hold-timeout` says. */
+export const DEFAULT_AUTOMATIC_HOLD_MS = 30_000;
+
 export interface DirectionGateOptions {
   /** The sender of this direction; frametap's own frames on it speak for this side. */
   readonly from: Side;
@@ -552,7 +555,9 @@ export class DirectionGate {
       } else if (step.kind === 'hold' && item.state !== 'held') {
         item.state = 'held';
         this.#o.sink.intercept({ from: this.#from, action: 'hold', by: step.by, ...named(step), ref: this.#ref(item) });
-        const timeout = step.timeoutMs !== undefined ? step.timeoutMs : (this.#o.holdTimeoutMs ?? null);
+        // A person holds until they act (or --hold-timeout); a rule, script or fault never wedges a
+        // connection by itself (issue 13: "default off in the dashboard, on for rules").
+        const timeout = step.timeoutMs !== undefined ? step.timeoutMs : (this.#o.holdTimeoutMs ?? (step.by === 'user' ? null : DEFAULT_AUTOMATIC_HOLD_MS));
         if (timeout !== null) {
           item.cancelHold = this.#o.clock.later(() => {
             this.#unhold(item, step.by, true, `after the hold timeout (${timeout} ms)`);

@@ -139,6 +139,19 @@ describe('DirectionGate: actions, read back by a ws Receiver', () => {
     expect(h.intercepts.at(-1)).toMatchObject({ action: 'release', detail: 'after the hold timeout (500 ms)' });
   });
 
+  it('a hold by a script without a timeout is released after 30 s; a user hold waits', async () => {
+    const policy = new TestPolicy((v) => [v.index === 0 ? { kind: 'hold', by: 'script', name: 's.mjs' } : user('hold')]);
+    const h = new GateHarness({ from: 'server', policy });
+    h.push(text('x', 'server'), text('y', 'server'));
+    h.clock.advance(29_999);
+    expect(h.output.length).toBe(0);
+    h.clock.advance(1);
+    expect(texts(await receive(h.output, 'server'))).toEqual(['text:x']);
+    h.clock.advance(3_600_000);
+    expect(texts(await receive(h.output, 'server'))).toEqual(['text:x']);
+    expect(h.gate.held().map((m) => m.ref.index)).toEqual([1]);
+  });
+
   it('delays each message from its arrival, keeping order', async () => {
     const policy = new TestPolicy((v) => [by('delay', { ms: v.index === 0 ? 200 : 50 })]);
     const h = new GateHarness({ from: 'server', policy });
