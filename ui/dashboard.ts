@@ -20,6 +20,7 @@ import { line, type Line } from './panes/lines.js';
 import { Pane } from './panes/pane.js';
 import { statusLines } from './panes/status-bar.js';
 import type { LineSource } from './search.js';
+import type { AppViewOptions } from '../src/appproto/connection-app.js';
 import { DEFAULT_FILTER, DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
@@ -37,6 +38,8 @@ export interface DashboardOptions {
   readonly onQuit: () => void;
   /** Live: what the keys that act on traffic (b, a, A, e, d, i, K, P, X, I) drive. */
   readonly control?: GateControl | null;
+  /** App-protocol decoding (docs/app-protocols.md); null turns it off. */
+  readonly app?: AppViewOptions | null;
 }
 
 export interface Dashboard {
@@ -80,6 +83,7 @@ class BlessedDashboard implements Dashboard {
     const file = options.captureFile;
     const indexed = options.captureIndex !== undefined && file !== null;
     this.#store = new DashboardStore({
+      ...(options.app !== undefined ? { app: options.app } : {}),
       readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
       onChange: () => this.#dirty(),
       // Rows the user scrolled to: shown even while paused.
@@ -236,7 +240,7 @@ class BlessedDashboard implements Dashboard {
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;
-    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView }, cols);
+    const lines = detailLines(row, { store: v.store, log, framesLog: c.logs.frames, payloadView: v.payloadView, treeDepth: v.treeDepth }, cols);
     return { title: `detail (${v.payloadView}; x switches)`, lines };
   }
 
@@ -331,6 +335,8 @@ class BlessedDashboard implements Dashboard {
         return v.toggleMode();
       case 'payload-view':
         return v.cyclePayloadView();
+      case 'fold-tree':
+        return v.cycleTreeDepth();
       case 'handshake':
         return v.toggleHandshake();
       case 'pause':

@@ -149,18 +149,18 @@ export function formatLength(length: number, inflated?: number): string {
 const TIME_W = 12;
 
 /** One row of the frame log: time, arrow, opcode, flags, length, preview. */
-export function formatFrameRow(e: FrameEvent, width: number, message?: MessageEvent): string {
+export function formatFrameRow(e: FrameEvent, width: number, message?: MessageEvent, preview?: string): string {
   const name = opcodeName(e.opcode).padEnd(6);
   const len = formatSize(e.length).padStart(9);
   const head = `${formatClock(e.t).padEnd(TIME_W)} ${arrow(e.from)} ${name} ${formatFlags(e)} ${len}  `;
   const rest = Math.max(0, width - head.length);
-  return head + framePreview(e, rest, message);
+  return head + framePreview(e, rest, message, preview);
 }
 
-function framePreview(e: FrameEvent, width: number, message?: MessageEvent): string {
+function framePreview(e: FrameEvent, width: number, message?: MessageEvent, preview?: string): string {
   if (e.incomplete) return `incomplete: ${e.received ?? 0} of ${e.length} bytes arrived`;
   if (e.payload === undefined) {
-    if (message) return messagePreview(message, width);
+    if (message) return preview !== undefined ? oneLine(preview, width) : messagePreview(message, width);
     return e.opcode === 1 || e.opcode === 2 ? '(payload in message)' : '';
   }
   const bytes = bytesOf(e.payload);
@@ -177,14 +177,14 @@ function framePreview(e: FrameEvent, width: number, message?: MessageEvent): str
 }
 
 /** One row of the message log: time, arrow, kind, frame count, length (compressed flag), preview. */
-export function formatMessageRow(e: MessageEvent, width: number, wireLength?: number): string {
+export function formatMessageRow(e: MessageEvent, width: number, wireLength?: number, preview?: string): string {
   const name = (e.opcode === 1 ? 'text' : 'binary').padEnd(6);
   const info = `${e.frames > 1 ? `${e.frames}fr` : ''}${e.compressed ? ' z' : ''}`.trim().padEnd(6);
   // Compressed (RFC 7692): bytes on the wire → inflated length.
   const len = (e.compressed && wireLength !== undefined ? formatLength(wireLength, e.length) : formatSize(e.length)).padStart(9);
   const head = `${formatClock(e.t).padEnd(TIME_W)} ${arrow(e.from)} ${name} ${info} ${len}  `;
   const rest = Math.max(0, width - head.length);
-  return head + messagePreview(e, rest);
+  return head + (preview !== undefined ? oneLine(preview, rest) : messagePreview(e, rest));
 }
 
 export function messagePreview(e: MessageEvent, width: number): string {

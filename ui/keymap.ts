@@ -18,6 +18,7 @@ export type Action =
   | 'filter'
   | 'mode'
   | 'payload-view'
+  | 'fold-tree'
   | 'handshake'
   | 'pause'
   | 'help'
@@ -63,6 +64,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['f'], label: 'f', action: 'filter', help: 'filter: direction, text/binary/control, ping/pong' },
   { mode: 'normal', keys: ['m'], label: 'm', action: 'mode', help: 'toggle frames / messages' },
   { mode: 'normal', keys: ['x'], label: 'x', action: 'payload-view', help: 'payload as text / JSON / hex' },
+  { mode: 'normal', keys: ['o'], label: 'o', action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
   { mode: 'normal', keys: ['h'], label: 'h', action: 'handshake', help: 'handshake and close summary' },
   { mode: 'normal', keys: ['p'], label: 'p', action: 'pause', help: 'pause the view (traffic goes on)' },
   { mode: 'normal', keys: ['?'], label: '?', action: 'help', help: 'this help' },

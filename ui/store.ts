@@ -9,6 +9,9 @@
  */
 import { messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
+import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
+import type { PairStats } from '../src/appproto/pairing.js';
+import { rowApp, type RowApp } from './app-view.js';
 import type {
   CloseEvent,
   EndEvent,
@@ -59,6 +62,8 @@ export interface Row {
   message?: MessageEvent;
   /** Message rows of a compressed message: its frames' payload bytes on the wire. */
   wireLength?: number;
+  /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
+  app?: RowApp;
 }
 
 export interface PendingRow {
@@ -87,6 +92,8 @@ export interface ConnectionView {
   /** Saw a frame; a connection with messages and no frames comes from a HAR (messages only). */
   hasFrames: boolean;
   readonly logs: { readonly frames: RowLog; readonly messages: RowLog };
+  /** Request/reply pairing figures (docs/app-protocols.md); null when decoding is off. */
+  appStats: (() => PairStats) | null;
   /** Internal bookkeeping. */
   readonly pings: Map<string, { readonly from: Side; readonly t: number }>;
   readonly dataOpcode: { client: number; server: number };
@@ -288,6 +295,8 @@ export interface StoreOptions {
   /** Called when rows or payloads asked for arrived from the capture (default: onChange). */
   readonly onReadBack?: () => void;
   readonly now?: () => number;
+  /** App-protocol decoding (`--view`, `--pair`, …); null turns it off. */
+  readonly app?: AppViewOptions | null;
 }
 
 interface RateBucket {
@@ -315,6 +324,7 @@ export class DashboardStore {
   readonly #onReadBack: () => void;
   readonly #now: () => number;
   readonly #indexed: boolean;
+  readonly #app: AppViews | null;
   /** Global FIFO of the logs of retained rows (ring buffer). */
   #fifo: (RowLog | undefined)[] = [];
   #fifoHead = 0;
@@ -331,6 +341,7 @@ export class DashboardStore {
 
   constructor(options: StoreOptions = {}) {
     this.#indexed = options.readBack !== undefined;
+    this.#app = options.app === null ? null : new AppViews(options.app ?? {});
     this.#maxRows = this.#indexed ? (options.maxRows ?? 20_000) : Infinity;
     this.#slimOver = this.#indexed ? (options.slimOver ?? 2048) : Infinity;
     this.#maxConnections = options.maxConnections ?? 2000;
@@ -388,6 +399,7 @@ export class DashboardStore {
 
   ingest(e: SessionEvent): void {
     if (e.t > this.lastT) this.lastT = e.t;
+    const notes = this.#app?.observe(e);
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
@@ -415,10 +427,16 @@ export class DashboardStore {
         c.messageFirstFrame[e.from] = -1;
         const cls = (e.from === 'server' ? C_SERVER : 0) | (e.opcode === 1 ? C_TEXT : C_BINARY);
         const row = this.#append(c.logs.messages, cls, e, frames);
+        const note = notes?.find((n) => n.kind === 'message');
+        if (note?.kind === 'message') row.app = rowApp(note.view, !row.slim);
+        if (c.appStats === null) c.appStats = this.#app?.connectionStats(e.conn) ?? null;
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
         if (frames && frames[0] === frames[1]) {
           const f = c.logs.frames.get(frames[0]);
-          if (f && f.event.type === 'frame' && f.event.payload === undefined) f.message = row.event as MessageEvent;
+          if (f && f.event.type === 'frame' && f.event.payload === undefined) {
+            f.message = row.event as MessageEvent;
+            f.app = row.app;
+          }
         }
         break;
       }
@@ -455,6 +473,8 @@ export class DashboardStore {
         const c = this.#conn(e.conn, e.t);
         c.end = e;
         c.state = 'closed';
+        const final = notes?.find((n) => n.kind === 'end');
+        if (final?.kind === 'end') c.appStats = () => final.stats;
         c.endedAt = e.t;
         if (c.hasFrames) {
           c.bytes.client = e.bytes.client;
@@ -490,6 +510,7 @@ export class DashboardStore {
         frameCount: { client: 0, server: 0 },
         violations: 0,
         rttMs: null,
+        appStats: null,
         hasFrames: false,
         logs: { frames: new RowLog(this.#indexed), messages: new RowLog(this.#indexed) },
         pings: new Map(),

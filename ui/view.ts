@@ -15,6 +15,7 @@ import {
   type RowLog,
 } from './store.js';
 import { findRow, type LineSource } from './search.js';
+import { nextTreeDepth } from './app-view.js';
 
 export type Pane = 'connections' | 'log' | 'detail';
 export type PayloadView = 'text' | 'json' | 'hex';
@@ -211,6 +212,15 @@ export class DashboardView {
     this.mode = this.mode === 'frames' ? 'messages' : 'frames';
     this.#restoreNear(raw, count);
     this.notice = `showing ${this.mode}`;
+  }
+
+  /** Levels of the decoded tree shown in the detail pane; Infinity: all (docs/app-protocols.md). */
+  treeDepth = Infinity;
+
+  cycleTreeDepth(): void {
+    this.treeDepth = nextTreeDepth(this.treeDepth);
+    this.notice = Number.isFinite(this.treeDepth) ? `decoded tree folded to ${this.treeDepth} level${this.treeDepth === 1 ? '' : 's'}` : 'decoded tree unfolded';
+    this.detailTop = 0;
   }
 
   cyclePayloadView(): void {

@@ -11,6 +11,7 @@ import { isLoopback, type UiMode } from './args.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
 import { GateControl } from '../gate/gate-control.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
 
 export interface LiveOptions {
   /** The command's name, for messages. */
@@ -28,6 +29,8 @@ export interface LiveOptions {
   readonly onStarted?: (proxy: RunningProxy) => void | Promise<void>;
   /** Runs first on shutdown, before the proxy stops (e.g. stop demo traffic). */
   readonly onStopping?: () => Promise<void>;
+  /** `--view`, `--pair`, … for the log and the dashboard. */
+  readonly app?: AppViewOptions;
 }
 
 /** Past this, shutdown stops waiting for connections to end and flushes what it has (cli.md: exit within 2 s). */
@@ -87,6 +90,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
         // The dashboard's breakpoints and actions work through the proxy's gate (issue 13).
         control: options.ui === 'tui' && options.proxy.gate ? new GateControl(options.proxy.gate) : null,
       },
+      ...(options.app ? { app: options.app } : {}),
+      live: true,
     });
   } catch (error) {
     await proxy.stop();

@@ -13,6 +13,11 @@ import { startLineLog, type LineLog } from '../sinks/line-log.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import type { UiMode } from './args.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
+import { appLog } from '../sinks/app-log.js';
+
+/** How often live `--ui log` looks for requests past `--pair-timeout`. */
+const UNANSWERED_CHECK_MS = 1000;
 
 export interface DashboardSetup {
   readonly source: 'live' | 'view' | 'replay';
@@ -35,6 +40,10 @@ export interface OutputsOptions {
   readonly dashboard?: DashboardSetup;
   /** `--max-capture`: bytes after which the capture file gets no more frames and messages. */
   readonly maxCapture?: number | null;
+  /** Decoding of app protocols (`--view`, `--pair`, …) for the log and the dashboard; null turns it off. */
+  readonly app?: AppViewOptions | null;
+  /** Live traffic (event times are wall-clock): unanswered requests are reported on a timer. */
+  readonly live?: boolean;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
 }
@@ -82,7 +91,17 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {
-      const log: LineLog = startLineLog({ bus, stream: stdout });
+      const app = options.app === null ? null : appLog(options.app ?? {});
+      const log: LineLog = startLineLog({ bus, stream: stdout, ...(app ? { annotate: app.annotate } : {}) });
+      if (app && options.live) {
+        // Live: a request left unanswered is reported when its timeout passes, traffic or not.
+        const timer = setInterval(() => {
+          const lines = app.tick(Date.now());
+          if (lines.length > 0) stdout.write(`${lines.join('\n')}\n`);
+        }, UNANSWERED_CHECK_MS);
+        timer.unref();
+        closers.push(() => clearInterval(timer));
+      }
       closers.push(() => log.close());
     } else if (ui === 'tui') {
       const setup = options.dashboard;
@@ -91,6 +110,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
         bus,
         ...setup,
         captureFile: writer?.path ?? null,
+        ...(options.app !== undefined ? { app: options.app } : {}),
         ...(writer ? { captureIndex: (cb) => writer.onLine(cb) } : {}),
       });
       closers.push(() => dashboard.destroy());

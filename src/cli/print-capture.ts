@@ -10,10 +10,13 @@ import { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader, SessionEvent } from '../session/events.js';
 import type { UiMode } from './args.js';
 import { openOutputs } from './outputs.js';
+import type { AppViewOptions } from '../appproto/connection-app.js';
 
 export interface PrintOptions {
   readonly ui: Exclude<UiMode, 'tui'>;
   readonly onWarning: (message: string) => void;
+  /** App-protocol decoding for the log (`--view`, `--pair`, …); null turns it off. */
+  readonly app?: AppViewOptions | null;
   /** Where the lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream & { readonly writableNeedDrain?: boolean };
 }
@@ -36,7 +39,7 @@ export async function printCapture(file: string, options: PrintOptions): Promise
   }
 
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui: options.ui, write: null, header, stdout });
+  const outputs = await openOutputs({ bus, ui: options.ui, write: null, header, stdout, ...(options.app !== undefined ? { app: options.app } : {}) });
   let high = false;
   let resume: (() => void) | null = null;
   const offPressure = outputs.onPressure((on) => {

@@ -5,6 +5,7 @@
 import { closeCodeName } from '../protocol/constants.js';
 import { type JsonPath, type JsonValue, withoutPath } from './json-path.js';
 import { maskText } from './ignore-regex.js';
+import { jsonEnvelope } from '../appproto/envelope.js';
 
 /** One data message as compared: the bytes kept and the true length. */
 export interface AnswerMessage {
@@ -77,6 +78,10 @@ function sameContent(was: AnswerMessage, is: AnswerMessage, ignore: IgnoreRules)
       const x = parseJson(a);
       const y = parseJson(b);
       if (x !== undefined && y !== undefined) return jsonEqual(stripAll(x, ignore.paths), stripAll(y, ignore.paths));
+      // The JSON may sit inside an app protocol's envelope (socket.io `42["event",{…}]`, a STOMP body).
+      const ea = jsonEnvelope(a.toString('utf8'));
+      const eb = jsonEnvelope(b.toString('utf8'));
+      if (ea !== undefined && eb !== undefined) return ea.head === eb.head && jsonEqual(stripAll(ea.json, ignore.paths), stripAll(eb.json, ignore.paths));
     }
     return a.equals(b);
   }
@@ -139,6 +144,8 @@ export function showMessage(m: AnswerMessage | null, ignore: IgnoreRules = IGNOR
     const shown = ignore.paths.length > 0 ? stripAll(json, ignore.paths) : json;
     return clip(JSON.stringify(shown, null, 2)) + cut;
   }
+  const env = ignore.paths.length > 0 ? jsonEnvelope(data.toString('utf8')) : undefined;
+  if (env !== undefined) return clip(`${JSON.stringify(env.head)} ${JSON.stringify(stripAll(env.json, ignore.paths), null, 2)}`) + cut;
   return clip(JSON.stringify(data.toString('utf8'))) + cut;
 }
 

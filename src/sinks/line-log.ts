@@ -246,6 +246,8 @@ export interface LineLogOptions {
   /** Default: `wantsColor(stream)`. */
   readonly color?: boolean;
   readonly utc?: boolean;
+  /** Adds to an event's line and lines after it (the app-protocol view, src/sinks/app-log.ts). */
+  readonly annotate?: (event: SessionEvent) => { readonly suffix: string | null; readonly extra: readonly string[] };
 }
 
 export interface LineLog {
@@ -267,7 +269,10 @@ export function startLineLog(options: LineLogOptions): LineLog {
     stream.write(text);
   };
   const unsubscribe = options.bus.subscribe('line log', (event) => {
-    batch.push(formatLogLine(event, style));
+    const line = formatLogLine(event, style);
+    const more = options.annotate?.(event);
+    batch.push(more?.suffix ? `${line} ${more.suffix}` : line);
+    if (more) batch.push(...more.extra);
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);

@@ -3,6 +3,7 @@ import { arrow, formatCloseLine, formatDuration, formatSize } from '../format.js
 import type { ConnectionView } from '../store.js';
 import { messagesOnly, type DashboardView } from '../view.js';
 import { fit, line, type Line } from './lines.js';
+import { pairColumn } from '../app-view.js';
 
 export const CONNECTION_HEADER = `${'#'.padEnd(5)} ${'state'.padEnd(10)} ${'client'.padEnd(21)} ${'path'.padEnd(20)} ${'age'.padStart(7)}  ${'msgs →/←'.padEnd(13)} ${'bytes →/←'.padEnd(17)} ${'viol'.padStart(4)} ${'rtt'.padStart(7)}  close`;
 
@@ -14,7 +15,13 @@ export function formatConnectionRow(c: ConnectionView, now: number): string {
   const rtt = c.rttMs === null ? '-' : `${c.rttMs < 10 ? c.rttMs.toFixed(1) : Math.round(c.rttMs)}ms`;
   // A HAR records no close or end: its connections are shown as recorded, not as still open.
   const state = messagesOnly(c) && !c.end ? 'recorded' : c.state;
-  return `${fit(`#${c.id}`, 5)} ${fit(state, 10)} ${fit(c.client, 21)} ${fit(c.path || '/', 20)} ${age.padStart(7)}  ${fit(msgs, 13)} ${fit(bytes, 17)} ${String(c.violations).padStart(4)} ${rtt.padStart(7)}  ${closeSummary(c)}`;
+  return `${fit(`#${c.id}`, 5)} ${fit(state, 10)} ${fit(c.client, 21)} ${fit(c.path || '/', 20)} ${age.padStart(7)}  ${fit(msgs, 13)} ${fit(bytes, 17)} ${String(c.violations).padStart(4)} ${rtt.padStart(7)}  ${closeSummary(c)}${pairs(c)}`;
+}
+
+/** Request/reply figures after the close column (docs/app-protocols.md). */
+function pairs(c: ConnectionView): string {
+  const text = pairColumn(c.appStats?.() ?? null);
+  return text ? `  pairs ${text}` : '';
 }
 
 /** `1000 Normal Closure (client, clean)`, `1006 Abnormal Closure`, `refused 403`. */

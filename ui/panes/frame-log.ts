@@ -6,12 +6,12 @@ import { messagesOnly, type DashboardView } from '../view.js';
 import { line, type Line, type LineStyle } from './lines.js';
 
 /** One log row for any event kind the logs hold (`message`: the message a payload-less frame carries). */
-export function formatRow(e: SessionEvent, width: number, message?: MessageEvent, wireLength?: number): string {
+export function formatRow(e: SessionEvent, width: number, message?: MessageEvent, wireLength?: number, summary?: string): string {
   switch (e.type) {
     case 'frame':
-      return formatFrameRow(e, width, message);
+      return formatFrameRow(e, width, message, summary);
     case 'message':
-      return formatMessageRow(e, width, wireLength);
+      return formatMessageRow(e, width, wireLength, summary);
     case 'close':
       return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} close  ${formatCloseLine(e.code, e.reason)}`;
     case 'violation':
@@ -55,7 +55,7 @@ export function logLines(view: DashboardView, width: number): Line[] {
     } else if ('pending' in row) {
       out.push(line(`${selected ? '>' : ' '}#${pos + 1} reading back from the capture…`, selected ? 'selected' : 'dim'));
     } else {
-      out.push(line((selected ? '>' : ' ') + formatRow(row.event, width - 1, row.message, row.wireLength), selected ? 'selected' : rowStyle(row.event)));
+      out.push(line((selected ? '>' : ' ') + formatRow(row.event, width - 1, row.message, row.wireLength, row.app?.preview), selected ? 'selected' : rowStyle(row.event)));
     }
   }
   return out;

@@ -5,6 +5,7 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import { parseFlags, parseListen, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap demo [-l [HOST:]PORT] [-u URL] [-w FILE] [--ui MODE]
 
@@ -17,7 +18,7 @@ ping/pong, a protocol violation, closes with 1000, 1001, 4000-range codes and 10
   -l, --listen [HOST:]PORT where the proxy listens (default 127.0.0.1:0, a free port)
   -w, --write FILE         also write the capture to FILE (mode 0600)
       --ui MODE            tui (default on a terminal), log, jsonl, none
-  -h, --help               this help
+${APP_FLAGS_HELP}  -h, --help               this help
 
 'npm start' runs 'frametap demo'; 'npm start -- -u ws://127.0.0.1:9001' shows a real server.
 `;
@@ -28,6 +29,7 @@ const FLAGS = {
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -42,6 +44,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (values.write === '') throw new UsageError(`bad -w '': expected a file name`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   const { runLive, upstreamLabel } = await import('../live.js');
   const { startDemoUpstream } = await import('../../demo/demo-upstream.js');
@@ -63,6 +66,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         redact: [],
       },
       ui,
+      app,
       write: values.write ?? null,
       banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}${embedded ? ' (demo traffic)' : ''}`,
       onStarted: (proxy) => {

@@ -6,9 +6,11 @@ import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
 import { parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
 import { GATE_FLAGS, GATE_HELP } from '../../gate/gate-setup.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
+                       [--view NAME] [--pair PATH] [--pair-timeout SECS] [--proto FILE --proto-type NAME]
                        [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
 
 Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
@@ -26,7 +28,7 @@ Relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame
       --keep-host          forward the client's Host header (default: rewrite it to the upstream)
   -H, --header 'N: v'      set a request header on what is forwarded upstream (repeatable)
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
-${GATE_HELP}  -h, --help               this help
+${APP_FLAGS_HELP}${GATE_HELP}  -h, --help               this help
 
 Once listening it prints 'frametap listening on http://HOST:PORT -> URL' on stderr.
 SIGINT / SIGTERM: stop, write 'end' for every open connection, flush the capture, exit 0.
@@ -47,6 +49,7 @@ const FLAGS = {
   header: { type: 'string', short: 'H', multiple: true },
   redact: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
   ...GATE_FLAGS,
 } as const;
 
@@ -91,6 +94,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   // Checked and loaded before anything listens: a bad rules file, script or fault spec exits 2.
   const { GateSetup } = await import('../../gate/gate-setup.js');
@@ -115,6 +119,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       gate,
     },
     ui,
+    app,
     write: values.write ?? null,
     maxCapture,
     banner: (url) => `frametap listening on ${url} -> ${upstreamLabel(upstream)}`,

@@ -39,7 +39,9 @@ compressed as captured, pings, the close) and records what the server answers. F
       --ui MODE        tui, log (default when not on a terminal), jsonl, none
       --check          compare the server's answers with the captured ones: exit 1 and a diff when
                        they differ
-      --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable)
+      --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable);
+                       reaches into socket.io packets (42["tick",{"ts":1}]: $[1].ts) and STOMP
+                       JSON bodies
       --ignore-regex RE
                        with --check: mask what RE matches in every text message before comparing,
                        for values JSON paths cannot reach ('"sid":"[^"]*"'; repeatable)

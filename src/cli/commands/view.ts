@@ -5,17 +5,20 @@
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
+import type { AppViewOptions } from '../../appproto/connection-app.js';
 import { captureHeader } from '../../capture/header.js';
 import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
+import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
-export const HELP = `usage: frametap view FILE [--ui MODE]
+export const HELP = `usage: frametap view FILE [--ui MODE] [--view NAME] [--pair PATH] [--pair-timeout SECS]
+                     [--proto FILE --proto-type NAME]
 
 Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with WebSocket messages
 (Chrome DevTools "Save all as HAR", Playwright recordHar). A HAR has messages only, no frames.
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
-  -h, --help      this help
+${APP_FLAGS_HELP}  -h, --help      this help
 
 examples:
   frametap view session.jsonl
@@ -25,6 +28,7 @@ examples:
 const FLAGS = {
   ui: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...APP_FLAGS,
 } as const;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -36,15 +40,16 @@ export async function run(argv: readonly string[]): Promise<number> {
   const file = fileArgument('view', positionals, 'the capture (.jsonl) or HAR to show');
   const ui = parseUi(values.ui);
   requireTerminal(ui);
+  const app = await parseAppFlags(values);
 
   const { captureFormat, loadCapture } = await import('../../capture/load.js');
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
-  if (ui === 'tui' && format === 'jsonl') return viewCaptureStreaming(file);
-  if (format === 'jsonl' && ui !== 'tui') {
+  if (format === 'jsonl') {
+    if (ui === 'tui') return viewCaptureStreaming(file, app);
     // Streamed: memory stays flat in the file's size.
     const { printCapture } = await import('../print-capture.js');
-    await printCapture(file, { ui, onWarning });
+    await printCapture(file, { ui, onWarning, app });
     return 0;
   }
 
@@ -55,7 +60,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const bus = new EventBus();
     const { startDashboard } = await import('../../../ui/dashboard.js');
     const session = untilQuit();
-    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit });
+    const dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, onQuit: session.quit, app });
     try {
       // Held by the dashboard while it owns the screen, printed once it is gone.
       for (const w of warnings) onWarning(w);
@@ -73,7 +78,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app });
   try {
     for (const event of loaded.events) bus.publish(event);
   } finally {
@@ -109,7 +114,7 @@ const BATCH = 2000;
  * length go to the dashboard's capture index, so a capture of millions of messages is viewed with
  * the same bounded memory as live traffic, older rows read back from the file on demand.
  */
-async function viewCaptureStreaming(file: string): Promise<number> {
+async function viewCaptureStreaming(file: string, app: AppViewOptions): Promise<number> {
   const { readCaptureLines } = await import('../../capture/jsonl-reader.js');
   const { startDashboard } = await import('../../../ui/dashboard.js');
   const bus = new EventBus();
@@ -123,6 +128,7 @@ async function viewCaptureStreaming(file: string): Promise<number> {
     listen: null,
     upstream: null,
     captureFile: file,
+    app,
     captureIndex: (cb) => {
       index.cb = cb;
       return () => {

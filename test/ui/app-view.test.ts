@@ -1,0 +1,80 @@
+/** The dashboard's app-protocol view, pure: store → log rows, detail tree, search, connection list. */
+import { describe, expect, it } from 'vitest';
+import type { SessionEvent } from '../../src/session/events.js';
+import { connectionLines } from '../../ui/panes/connection-list.js';
+import { detailLines } from '../../ui/panes/frame-detail.js';
+import { logLines } from '../../ui/panes/frame-log.js';
+import { DashboardStore } from '../../ui/store.js';
+import { DashboardView } from '../../ui/view.js';
+import { mqttSession, socketIoVectors } from '../appproto/vectors.js';
+import { T0 } from './events.js';
+
+function session(target: string, protocol: string | null, vectors: ReadonlyArray<{ from: 'client' | 'server'; opcode: 1 | 2; bytes: Buffer }>): SessionEvent[] {
+  const out: SessionEvent[] = [
+    { type: 'open', conn: 1, t: T0, client: '127.0.0.1:5000', target: `ws://127.0.0.1:9001${target}` },
+    { type: 'handshake', conn: 1, t: T0, request: { method: 'GET', target, httpVersion: '1.1', headers: [] }, response: { status: 101, reason: 'Switching Protocols', httpVersion: '1.1', headers: [] }, upgraded: true, accept: 'ok', protocol, extensions: [] },
+  ];
+  vectors.forEach((v, i) => out.push({ type: 'message', conn: 1, t: T0 + 10 * (i + 1), from: v.from, opcode: v.opcode, compressed: false, frames: 1, length: v.bytes.length, data: v.bytes, truncated: false }));
+  return out;
+}
+
+function load(events: readonly SessionEvent[], app?: null): DashboardView {
+  const store = new DashboardStore(app === null ? { app: null } : {});
+  for (const e of events) store.ingest(e);
+  const view = new DashboardView(store);
+  view.mode = 'messages';
+  view.logHeight = 100;
+  view.settle();
+  return view;
+}
+
+const text = (lines: ReadonlyArray<{ text: string }>): string => lines.map((l) => l.text).join('\n');
+
+describe('dashboard app-protocol view', () => {
+  const sio = session('/socket.io/?EIO=4&transport=websocket', null, socketIoVectors().flat());
+
+  it('the preview column shows the decoded summary and a reply its latency', () => {
+    const view = load(sio);
+    const shown = text(logLines(view, 200));
+    expect(shown).toContain('socket.io chat ack 12');
+    expect(shown).toContain('socket.io ack 12 (reply in 10.0 ms)');
+    expect(shown).toContain('socket.io upload ack 3 +2 binary');
+    expect(shown).not.toContain('42["chat"');
+    // Decoding off: the raw text again.
+    expect(text(logLines(load(sio, null), 200))).toContain('4212["chat",{"text":"hi"}]');
+  });
+
+  it('search matches decoded fields (event:chat, topic:sensors/*); the detail pane shows the tree', async () => {
+    const view = load(sio);
+    expect(await view.find('event:chat')).toBe(true);
+    const row = view.selectedRow()!;
+    expect(row.app?.summary).toBe('socket.io chat ack 12');
+    const c = view.connection()!;
+    const detail = text(detailLines(row, { store: view.store, log: c.logs.messages, framesLog: c.logs.frames, payloadView: 'text' }, 120));
+    expect(detail).toContain('decoded: socket.io chat ack 12');
+    expect(detail).toContain('socket.io EVENT: protocol 5');
+    expect(detail).toContain('  ack id: 12');
+    expect(detail).toContain('    text: "hi"');
+    // o folds the tree level by level.
+    const folded = (depth: number) => text(detailLines(row, { store: view.store, log: c.logs.messages, framesLog: c.logs.frames, payloadView: 'text', treeDepth: depth }, 120));
+    expect(folded(1)).toContain('socket.io EVENT: protocol 5 + (5 more)');
+    expect(folded(1)).not.toContain('ack id');
+    expect(folded(2)).toContain('  args: array(1) + (1 more)');
+    expect(folded(2)).not.toContain('text: "hi"');
+    expect(await view.find('event:nope')).toBe(false);
+
+    const mqtt = load(session('/mqtt', 'mqtt', mqttSession(4)));
+    expect(await mqtt.find('topic:sensors/*')).toBe(true);
+    expect(mqtt.selectedRow()!.app?.summary).toBe('MQTT SUBSCRIBE sensors/# alerts id 1');
+    expect(await mqtt.find('topic:sensors/1')).toBe(true);
+    expect(mqtt.selectedRow()!.app?.summary).toBe('MQTT PUBLISH sensors/1 qos1 id 2');
+  });
+
+  it('the connection list shows request/reply counts and latency', () => {
+    // Replies after 20 (connect /), 10 (ack 12), 30 (ack 3) and 100 ms (connect_error /admin).
+    const view = load(sio);
+    expect(text(connectionLines(view, 10, 300, T0 + 1000))).toMatch(/pairs 4\/4, p50 20\.0 ms, p99 100\.0 ms/);
+    const ended = load([...sio, { type: 'end', conn: 1, t: T0 + 500, code: 1000, reason: '', initiator: 'client', clean: true, durationMs: 500, bytes: { client: 0, server: 0 }, frames: { client: 0, server: 0 } }]);
+    expect(text(connectionLines(ended, 10, 300, T0 + 1000))).toMatch(/1000 Normal Closure \(→ client, clean\)  pairs 4\/4, p50 20\.0 ms, p99 100\.0 ms/);
+  });
+});
