@@ -647,8 +647,10 @@ export class DirectionGate {
 
   #emitMessage(item: MessageItem): void {
     const sink = this.#o.sink;
-    const ref = this.#ref(item);
     if (this.#closed) return;
+    // The common case: nothing asked for, its own frames go out as they came.
+    if (item.steps.length === 0 && !(this.#reencoding && item.compressed)) return sink.write(item.frames);
+    const ref = this.#ref(item);
     let drop = false;
     let replacement: OutMessage | null = null;
     let replacedBy: Step | null = null;

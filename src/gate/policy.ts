@@ -30,8 +30,16 @@ export class RulesSource implements GateSource {
     public rules: RuleSet,
     readonly holdTimeoutMs: number | null,
   ) {}
+  /** Asked at every message boundary: remembered per connection until the rules are reloaded. */
+  readonly #memo = new WeakMap<ConnectionContext, { rules: RuleSet; client: boolean; server: boolean }>();
+
   mayApply(from: Side, ctx: ConnectionContext): boolean {
-    return rulesMayApply(this.rules, from, ctx.target);
+    let m = this.#memo.get(ctx);
+    if (m === undefined || m.rules !== this.rules) {
+      m = { rules: this.rules, client: rulesMayApply(this.rules, 'client', ctx.target), server: rulesMayApply(this.rules, 'server', ctx.target) };
+      this.#memo.set(ctx, m);
+    }
+    return m[from];
   }
   decide(view: MessageView, ctx: ConnectionContext): Verdict {
     return rulesVerdict(this.rules, view, ctx.target, this.holdTimeoutMs);
