@@ -606,7 +606,7 @@ export class DirectionGate {
             if (head.intercept) this.#o.sink.intercept(head.intercept);
             this.#o.sink.write(head.parts);
           }
-          if (head.close) this.#closed = true;
+          // The sender's own close: what it sends after it still goes as it comes (a frame after close is its violation, reported, relayed).
         }
       }
       this.#updateBackpressure();

@@ -298,8 +298,14 @@ export class UpgradeConnection {
       });
       this.#gate = cgate;
       gate.register?.(cgate);
-      tee.relayOf('client').setGate(cgate.client);
-      tee.relayOf('server').setGate(cgate.server);
+      const failed = (from: 'client' | 'server') => (error: unknown): void => {
+        session.error('relay', new Error(`the gate of the ${from}'s messages failed (${(error as Error)?.message ?? String(error)}): connection cut`), from);
+        cgate.dispose();
+        tee.cut('client', true);
+        tee.cut('server', true);
+      };
+      tee.relayOf('client').setGate(cgate.client, failed('client'));
+      tee.relayOf('server').setGate(cgate.server, failed('server'));
       const cut = gate.setup.faults?.cutAfter(gate.setup.policy.context) ?? null;
       if (cut) cgate.cutAfter(cut.ms, cut.actor);
     }

@@ -59,10 +59,13 @@ export class DirectionRelay {
     this.#updateFlow();
   }
 
-  /** Puts a gate on this direction (before any byte moved). */
-  setGate(gate: DirectionGate): void {
+  /** Puts a gate on this direction (before any byte moved); `onFailure` gets a gate's own bug. */
+  setGate(gate: DirectionGate, onFailure: (error: unknown) => void): void {
     this.#gate = gate;
+    this.#onGateFailure = onFailure;
   }
+
+  #onGateFailure: (error: unknown) => void = () => {};
 
   /** The gate's backpressure: its bound is full (true) or has room again. */
   gatePause(paused: boolean): void {
@@ -105,8 +108,16 @@ export class DirectionRelay {
       // messages one chunk completes leave in one write (writev), not one syscall each.
       const dst = this.#dst;
       dst.cork();
-      gate.push(chunk, (c) => this.#sink.data(c, t));
-      dst.uncork();
+      try {
+        gate.push(chunk, (c) => this.#sink.data(c, t));
+      } catch (error) {
+        // Our bug, never the peer's: what the gate kept is lost, so the connection cannot go on
+        // byte-exact. Reported, and the connection is cut; other connections are untouched.
+        this.#gate = null;
+        this.#onGateFailure(error);
+      } finally {
+        dst.uncork();
+      }
       return;
     }
     this.#forward(chunk);
