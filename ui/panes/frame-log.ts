@@ -18,6 +18,12 @@ export function formatRow(e: SessionEvent, width: number, message?: MessageEvent
       return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${e.rule} (${e.code} ${closeCodeName(e.code)}): ${e.detail}`;
     case 'error':
       return `${formatClock(e.t).padEnd(12)} ! error ${e.stage}${e.code ? ` ${e.code}` : ''}: ${e.detail}`;
+    case 'intercept': {
+      // frametap changed the traffic (issue 13): its own marker, ✎, and colour.
+      const what = e.ref ? ` message ${e.ref.index}` : '';
+      const sent = e.message ? ` → ${e.message.opcode === 1 && !e.message.invalidUtf8 ? JSON.stringify(e.message.data.subarray(0, 60).toString('utf8')) : `${e.message.length} bytes`}` : '';
+      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} ✎ ${e.action.toUpperCase()}${what} by ${e.by}${e.name ? ` ${e.name}` : ''}${e.detail ? `: ${e.detail}` : ''}${sent}`;
+    }
     default:
       return `${formatClock(e.t).padEnd(12)} ${e.type}`;
   }
@@ -25,6 +31,7 @@ export function formatRow(e: SessionEvent, width: number, message?: MessageEvent
 
 export function rowStyle(e: SessionEvent): LineStyle {
   if (e.type === 'violation' || e.type === 'error') return 'violation';
+  if (e.type === 'intercept') return 'intercept';
   if (e.type === 'close') return 'control';
   if (e.type === 'frame') {
     if (e.incomplete) return 'violation';

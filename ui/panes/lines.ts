@@ -2,7 +2,7 @@
  * A pane's content as plain lines with a whole-line style: pure, so the panes' text is tested without a
  * screen; the blessed side (pane.ts) only adds colour and escapes tags.
  */
-export type LineStyle = 'normal' | 'selected' | 'violation' | 'control' | 'dim' | 'heading' | 'notice';
+export type LineStyle = 'normal' | 'selected' | 'violation' | 'control' | 'dim' | 'heading' | 'notice' | 'intercept';
 
 export interface Line {
   readonly text: string;

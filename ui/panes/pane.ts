@@ -13,6 +13,7 @@ const OPEN: Readonly<Record<LineStyle, string>> = {
   dim: '{gray-fg}',
   heading: '{bold}',
   notice: '{cyan-fg}',
+  intercept: '{magenta-fg}{bold}',
 };
 const CLOSE: Readonly<Record<LineStyle, string>> = {
   normal: '',
@@ -22,6 +23,7 @@ const CLOSE: Readonly<Record<LineStyle, string>> = {
   dim: '{/gray-fg}',
   heading: '{/bold}',
   notice: '{/cyan-fg}',
+  intercept: '{/bold}{/magenta-fg}',
 };
 
 export interface PaneOptions {
