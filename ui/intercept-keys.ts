@@ -48,12 +48,18 @@ export class InterceptKeys {
   /** The status bar's summary of what is held. */
   status(): string | null {
     const held = this.#o.control.held();
+    const handshakes = this.#o.control.heldHandshakes();
     const off = !this.#o.control.breakpoints.enabled && this.#o.control.breakpoints.list.length > 0;
     const bps = this.#o.control.breakpoints.list.length;
-    if (held.length === 0 && bps === 0) return null;
+    if (held.length === 0 && handshakes.length === 0 && bps === 0) return null;
     const first = held[0];
-    const what = first ? ` — next: #${first.conn} ${first.ref.from} message ${first.ref.index}${first.view.text !== null ? ` ${JSON.stringify(first.view.text.slice(0, 40))}` : ` (${first.view.length} bytes)`}` : '';
-    return `HELD ${held.length}${what}  breakpoints ${bps}${off ? ' (interception off)' : ''}  a forward  A all  e edit  d drop`;
+    const hs = handshakes[0];
+    const what = hs && !first
+      ? ` — next: #${hs.conn} upgrade request ${hs.target}`
+      : first
+        ? ` — next: #${first.conn} ${first.ref.from} message ${first.ref.index}${first.view.text !== null ? ` ${JSON.stringify(first.view.text.slice(0, 40))}` : ` (${first.view.length} bytes)`}`
+        : '';
+    return `HELD ${held.length + handshakes.length}${what}  breakpoints ${bps}${off ? ' (interception off)' : ''}  a forward  A all  e edit  d drop`;
   }
 
   /** A key while prompting (blessed key name and character). */
@@ -92,6 +98,11 @@ export class InterceptKeys {
         }
       }
       case 'forward': {
+        const hs = this.#heldHandshake(conn);
+        if (hs !== null) {
+          c.forwardHandshake(hs);
+          return this.#say(`forwarded the upgrade request of #${hs}`);
+        }
         const h = this.#held(conn);
         if (!h) return this.#say('nothing held');
         c.forward(h.conn, h.ref.from, h.ref.index);
@@ -100,6 +111,12 @@ export class InterceptKeys {
       case 'forward-all':
         return this.#say(`forwarded ${c.forwardAll()} held message(s)`);
       case 'drop': {
+        const hs = this.#heldHandshake(conn);
+        if (hs !== null) {
+          if (!(await this.#confirm(`refuse the upgrade request of #${hs} (403)? (y/n) `))) return this.#say('not dropped');
+          c.dropHandshake(hs);
+          return this.#say(`refused the upgrade request of #${hs}`);
+        }
         const h = this.#held(conn);
         if (!h) return this.#say('nothing held');
         if (!(await this.#confirm(`drop #${h.conn} ${h.ref.from} message ${h.ref.index}? (y/n) `))) return this.#say('not dropped');
@@ -164,6 +181,15 @@ export class InterceptKeys {
     }
     this.#o.control.edit(h.conn, h.ref.from, h.ref.index, { opcode: h.view.opcode, data: result.data });
     return this.#say(`sent the edited #${h.conn} ${h.ref.from} message ${h.ref.index}`);
+  }
+
+  /** A held upgrade request `a`/`d` act on: the selected connection's, else the oldest when no message is held. */
+  #heldHandshake(conn: number | null): number | null {
+    const hs = this.#o.control.heldHandshakes();
+    const mine = hs.find((h) => h.conn === conn);
+    if (mine) return mine.conn;
+    if (this.#held(conn) !== undefined) return null;
+    return hs[0]?.conn ?? null;
   }
 
   /** The held message `a`/`e`/`d` act on: the oldest of the selected connection, else the oldest. */

@@ -7,6 +7,7 @@
  *   /REGEX/                  a text message's text matches
  *   $.path  $.path=VALUE     a JSON message has the field (equal to VALUE: JSON, or a bare string)
  *   path:REGEX               the connection's request target matches
+ *   handshake                hold the upgrade request itself (with path:REGEX only)
  *
  * e.g. `client /"type":"order"/ path:^/trade`, `server $.status=error`. An empty filter holds
  * every message.
@@ -23,10 +24,17 @@ export interface Breakpoint {
   /** The filter as typed. */
   readonly source: string;
   readonly match: RuleMatch;
+  /** Holds upgrade requests (the `handshake` term), not messages. */
+  readonly handshake: boolean;
 }
 
 /** Parses a breakpoint filter; a mistake is a UsageError whose message the dashboard shows. */
 export function parseBreakpoint(source: string): RuleMatch {
+  return parseFilter(source).match;
+}
+
+function parseFilter(source: string): { match: RuleMatch; handshake: boolean } {
+  let handshake = false;
   let from: Side | null = null;
   let opcode: 1 | 2 | null = null;
   let text: RegExp | null = null;
@@ -45,7 +53,8 @@ export function parseBreakpoint(source: string): RuleMatch {
   // Terms are split on spaces, except inside /.../.
   const terms = source.match(/\/(?:\\.|[^/\\])*\/|\S+/g) ?? [];
   for (const term of terms) {
-    if (term === 'client' || term === 'server') from = term;
+    if (term === 'handshake') handshake = true;
+    else if (term === 'client' || term === 'server') from = term;
     else if (term === 'text') opcode = 1;
     else if (term === 'binary') opcode = 2;
     else if (term.length >= 2 && term.startsWith('/') && term.endsWith('/')) text = re(term.slice(1, -1));
@@ -64,9 +73,10 @@ export function parseBreakpoint(source: string): RuleMatch {
         }
         json = { path: p, equals };
       }
-    } else fail(`unknown term '${term}' (expected client, server, text, binary, /REGEX/, $.json.path[=VALUE] or path:REGEX)`);
+    } else fail(`unknown term '${term}' (expected client, server, text, binary, /REGEX/, $.json.path[=VALUE], path:REGEX or handshake)`);
   }
-  return { from, opcode, text, json, path };
+  if (handshake && (from !== null || opcode !== null || text !== null || json !== null)) fail("'handshake' holds the upgrade request: it goes with path:REGEX only");
+  return { match: { from, opcode, text, json, path }, handshake };
 }
 
 /** The breakpoints as a source of `hold` steps; off: nothing is held. */
@@ -92,7 +102,8 @@ export class BreakpointSource implements GateSource {
 
   /** Adds a breakpoint from a filter (throws a UsageError for a bad one). */
   add(source: string): Breakpoint {
-    const bp = { id: this.#nextId++, source: source.trim(), match: parseBreakpoint(source) };
+    const { match, handshake } = parseFilter(source);
+    const bp = { id: this.#nextId++, source: source.trim(), match, handshake };
     this.#list = [...this.#list, bp];
     this.#enabled = true;
     this.#onChange();
@@ -112,15 +123,21 @@ export class BreakpointSource implements GateSource {
 
   mayApply(from: Side, ctx: ConnectionContext): boolean {
     if (!this.#enabled) return false;
-    return this.#list.some((b) => (b.match.from === null || b.match.from === from) && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(ctx.target))));
+    return this.#list.some((b) => !b.handshake && (b.match.from === null || b.match.from === from) && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(ctx.target))));
   }
 
   decide(view: MessageView, ctx: ConnectionContext): Verdict {
     if (!this.#enabled) return [];
-    const hit = this.#list.find((b) => matchMessage(b.match, view, ctx.target));
+    const hit = this.#list.find((b) => !b.handshake && matchMessage(b.match, view, ctx.target));
     if (!hit) return [];
     return [{ kind: 'hold', timeoutMs: this.#holdTimeoutMs, by: 'user', name: `breakpoint ${hit.id}` }];
   }
+}
+
+/** Whether the upgrade request of a connection to `target` is to be held, and by which breakpoint. */
+export function handshakeBreakpoint(source: BreakpointSource, target: string): Breakpoint | null {
+  if (!source.enabled) return null;
+  return source.list.find((b) => b.handshake && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(target)))) ?? null;
 }
 
 function resetRe(re: RegExp): void {

@@ -8,7 +8,17 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { Side } from '../session/events.js';
-import type { Actor } from './actions.js';
+import type { Actor, GateIntercept } from './actions.js';
+
+/** Holds upgrade requests until a person forwards or drops them (GateControl). */
+export interface HandshakeHolder {
+  /** Some handshake breakpoint is set and interception is on. */
+  readonly active: boolean;
+  /** Resolves null to let the upgrade go on, or with a refusal (dropped). */
+  hold(ctx: ConnectionContext, intercept: (event: GateIntercept) => void, timeoutMs: number | null): Promise<{ status: number; body: string; actor: Actor } | null>;
+  /** The client left while its upgrade request was held. */
+  cancel(conn: number): void;
+}
 import type { ConnectionGate } from './connection-gate.js';
 import { parseFaults, parseSeed, type Fault } from './fault-spec.js';
 import { ConnectionPolicy, FaultSource, RulesSource, ScriptSource, type ConnectionContext, type GateSource } from './policy.js';
@@ -57,6 +67,8 @@ export class GateSetup {
   readonly #listeners = new Set<() => void>();
   /** Extra sources (the dashboard's breakpoints). */
   readonly #extra: GateSource[] = [];
+  /** The dashboard's hold of upgrade requests (breakpoints with `handshake`), if any. */
+  handshakeHolder: HandshakeHolder | null = null;
   /** The gates of live connections, for the dashboard's commands. */
   readonly #live = new Map<number, ConnectionGate>();
 
@@ -166,11 +178,21 @@ export class GateSetup {
 
   /** Whether anything may refuse an upgrade (a script's onHandshake, a `refuse=` fault). */
   get mayRefuse(): boolean {
-    return (this.#script?.hasHandshakeHook ?? false) || this.#faults.some((f) => f.kind === 'refuse');
+    return (this.#script?.hasHandshakeHook ?? false) || this.#faults.some((f) => f.kind === 'refuse') || (this.handshakeHolder?.active ?? false);
   }
 
   /** Whether the upgrade is refused by frametap itself (a script's onHandshake, then `refuse=` faults). */
-  async refusal(ctx: ConnectionContext, headers: ReadonlyArray<readonly [string, string]>, faults: FaultSource | null): Promise<{ status: number; body: string; actor: Actor } | null> {
+  async refusal(
+    ctx: ConnectionContext,
+    headers: ReadonlyArray<readonly [string, string]>,
+    faults: FaultSource | null,
+    intercept: (event: GateIntercept) => void = () => {},
+  ): Promise<{ status: number; body: string; actor: Actor } | null> {
+    const holder = this.handshakeHolder;
+    if (holder?.active) {
+      const decision = await holder.hold(ctx, intercept, this.holdTimeoutMs);
+      if (decision !== null) return decision;
+    }
     if (this.#script?.hasHandshakeHook) {
       const v = await this.#script.onHandshake({ conn: ctx.conn, path: ctx.target, headers });
       if (v.refuse) return { ...v.refuse, actor: { by: 'script', name: 'onHandshake' } };

@@ -208,7 +208,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const dial = (): void => upgrade(req, socket, head, requestHead, session, path, requestHeaders, connectionGate);
     if (!gate || !gate.mayRefuse) return dial();
     // frametap may answer the upgrade itself (a script's onHandshake, `refuse=STATUS`): decide first.
-    void gate.refusal(ctx, requestHeaders, connectionGate?.faults ?? null).then((refusal) => {
+    const leftEarly = (): void => gate.handshakeHolder?.cancel(conn);
+    socket.once('close', leftEarly);
+    void gate.refusal(ctx, requestHeaders, connectionGate?.faults ?? null, (g) => session.intercept(g, 'client')).then((refusal) => {
+      socket.off('close', leftEarly);
+      if (socket.destroyed) {
+        // The client left while frametap was deciding (a held upgrade request): nothing was dialled.
+        session.handshake({ request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: requestHeaders }, response: null });
+        void session.finish();
+        return;
+      }
       if (refusal === null) return dial();
       const reason = http.STATUS_CODES[refusal.status] ?? 'Refused';
       const body = refusal.body || `frametap: refused (${refusal.actor.by}${refusal.actor.name ? ` ${refusal.actor.name}` : ''})\n`;

@@ -120,6 +120,34 @@ describe('GateControl', () => {
     expect(actions).toEqual(['inject:server', 'inject:client', 'ping:client', 'close:client', 'close:server']);
   });
 
+  it('a handshake breakpoint holds the upgrade request: a forwards it, d refuses it with 403', async () => {
+    const s = await setup();
+    s.control.breakpoints.add('handshake path:^/hold');
+    expect(() => s.control.breakpoints.add('handshake client')).toThrow(/goes with path:REGEX only/);
+    const held = new WebSocket(`${s.h.wsUrl}/hold/1`);
+    held.on('error', () => {});
+    const opened = new Promise((r) => held.once('open', r));
+    await waitFor(s.changed, () => s.control.heldHandshakes().length === 1, 'the held upgrade');
+    expect(s.control.heldHandshakes()).toEqual([{ conn: 2, target: '/hold/1' }]);
+    // Another path is not held.
+    const free = new WebSocket(`${s.h.wsUrl}/free`);
+    await new Promise((r) => free.once('open', r));
+    free.close();
+    expect(s.control.forwardHandshake(2)).toBe(true);
+    await withTimeout(opened, 'the forwarded upgrade');
+    held.close();
+
+    const refused = new WebSocket(`${s.h.wsUrl}/hold/2`);
+    const status = deferred<number>();
+    refused.on('unexpected-response', (_req, res) => status.resolve(res.statusCode ?? 0));
+    refused.on('error', () => {});
+    await waitFor(s.changed, () => s.control.heldHandshakes().length === 1, 'the second held upgrade');
+    s.control.dropHandshake(s.control.heldHandshakes()[0]!.conn);
+    expect(await withTimeout(status.promise, 'the refusal')).toBe(403);
+    const actions = s.h.events.filter((e) => e.type === 'intercept').map((e) => `${(e as { action: string }).action}:${(e as { conn: number }).conn}`);
+    expect(actions).toEqual(['hold:2', 'release:2', 'hold:4', 'refuse:4']);
+  });
+
   it('cut ends both sides with 1006', async () => {
     const s = await setup();
     const clientClosed = new Promise<number>((r) => s.client.once('close', (code) => r(code)));
