@@ -5,6 +5,7 @@
  *   bare            http-proxy `ws()` with nothing attached (its own pipe), in a child process
  *   frametap        the real CLI: `frametap -u … -l 127.0.0.1:0 --ui none`
  *   frametap -w     the same with `-w FILE` (the JSONL capture written to a temp file)
+ *   frametap -w .pcapng  the same with `-w cap.pcapng` (packets; issue 14's goal: ≥ 0.85× bare)
  *   frametap --rules  a rule that matches nothing on the client direction (issue 13: that
  *                   direction is gated, message by message after decoding; goal ≥ 0.8× bare at 4 KiB)
  * It prints round-trip messages/s, the ratio to direct and to bare, and the relay process's CPU
@@ -187,6 +188,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
     await spawnRelay('bare http-proxy', [runTs, fileURLToPath(import.meta.url), '--serve-bare', echo.url], /listening on (\d+)/),
     await spawnRelay('frametap --ui none', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
     await spawnRelay('frametap --ui none -w', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'capture.jsonl')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
+    await spawnRelay('frametap --ui none -w cap.pcapng', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'cap.pcapng')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
     await spawnRelay('frametap --rules (no match, client)', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '--rules', noMatch], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
   ];
   const samples = new Map<string, Sample[]>();

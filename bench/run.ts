@@ -6,8 +6,10 @@
 const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>> = {
   decoder: () => import('./decoder.js'),
   relay: () => import('./relay.js'),
+  'pcap-read': () => import('./pcap-read.js'),
   dashboard: () => import('./dashboard.js'),
   memory: () => import('./memory.js'),
+  forward: () => import('./forward.js'),
   'view-memory': () => import('./view-memory.js'),
 };
 

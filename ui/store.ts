@@ -21,7 +21,11 @@ import type {
   MessageEvent,
   SessionEvent,
   Side,
+  TunnelEvent,
 } from '../src/session/events.js';
+
+/** Forward mode: raw tunnels kept for the connections pane (the newest). */
+const MAX_TUNNELS = 200;
 
 export type LogMode = 'frames' | 'messages';
 export type DirectionFilter = 'both' | 'client' | 'server';
@@ -316,6 +320,14 @@ export class DashboardStore {
   lastT = 0;
   totalBytes = 0;
   httpRequests = 0;
+  /** Forward mode: raw (not intercepted) CONNECT tunnels, newest last, at most MAX_TUNNELS. */
+  readonly tunnels: TunnelEvent[] = [];
+  /** Distinct upstream hosts seen in `open` targets, counted up to 2 (forward mode has many). */
+  readonly #hosts = new Set<string>();
+
+  get hostsSeen(): number {
+    return this.#hosts.size;
+  }
   readonly #maxRows: number;
   readonly #slimOver: number;
   readonly #maxConnections: number;
@@ -403,6 +415,7 @@ export class DashboardStore {
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
+        if (this.#hosts.size < 2) this.#hosts.add(hostOf(e.target));
         break;
       case 'handshake': {
         const c = this.#conn(e.conn, e.t);
@@ -493,6 +506,10 @@ export class DashboardStore {
       }
       case 'http':
         this.httpRequests++;
+        break;
+      case 'tunnel':
+        this.tunnels.push(e);
+        if (this.tunnels.length > MAX_TUNNELS) this.tunnels.shift();
         break;
     }
     this.#onChange();
@@ -763,6 +780,20 @@ function wireLength(frames: RowLog, [first, last]: readonly [number, number], fr
 /** Event types that become rows of a log. */
 function isRowEvent(e: SessionEvent): boolean {
   return e.type === 'frame' || e.type === 'message' || e.type === 'close' || e.type === 'violation' || (e.type === 'error' && e.conn !== undefined);
+}
+
+/** Whether the connection list should name each connection's host (forward mode: many hosts). */
+export function showsHosts(store: DashboardStore): boolean {
+  return store.hostsSeen > 1 || store.tunnels.length > 0;
+}
+
+/** `host[:port]` of a full URL target, '' when it has none. */
+export function hostOf(target: string): string {
+  try {
+    return new URL(target).host;
+  } catch {
+    return '';
+  }
 }
 
 function pathOf(target: string): string {

@@ -1,45 +1,54 @@
 /**
- * Load a recorded session for `view`, `replay`, `serve` and `export`: a JSONL capture or a HAR with
- * WebSocket entries, told apart by content (a HAR is one JSON object with `log.entries`).
+ * Load a recorded session for `view`, `replay`, `serve` and `export`: a JSONL capture, a HAR with
+ * WebSocket entries, or a packet capture (pcapng or pcap, frametap's or another tool's), told
+ * apart by content (a packet capture by its magic number, a HAR is one JSON object with
+ * `log.entries`), never by the file name.
  */
 import * as fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { CaptureHeader, SessionEvent } from '../session/events.js';
 import { harToEvents, isHar } from './har-reader.js';
 import { readCapture } from './jsonl-reader.js';
+import { sniffCapture } from '../pcap/block-reader.js';
+import { EventBus } from '../session/event-bus.js';
 
 export interface LoadedCapture {
   readonly header: CaptureHeader | null;
   readonly events: SessionEvent[];
-  readonly source: 'jsonl' | 'har';
+  readonly source: 'jsonl' | 'har' | 'pcapng' | 'pcap';
 }
 
 export async function loadCapture(
   path: string,
   options: { readonly onWarning?: (message: string) => void } = {},
 ): Promise<LoadedCapture> {
-  if ((await captureFormat(path)) === 'har') return loadHar(path, options.onWarning);
+  const format = await captureFormat(path);
+  if (format === 'har') return loadHar(path, options.onWarning);
+  if (format === 'packets') return loadPackets(path, options.onWarning);
   const { header, events } = await readCapture(path, options);
   return { header, events, source: 'jsonl' };
 }
 
-/** Whether FILE is a JSONL capture or a HAR (by content); a missing or unreadable file is a UsageError. */
-export async function captureFormat(path: string): Promise<'jsonl' | 'har'> {
+/** Whether FILE is a JSONL capture, a HAR or a packet capture (by content); a missing or unreadable file is a UsageError. */
+export async function captureFormat(path: string): Promise<'jsonl' | 'har' | 'packets'> {
   let head: string;
+  let magic: Buffer;
   try {
     const handle = await fs.promises.open(path, 'r');
     try {
       const buf = Buffer.alloc(4096);
       const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
       head = buf.toString('utf8', 0, bytesRead);
+      magic = buf.subarray(0, Math.min(4, bytesRead));
     } finally {
       await handle.close();
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
-    throw new UsageError(`cannot read '${path}': ${why}; expected a frametap capture (.jsonl) or a HAR`);
+    throw new UsageError(`cannot read '${path}': ${why}; expected a frametap capture (.jsonl, .pcapng), a HAR, or a pcap/pcapng`);
   }
+  if (sniffCapture(magic) !== null) return 'packets';
   return looksLikeHar(head) ? 'har' : 'jsonl';
 }
 
@@ -68,4 +77,14 @@ async function loadHar(path: string, onWarning?: (message: string) => void): Pro
     throw new UsageError(`HAR '${path}' has no WebSocket entries (record it with the page's WebSockets open)`);
   }
   return { header: null, events, source: 'har' };
+}
+
+/** A pcapng or pcap file: its connections rebuilt from the packets (src/pcap/packet-replay.ts). */
+async function loadPackets(path: string, onWarning?: (message: string) => void): Promise<LoadedCapture> {
+  const { replayPacketFile } = await import('../pcap/read-file.js');
+  const bus = new EventBus();
+  const events: SessionEvent[] = [];
+  bus.subscribe('load', (event) => events.push(event));
+  const { header, kind } = await replayPacketFile(path, bus, onWarning ? { onWarning } : {});
+  return { header, events, source: kind };
 }

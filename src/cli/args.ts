@@ -112,3 +112,32 @@ export function fileArgument(command: string, positionals: readonly string[], wh
       : `${command}: unexpected argument '${positionals[1]}': give one FILE (see 'frametap ${command} --help')`,
   );
 }
+
+export type CaptureFormat = 'jsonl' | 'pcapng';
+
+/** `-w FILE` with the format it is written in; `path` `-` is stdout. */
+export interface CaptureTarget {
+  readonly path: string;
+  readonly format: CaptureFormat;
+}
+
+/**
+ * cli.md `-w FILE`: the format follows the extension (`.pcapng`: packets; anything else: JSON
+ * Lines); `--format jsonl|pcapng` overrides. `.pcap` is a usage error: frametap writes pcapng.
+ */
+export function parseCaptureTarget(write: string | undefined, format: string | undefined): CaptureTarget | null {
+  if (format !== undefined && format !== 'jsonl' && format !== 'pcapng') {
+    throw new UsageError(`bad --format '${format}': expected jsonl or pcapng`);
+  }
+  if (write === undefined) {
+    if (format !== undefined) throw new UsageError(`--format ${format} needs -w FILE (or -w - for stdout)`);
+    return null;
+  }
+  if (write === '') throw new UsageError(`bad -w '': expected a file name`);
+  if (format !== undefined) return { path: write, format };
+  const lower = write.toLowerCase();
+  if (lower.endsWith('.pcap')) {
+    throw new UsageError(`-w ${write}: frametap writes pcapng, not classic pcap; name the file .pcapng (Wireshark and tshark read it)`);
+  }
+  return { path: write, format: lower.endsWith('.pcapng') ? 'pcapng' : 'jsonl' };
+}

@@ -6,8 +6,10 @@
  */
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
+import type { ForwardProxyOptions } from '../proxy/forward/forward-server.js';
 import { EventBus } from '../session/event-bus.js';
-import { isLoopback, type UiMode } from './args.js';
+import { isLoopback, type CaptureTarget, type UiMode } from './args.js';
+import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
 import { GateControl } from '../gate/gate-control.js';
@@ -18,10 +20,11 @@ export interface LiveOptions {
   readonly command: string;
   /** The capture header's `mode` (`reverse` for the proxy). */
   readonly mode: string;
-  readonly proxy: Omit<ProxyOptions, 'bus'>;
+  /** Reverse mode (`-u`), or `{ forward }`: forward mode (no `-u`, capture header `upstream` null). */
+  readonly proxy: Omit<ProxyOptions, 'bus'> | { readonly forward: Omit<ForwardProxyOptions, 'bus'> };
   readonly ui: UiMode;
-  /** `-w FILE`, null without. */
-  readonly write: string | null;
+  /** `-w FILE` (a path, JSON Lines), or with its format; null without. */
+  readonly write: string | CaptureTarget | null;
   /** `--max-capture` in bytes, null without. */
   readonly maxCapture?: number | null;
   /** The line printed on stderr once listening, given the proxy's `http://HOST:PORT`. */
@@ -55,18 +58,31 @@ export function listenWarning(host: string, listen: string): string | null {
 export async function runLive(options: LiveOptions): Promise<number> {
   // Opened now so that an unwritable -w is a usage error before anything listens; the header is
   // written once the real port is known.
-  const prepared: PreparedCapture | null = options.write !== null ? JsonlWriter.prepare(options.write) : null;
+  const target: CaptureTarget | null = typeof options.write === 'string' ? { path: options.write, format: 'jsonl' } : options.write;
+  const prepared: PreparedCapture | PreparedPcapng | { readonly stdout: 'jsonl' | 'pcapng' } | null =
+    target === null ? null
+    : target.path === '-' ? { stdout: target.format }
+    : target.format === 'pcapng' ? PcapngWriter.prepare(target.path)
+    : JsonlWriter.prepare(target.path);
+  const abandon = (): void => {
+    if (prepared !== null && 'abandon' in prepared) prepared.abandon();
+  };
   const bus = new EventBus();
   let proxy: RunningProxy;
   try {
-    proxy = await startProxy({ ...options.proxy, bus });
+    if ('forward' in options.proxy) {
+      const { startForwardProxy } = await import('../proxy/forward/forward-server.js');
+      proxy = await startForwardProxy({ ...options.proxy.forward, bus });
+    } else {
+      proxy = await startProxy({ ...options.proxy, bus });
+    }
   } catch (error) {
-    prepared?.abandon();
+    abandon();
     throw error;
   }
 
   const listen = hostPort(proxy.host, proxy.port);
-  const upstream = upstreamLabel(options.proxy.upstream);
+  const upstream = 'forward' in options.proxy ? null : upstreamLabel(options.proxy.upstream);
   const header = captureHeader(options.mode, listen, upstream);
 
   let requestStop: () => void = () => {};
@@ -81,14 +97,17 @@ export async function runLive(options: LiveOptions): Promise<number> {
       ui: options.ui,
       write: prepared,
       header,
+      recording: 'forward' in options.proxy
+        ? { maxPayload: options.proxy.forward.maxPayload, redact: options.proxy.forward.redact ?? [] }
+        : { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
       maxCapture: options.maxCapture ?? null,
       dashboard: {
         source: 'live',
         listen,
-        upstream,
+        upstream: upstream ?? 'forward proxy',
         onQuit: () => requestStop(),
         // The dashboard's breakpoints and actions work through the proxy's gate (issue 13).
-        control: options.ui === 'tui' && options.proxy.gate ? new GateControl(options.proxy.gate) : null,
+        control: options.ui === 'tui' && 'gate' in options.proxy && options.proxy.gate ? new GateControl(options.proxy.gate) : null,
       },
       ...(options.app ? { app: options.app } : {}),
       live: true,

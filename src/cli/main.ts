@@ -6,6 +6,9 @@ export const USAGE = `frametap — a WebSocket-inspecting proxy: relays untouche
 usage:
   frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui tui|log|jsonl|none] [--max-payload BYTES]
                    [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
+  frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]
+                   [--allow-remote] [--upstream-proxy URL] [--keylog FILE]   forward proxy (no -u)
+  frametap ca [--pem|--spki]                  the interception CA: where it is, how to trust it
   frametap view FILE [--ui MODE]              dashboard over a capture (.jsonl) or a HAR
   frametap replay FILE [-u URL] [--conn N|all] [--pace original|fast|Nx|reactive] [--timeout S]
                    [-w FILE] [--ui MODE] [--check [--ignore PATH]...]
@@ -15,6 +18,7 @@ usage:
 
 examples:
   frametap -u ws://127.0.0.1:9001 -w session.jsonl     proxy on 127.0.0.1:8080, record a capture
+  frametap -w browser.jsonl                            forward proxy for a browser (see 'frametap ca')
   frametap view session.jsonl                          look at it again
   frametap replay session.jsonl --pace fast --check    replay the client side, compare the answers
 
@@ -31,6 +35,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   serve: () => import('./commands/serve.js'),
   export: () => import('./commands/export.js'),
   demo: () => import('./commands/demo.js'),
+  ca: () => import('./commands/ca.js'),
 };
 
 /** Parses argv, runs the subcommand, and turns errors into the exit statuses of cli.md. */

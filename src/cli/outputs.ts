@@ -10,6 +10,9 @@ import { FrametapError } from '../errors.js';
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { CaptureLimit } from '../capture/capture-limit.js';
 import { startLineLog, type LineLog } from '../sinks/line-log.js';
+import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
+import { RECORDED_TYPES } from '../pcap/pcapng-recorder.js';
+import { DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import type { UiMode } from './args.js';
@@ -33,8 +36,13 @@ export interface DashboardSetup {
 export interface OutputsOptions {
   readonly bus: EventBus;
   readonly ui: UiMode;
-  /** `-w FILE` (or one already opened with `JsonlWriter.prepare`), null without `-w`. */
-  readonly write: string | PreparedCapture | null;
+  /**
+   * `-w FILE` (or one already opened with `JsonlWriter.prepare` / `PcapngWriter.prepare`), `-w -`
+   * as `{ stdout: format }`, null without `-w`.
+   */
+  readonly write: string | PreparedCapture | PreparedPcapng | { readonly stdout: 'jsonl' | 'pcapng' } | null;
+  /** How the run inspects, recorded in a pcapng (`--max-payload`, `--redact`). */
+  readonly recording?: { readonly maxPayload: number; readonly redact: readonly string[] };
   readonly header: CaptureHeader;
   /** Needed in tui mode. */
   readonly dashboard?: DashboardSetup;
@@ -49,8 +57,10 @@ export interface OutputsOptions {
 }
 
 export interface Outputs {
-  /** The capture writer (`-w`, or the dashboard's temporary capture). */
+  /** The JSON Lines capture writer (`-w`, or the dashboard's temporary capture). */
   readonly writer: JsonlWriter | null;
+  /** The pcapng writer (`-w FILE.pcapng`, `-w - --format pcapng`). */
+  readonly packets: PcapngWriter | null;
   /** Path of that capture, null when there is none. */
   readonly captureFile: string | null;
   /** true: a writer's queue is over its high-water mark, slow the producers; false: it drained. */
@@ -63,7 +73,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const { bus, ui, header } = options;
   const stdout = options.stdout ?? process.stdout;
   const closers: (() => Promise<void> | void)[] = [];
-  const writers: JsonlWriter[] = [];
+  const writers: (JsonlWriter | PcapngWriter)[] = [];
   let tempDir: string | null = null;
 
   const closeAll = async (): Promise<void> => {
@@ -75,9 +85,29 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
 
   try {
     let writer: JsonlWriter | null = null;
-    if (options.write !== null) {
-      writer = typeof options.write === 'string' ? JsonlWriter.create(options.write, header) : options.write.start(header);
-    } else if (ui === 'tui') {
+    let packets: PcapngWriter | null = null;
+    const w = options.write;
+    const recording = { maxPayload: options.recording?.maxPayload ?? DEFAULT_MAX_PAYLOAD, redact: options.recording?.redact ?? [], maxCapture: options.maxCapture ?? null };
+    if (w !== null && typeof w === 'object' && 'stdout' in w) {
+      if (w.stdout === 'pcapng') packets = PcapngWriter.toStream(stdout, header, recording);
+      else writer = JsonlWriter.toStream(stdout, header);
+    } else if (w !== null && typeof w === 'object' && isPreparedPcapng(w)) {
+      packets = w.start(header, recording);
+    } else if (w !== null) {
+      writer = typeof w === 'string' ? JsonlWriter.create(w, header) : w.start(header);
+    }
+    if (packets) {
+      writers.push(packets);
+      const out = packets;
+      const off = bus.subscribe('pcapng writer', (event) => out.write(event), [...RECORDED_TYPES]);
+      const offProblem = out.onProblem((event) => queueMicrotask(() => bus.publish(event)));
+      closers.push(async () => {
+        off();
+        offProblem();
+        await out.close();
+      });
+    }
+    if (writer === null && ui === 'tui') {
       // The dashboard keeps a bounded window in memory and reads older rows back from a capture.
       tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-'));
       writer = JsonlWriter.create(path.join(tempDir, 'live.jsonl'), header);
@@ -119,10 +149,11 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     const captureFile = writer?.path ?? null;
     return {
       writer,
+      packets,
       captureFile,
       onPressure(cb) {
         // Pressure is on while any writer is over its high-water mark.
-        const high = new Set<JsonlWriter>();
+        const high = new Set<JsonlWriter | PcapngWriter>();
         const offs = writers.map((w) =>
           w.onPressure((on) => {
             const before = high.size > 0;
@@ -142,6 +173,10 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     await closeAll();
     throw error;
   }
+}
+
+function isPreparedPcapng(w: PreparedCapture | PreparedPcapng): w is PreparedPcapng {
+  return PcapngWriter.isPrepared(w);
 }
 
 /**

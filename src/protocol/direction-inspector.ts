@@ -5,6 +5,7 @@
  */
 import { FrameDecoder } from './frame-decoder.js';
 import { MessageAssembler } from './message-assembler.js';
+import type { InflateLimiter } from './inflate-limiter.js';
 import type { DeflateDirectionParams, Sender, WireEvent } from './wire-events.js';
 
 export interface DirectionInspectorOptions {
@@ -25,6 +26,8 @@ export interface DirectionInspectorOptions {
   readonly onFailure?: (error: unknown) => void;
   /** Frames per data message before inspection stops (MessageAssembler's DEFAULT_MAX_FRAGMENTS). */
   readonly maxFragments?: number;
+  /** Shared bound on concurrent inflates across connections. */
+  readonly inflateLimiter?: InflateLimiter | null;
   /**
    * Bytes that may wait for inflate (input behind a pending inflate, plus compressed input zlib has
    * not taken) before inspection of this direction stops; default DEFAULT_MAX_INFLATE_LAG.
@@ -61,6 +64,7 @@ export class DirectionInspector {
       onFailure: (error) => this.#fail(error),
       ...(options.onIdle ? { onIdle: options.onIdle } : {}),
       ...(options.maxFragments !== undefined ? { maxFragments: options.maxFragments } : {}),
+      inflateLimiter: options.inflateLimiter ?? null,
     });
     this.#maxInflateLag = options.maxInflateLag ?? DEFAULT_MAX_INFLATE_LAG;
   }

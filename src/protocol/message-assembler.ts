@@ -15,6 +15,7 @@
 import { Opcode, VIOLATION_CODES, type ViolationRule } from './constants.js';
 import type { DecodeEvent, FrameHeaderEvent, IncompleteFrame } from './frame-decoder.js';
 import { MessageInflater, type InflateResult } from './permessage-deflate.js';
+import type { InflateLimiter } from './inflate-limiter.js';
 import { isValidCloseCode, isValidUtf8, Utf8Validator } from './validation.js';
 import type { DeflateDirectionParams, WireEvent, WireFrame } from './wire-events.js';
 
@@ -40,6 +41,8 @@ export interface MessageAssemblerOptions {
    * million frame events.
    */
   readonly maxFragments?: number;
+  /** Shared bound on concurrent inflates across connections (none: unbounded). */
+  readonly inflateLimiter?: InflateLimiter | null;
 }
 
 /** capture-format has no limit on fragments; this one bounds the work one message can cause. */
@@ -73,6 +76,7 @@ export class MessageAssembler {
   readonly #onIdle: (() => void) | undefined;
   readonly #onFailure: ((error: unknown) => void) | undefined;
   readonly #maxFragments: number;
+  readonly #inflateLimiter: InflateLimiter | null;
 
   // The frame in progress. Its kept payload is one view while the pieces are adjacent in memory
   // (one chunk, or the decoder's unmask buffer), else it is copied into #frameBuffer as it arrives.
@@ -115,6 +119,7 @@ export class MessageAssembler {
     this.#onIdle = options.onIdle;
     this.#onFailure = options.onFailure;
     this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#inflateLimiter = options.inflateLimiter ?? null;
   }
 
   /** Nothing is waiting for an inflate. */
@@ -231,6 +236,7 @@ export class MessageAssembler {
         this.#inflater ??= new MessageInflater({
           noContextTakeover: this.#deflate?.noContextTakeover ?? false,
           maxPayload: this.#maxPayload,
+          limiter: this.#inflateLimiter,
         });
         this.#inflater.begin(header.message === Opcode.Text);
       } else if (header.message === Opcode.Text) {

@@ -4,6 +4,7 @@
  */
 import zlib from 'node:zlib';
 import type { ExtensionOffer } from './http-types.js';
+import type { InflateLimiter } from './inflate-limiter.js';
 import { Utf8Validator } from './validation.js';
 import type { DeflateDirectionParams, NegotiatedDeflate } from './wire-events.js';
 
@@ -147,10 +148,18 @@ export class MessageInflater {
   #error: string | null = null;
   #done: ((result: InflateResult) => void) | null = null;
   #closed = false;
+  readonly #limiter: InflateLimiter | null;
+  /** zlib writes in order, one at a time, each holding a slot of the limiter while zlib works. */
+  #ops: Array<{ readonly data: Buffer; readonly gen: number; readonly after: (() => void) | null }> = [];
+  #opsBytes = 0;
+  #writing = false;
+  /** Bumped whenever the zlib stream is dropped: queued writes for the old one are void. */
+  #gen = 0;
 
-  constructor(options: { readonly noContextTakeover: boolean; readonly maxPayload: number }) {
+  constructor(options: { readonly noContextTakeover: boolean; readonly maxPayload: number; readonly limiter?: InflateLimiter | null }) {
     this.#noContextTakeover = options.noContextTakeover;
     this.#maxPayload = options.maxPayload;
+    this.#limiter = options.limiter ?? null;
   }
 
   /** Start a message; `text` asks for its UTF-8 validity. */
@@ -173,7 +182,7 @@ export class MessageInflater {
 
   /** Compressed bytes handed in and not yet taken by zlib (its input lags behind a fast sender). */
   get queuedBytes(): number {
-    return this.#batchLength + (this.#inflate?.writableLength ?? 0);
+    return this.#batchLength + this.#opsBytes + (this.#inflate?.writableLength ?? 0);
   }
 
   /** Compressed payload bytes of the current message (not modified, not kept). */
@@ -181,9 +190,7 @@ export class MessageInflater {
     if (this.#error !== null || this.#closed || piece.length === 0) return;
     this.#batch.push(piece);
     this.#batchLength += piece.length;
-    if (this.#batchLength >= WRITE_BATCH) {
-      this.#stream().write(this.#takeBatch(null));
-    }
+    if (this.#batchLength >= WRITE_BATCH) this.#write(this.#takeBatch(null), null);
   }
 
   #takeBatch(tail: Buffer | null): Buffer {
@@ -202,16 +209,57 @@ export class MessageInflater {
       queueMicrotask(() => this.#settle());
       return;
     }
-    const inflate = this.#stream();
     // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of the message."
     // zlib's inflate "always flushes as much output as possible" (zlib.h), so the write's callback
     // comes after all of this message's output: no separate flush round trip is needed.
-    inflate.write(this.#takeBatch(TRAILER), () => {
-      if (inflate !== this.#inflate) return;
+    this.#write(this.#takeBatch(TRAILER), () => {
       // A DEFLATE block with BFINAL set (RFC 7692 §7.2.3.4) ended the zlib stream: later messages need a new one.
-      if (inflate.readableEnded) this.#drop();
+      if (this.#inflate?.readableEnded) this.#drop();
       this.#settle();
     });
+  }
+
+  /** Queue a zlib write; `after` runs once zlib has taken it (and everything before it). */
+  #write(data: Buffer, after: (() => void) | null): void {
+    this.#ops.push({ data, gen: this.#gen, after });
+    this.#opsBytes += data.length;
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#writing || this.#ops.length === 0) return;
+    this.#writing = true;
+    const start = (): void => {
+      const op = this.#ops.shift()!;
+      this.#opsBytes -= op.data.length;
+      if (this.#closed || op.gen !== this.#gen || this.#error !== null) {
+        // The stream it was for is gone (an error, a cut-off message, the connection's end).
+        this.#doneWriting();
+        return;
+      }
+      const inflate = this.#stream();
+      let released = false;
+      const finished = (): void => {
+        if (released) return;
+        released = true;
+        this.#doneWriting();
+        if (inflate === this.#inflate && op.after) op.after();
+      };
+      this.#releaseInFlight = finished;
+      inflate.write(op.data, finished);
+    };
+    if (this.#limiter) this.#limiter.acquire(start);
+    else start();
+  }
+
+  /** Releases the slot of the write in flight, if any, and goes on with the next write. */
+  #releaseInFlight: (() => void) | null = null;
+
+  #doneWriting(): void {
+    this.#releaseInFlight = null;
+    this.#writing = false;
+    this.#limiter?.release();
+    if (this.#ops.length > 0) queueMicrotask(() => this.#pump());
   }
 
   /** Forget the message in progress (it was cut off); the next one starts from a fresh context. */
@@ -220,6 +268,11 @@ export class MessageInflater {
     this.#batch = [];
     this.#batchLength = 0;
     this.#drop();
+  }
+
+  /** zlib writes queued or in flight (for tests of the limiter). */
+  get busy(): boolean {
+    return this.#writing || this.#ops.length > 0;
   }
 
   /** Release the inflater. */
@@ -268,9 +321,14 @@ export class MessageInflater {
   }
 
   #drop(): void {
+    this.#gen++;
     const inflate = this.#inflate;
-    if (!inflate) return;
     this.#inflate = null;
+    // A write in flight on the dropped stream may never call back: give its slot back now (its
+    // `after` does not run: the stream it was for is gone).
+    const inFlight = this.#releaseInFlight;
+    if (inFlight) inFlight();
+    if (!inflate) return;
     inflate.removeAllListeners('data');
     // Keep one error listener: a late error from a dropped stream must not become an uncaught exception.
     inflate.removeAllListeners('error');

@@ -77,6 +77,12 @@ export interface UpgradeConnectionOptions {
    * inside TLS. `t` never goes back: bytes read before the connection's `open` are stamped at start().
    */
   readonly onHandshakeBytes?: HandshakeBytesHook;
+  /**
+   * More options for the upstream request, applied last (forward mode: its TLS trust as a
+   * `secureContext`, no SNI for an IP, an `agent` handing over a socket dialed through
+   * --upstream-proxy or logging TLS keys).
+   */
+  readonly dialOptions?: https.RequestOptions;
 }
 
 export class UpgradeConnection {
@@ -176,6 +182,7 @@ export class UpgradeConnection {
         setHost: false,
         agent: false,
         ...(o.upstream.tls ? { rejectUnauthorized: o.verifyTls, ...tls } : {}),
+        ...o.dialOptions,
       });
     } catch (error) {
       // A header Node will not write (its checks differ from its parser's): nothing was sent.

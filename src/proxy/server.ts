@@ -16,6 +16,9 @@ import { preciseNow, Session } from '../session/session.js';
 import { ClientHeadTap } from './client-head-tap.js';
 import { UpgradeConnection } from './connection.js';
 import type { GateSetup } from '../gate/gate-setup.js';
+import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter } from '../protocol/inflate-limiter.js';
+import { keylogAgent as keylogAgentFor } from './forward/dialer.js';
+import type { Keylog } from './forward/keylog.js';
 import { writeStatus } from './refusal.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, upstreamPath, webSocketUrl, type DialProgress } from './upstream.js';
 
@@ -43,12 +46,16 @@ export interface ProxyOptions {
   readonly upstreamTimeoutMs?: number;
   /** `--rules`, `--script`, `--fault`, breakpoints: what may act on the traffic; null or absent: nothing does. */
   readonly gate?: GateSetup | null;
+  /** Inflates running at once across all connections (default DEFAULT_INFLATE_CONCURRENCY). */
+  readonly inflateConcurrency?: number;
   /** How long a client may take to send a request head; default DEFAULT_HEADERS_TIMEOUT_MS. */
   readonly headersTimeoutMs?: number;
   /** How long a plain request may take to arrive, body included; default DEFAULT_REQUEST_TIMEOUT_MS. */
   readonly requestTimeoutMs?: number;
   /** How often those two are checked; default DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS. */
   readonly connectionsCheckingIntervalMs?: number;
+  /** `--keylog`: the upstream leg's TLS secrets (the client leg is plain in reverse mode). */
+  readonly keylog?: Keylog | null;
 }
 
 export interface RunningProxy {
@@ -73,6 +80,8 @@ interface WebContext {
 }
 
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  // One bound on concurrent inflates for every connection of this proxy (inflate-limiter.ts).
+  const inflateLimiter = new InflateLimiter(options.inflateConcurrency ?? DEFAULT_INFLATE_CONCURRENCY);
   const upstream = describeUpstream(options.upstream);
   const redactor = new Redactor(options.redact);
   const timeoutMs = options.upstreamTimeoutMs ?? 10_000;
@@ -94,9 +103,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   // http-proxy emits 'error' only when a call has no callback; every call here has one, but an
   // EventEmitter 'error' without a listener would take the process down.
   proxy.on('error', () => {});
+  const keylogAgent = upstream.tls && options.keylog ? keylogAgentFor(options.keylog) : null;
   const tlsOptions = {
     secure: !options.insecure,
     ...(upstream.servername !== null ? { ssl: { servername: upstream.servername } } : {}),
+    ...(keylogAgent ? { agent: keylogAgent } : {}),
   };
 
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
@@ -200,7 +211,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       return;
     }
     const conn = nextConn++;
-    const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor });
+    const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor, inflateLimiter });
     session.open(`${formatHost(socket.remoteAddress ?? '?')}:${socket.remotePort ?? 0}`, webSocketUrl(upstream, path));
     const requestHeaders = pairHeaders(req.rawHeaders);
     const ctx = { conn, target: req.url ?? '/' };
@@ -259,6 +270,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       changed: !sameHeaders(requestHeaders, forwarded),
       timeoutMs,
       verifyTls: !options.insecure,
+      ...(keylogAgent ? { dialOptions: { agent: keylogAgent } } : {}),
       maxPayload: options.maxPayload,
       throttled: () => throttled,
       requestHead,
@@ -339,7 +351,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 }
 
 /** Why frametap will not relay this upgrade request (answered 400 before the upstream is contacted), or null. */
-function refuseUpgrade(req: http.IncomingMessage): string | null {
+export function refuseUpgrade(req: http.IncomingMessage): string | null {
   // http-proxy silently destroyed a non-GET upgrade or one for another protocol: answer them.
   // RFC 6455 §4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
   if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
@@ -371,7 +383,7 @@ function hostCount(req: http.IncomingMessage): number {
 }
 
 /** The answer to a request Node's HTTP server could not take (`clientError`). */
-function clientErrorAnswer(code: string | undefined): readonly [number, string, string] {
+export function clientErrorAnswer(code: string | undefined): readonly [number, string, string] {
   // Node's headersTimeout / requestTimeout (RFC 9110 §15.5.9).
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', 'the request did not arrive in time'];
   // RFC 6585 §5, as Node's own default answer does.

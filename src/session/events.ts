@@ -148,7 +148,8 @@ export interface ViolationEvent extends Base {
   readonly offset?: number;
 }
 
-export type ErrorStage = 'listen' | 'upstream-connect' | 'upstream-tls' | 'handshake' | 'relay' | 'capture';
+/** `reassembly`: reading a packet capture, a TCP stream of the connection had a hole (docs/capture-format-notes.md). */
+export type ErrorStage = 'listen' | 'upstream-connect' | 'upstream-tls' | 'handshake' | 'relay' | 'capture' | 'reassembly';
 
 /** Something failed that was not the peers' protocol. */
 export interface ErrorEvent {

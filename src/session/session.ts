@@ -4,6 +4,7 @@
  * socket: the proxy's tee hands it a read-only copy of each chunk after relaying it.
  */
 import { DirectionInspector } from '../protocol/direction-inspector.js';
+import type { InflateLimiter } from '../protocol/inflate-limiter.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { NegotiatedDeflate, WireEvent, WireFrame } from '../protocol/wire-events.js';
@@ -37,6 +38,8 @@ export interface SessionOptions {
   /** Bytes kept per frame and per message (`--max-payload`). */
   readonly maxPayload: number;
   readonly redactor?: Redactor;
+  /** Shared bound on concurrent inflates across the proxy's connections (none: unbounded). */
+  readonly inflateLimiter?: InflateLimiter | null;
   /** Clock for events not stamped by the inspector (open, handshake, error, end). */
   readonly now?: () => number;
 }
@@ -110,6 +113,7 @@ export class Session {
   readonly #maxPayload: number;
   readonly #redactor: Redactor;
   readonly #now: () => number;
+  readonly #inflateLimiter: InflateLimiter | null;
   #openedAt = 0;
   #upgraded = false;
   #handshook = false;
@@ -133,6 +137,7 @@ export class Session {
     this.#maxPayload = options.maxPayload;
     this.#redactor = options.redactor ?? new Redactor([]);
     this.#now = options.now ?? preciseNow;
+    this.#inflateLimiter = options.inflateLimiter ?? null;
   }
 
   get upgraded(): boolean {
@@ -365,6 +370,7 @@ export class Session {
       from,
       maxPayload: this.#maxPayload,
       deflate,
+      inflateLimiter: this.#inflateLimiter,
       onEvent: (event: WireEvent) => {
         dir.tap?.event(event);
         this.#onWire(dir, event);

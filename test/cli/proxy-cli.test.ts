@@ -162,7 +162,9 @@ describe.concurrent('usage errors: one line on stderr, exit 2', () => {
     ['an unknown flag', ['-u', 'ws://127.0.0.1:9', '--bogus'], /Unknown option '--bogus'/],
     ['a bad URL', ['proxy', '-u', 'ftp://127.0.0.1/'], /bad upstream URL 'ftp:\/\/127\.0\.0\.1\/'/],
     ['a bad port', ['-u', 'ws://127.0.0.1:9', '-l', '127.0.0.1:70000'], /bad listen address '127\.0\.0\.1:70000'/],
-    ['a missing -u', ['-l', '0'], /missing -u URL/],
+    ['forward mode (no -u) on a non-loopback address without --allow-remote', ['-l', '0.0.0.0:0'], /without --allow-remote/],
+    ['an unscoped -H in forward mode', ['-l', '0', '-H', 'Authorization: Bearer x'], /needs a host scope/],
+    ['a forward-mode flag with -u', ['-u', 'ws://127.0.0.1:9', '--ignore-hosts', '*.test'], /--ignore-hosts applies to forward mode only/],
     ['a bad -H', ['-u', 'ws://127.0.0.1:9', '-H', 'no colon here'], /bad -H 'no colon here'/],
   ];
   for (const [what, args, pattern] of cases) {

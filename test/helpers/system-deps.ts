@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { it } from 'vitest';
 
-export const INSTALL_LINE = 'apt-get install -y chromium tmux';
+export const INSTALL_LINE = 'apt-get install -y chromium tmux tshark';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -38,14 +38,24 @@ export function hasTmux(): boolean {
   }
 }
 
+/** tshark and dumpcap come with Debian's tshark package. */
+export function hasTool(name: 'tshark' | 'dumpcap'): boolean {
+  try {
+    execFileSync(name, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const noticed = new Set<string>();
 
 /**
  * `it` when the package is there; otherwise an `it` that fails under CI=true and is skipped with a
  * one-line notice elsewhere.
  */
-export function itWith(pkg: 'chromium' | 'tmux'): typeof it {
-  const present = pkg === 'chromium' ? hasChromium() : hasTmux();
+export function itWith(pkg: 'chromium' | 'tmux' | 'tshark' | 'dumpcap'): typeof it {
+  const present = pkg === 'chromium' ? hasChromium() : pkg === 'tmux' ? hasTmux() : hasTool(pkg);
   if (present) return it;
   if (process.env.CI === 'true') {
     return ((name: string) =>

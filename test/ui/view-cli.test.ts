@@ -31,7 +31,7 @@ describe('frametap view (no terminal)', () => {
   it('a missing file is a usage error naming it', async () => {
     const r = await frametap(['view', 'no/such/capture.jsonl', '--ui', 'log']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe("frametap: cannot read 'no/such/capture.jsonl': no such file; expected a frametap capture (.jsonl) or a HAR");
+    expect(r.stderr.trim()).toBe("frametap: cannot read 'no/such/capture.jsonl': no such file; expected a frametap capture (.jsonl, .pcapng), a HAR, or a pcap/pcapng");
   });
 
   it('--ui jsonl prints the capture events back unchanged', async () => {

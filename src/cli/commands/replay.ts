@@ -28,7 +28,7 @@ export const HELP = `usage: frametap replay FILE [-u URL] [--conn N|all] [--pace
 Connects to URL as the captured client did (same path, query, subprotocol, headers; permessage-deflate
 offered when the capture negotiated it), sends the captured client side (messages fragmented and
 compressed as captured, pings, the close) and records what the server answers. FILE is a capture
-(.jsonl) or a HAR.
+(.jsonl or .pcapng), a HAR, or a pcap / pcapng of ws:// traffic another tool recorded.
 
   -u, --upstream URL   server to replay against (default: the capture's upstream)
       --conn N|all     connection to replay (default: the first); all: every one, concurrently

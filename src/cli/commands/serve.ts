@@ -14,10 +14,11 @@ import { hostPort, runLive } from '../live.js';
 
 export const HELP = `usage: frametap serve FILE [-l [HOST:]PORT] [--conn N] [-w FILE] [--ui MODE]
 
-A mock upstream built from a capture (.jsonl) or a HAR: every client that connects gets the captured
-handshake answer (or refusal), then the captured server messages, each batch once the client message
-that preceded it in the capture arrives, with the captured spacing inside a batch, then the captured
-close (or a 1006 drop). A client message that differs from the captured one is logged; play goes on.
+A mock upstream built from a capture (.jsonl, .pcapng, or a pcap / pcapng of ws:// traffic another
+tool recorded) or a HAR: every client that connects gets the captured handshake answer (or
+refusal), then the captured server messages, each batch once the client message that preceded it
+in the capture arrives, with the captured spacing inside a batch, then the captured close (or a
+1006 drop). A client message that differs from the captured one is logged; play goes on.
 Plain HTTP requests get 404.
 
   -l, --listen [HOST:]PORT  where to listen (default 127.0.0.1:9001; port 0 picks a free port)

@@ -7,14 +7,15 @@ import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
 import type { AppViewOptions } from '../../appproto/connection-app.js';
 import { captureHeader } from '../../capture/header.js';
-import { parseFlags, parseUi, requireTerminal, fileArgument } from '../args.js';
+import { parseFlags, parseUi, requireTerminal, fileArgument, type UiMode } from '../args.js';
 import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 
 export const HELP = `usage: frametap view FILE [--ui MODE] [--view NAME] [--pair PATH] [--pair-timeout SECS]
                      [--proto FILE --proto-type NAME]
 
-Shows a recorded session: a frametap capture (.jsonl, from -w) or a HAR with WebSocket messages
-(Chrome DevTools "Save all as HAR", Playwright recordHar). A HAR has messages only, no frames.
+Shows a recorded session: a frametap capture (.jsonl or .pcapng, from -w), a HAR with WebSocket
+messages (Chrome DevTools "Save all as HAR", Playwright recordHar; messages only, no frames), or a
+pcap / pcapng of plain ws:// traffic recorded by tcpdump, dumpcap or Wireshark.
 
       --ui MODE   tui (the dashboard; default on a terminal), log (one line per event; default
                   otherwise), jsonl (the events as capture lines on stdout), none
@@ -37,7 +38,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const file = fileArgument('view', positionals, 'the capture (.jsonl) or HAR to show');
+  const file = fileArgument('view', positionals, 'the capture (.jsonl, .pcapng, .pcap) or HAR to show');
   const ui = parseUi(values.ui);
   requireTerminal(ui);
   const app = await parseAppFlags(values);
@@ -52,6 +53,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     await printCapture(file, { ui, onWarning, app });
     return 0;
   }
+  if (ui !== 'tui' && format === 'packets') return viewPacketsStreaming(file, ui, onWarning, app);
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -81,6 +83,40 @@ export async function run(argv: readonly string[]): Promise<number> {
   const outputs = await openOutputs({ bus, ui, write: null, header, app });
   try {
     for (const event of loaded.events) bus.publish(event);
+  } finally {
+    await outputs.close();
+  }
+  return 0;
+}
+
+/**
+ * A pcap / pcapng file printed (`--ui log|jsonl|none`) as it is read: events go out as the packets
+ * are replayed, so a file of any size is shown with flat memory.
+ */
+async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, onWarning: (m: string) => void, app: AppViewOptions | null): Promise<number> {
+  const { replayPacketFile, peekPacketHeader } = await import('../../pcap/read-file.js');
+  const { openOutputs } = await import('../outputs.js');
+  const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
+  const bus = new EventBus();
+  const outputs = await openOutputs({ bus, ui, write: null, header, app });
+  // The output's backpressure pauses the reading: memory stays flat whatever the file's size.
+  let drained: Promise<void> | null = null;
+  let release: () => void = () => {};
+  outputs.onPressure((high) => {
+    if (high && drained === null) drained = new Promise<void>((resolve) => (release = resolve));
+    if (!high && drained !== null) {
+      drained = null;
+      release();
+    }
+  });
+  try {
+    await replayPacketFile(file, bus, {
+      onWarning,
+      ready: async () => {
+        await drained;
+        if (process.stdout.writableNeedDrain) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+      },
+    });
   } finally {
     await outputs.close();
   }

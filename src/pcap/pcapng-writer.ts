@@ -1,0 +1,286 @@
+/**
+ * The pcapng capture sink (`-w FILE.pcapng`, `-w -`; capture-format.md "pcapng captures"). The
+ * recorder encodes blocks into its arena as events arrive; once per turn of the event loop the
+ * arena goes to the file in one write, one write in flight at a time. Like the JSON Lines writer,
+ * it never drops: past the high-water mark it asks its owner to slow the relay (`onPressure`).
+ * Blocks are written whole and in order, so after a crash or `kill -9` every complete block reads.
+ */
+import * as fs from 'node:fs';
+import { fileErrorReason, openCaptureFile, removeUnstartedCapture, writeAllSync } from '../capture/capture-file.js';
+import { UsageError } from '../errors.js';
+import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
+import { PcapngRecorder } from './pcapng-recorder.js';
+
+export interface PcapngWriterOptions {
+  /** Bytes waiting above which `onPressure(true)` fires (default 8 MiB). */
+  readonly highWaterMark?: number;
+  /** Bytes waiting below which `onPressure(false)` fires again (default 1 MiB). */
+  readonly lowWaterMark?: number;
+  readonly warn?: (line: string) => void;
+  readonly redact?: readonly string[];
+  readonly maxPayload: number;
+  /**
+   * `--max-capture` in bytes: past it the WebSocket traffic (packets after each handshake) is no
+   * longer written; heads, frametap's records and each leg's FIN/RST still are (cli.md).
+   */
+  readonly maxCapture?: number | null;
+}
+
+/** A pcapng file opened (mode 0600) whose first blocks are not written yet. */
+export interface PreparedPcapng {
+  readonly path: string;
+  start(header: CaptureHeader, options: PcapngWriterOptions): PcapngWriter;
+  abandon(): void;
+}
+
+const PREPARED = new WeakSet<object>();
+
+interface Target {
+  readonly name: string;
+  write(chunk: Buffer, done: (error: Error | null) => void): void;
+  close(): void;
+}
+
+export class PcapngWriter {
+  /** The file, null for a stream (`-w -`). */
+  readonly path: string | null;
+  readonly #recorder: PcapngRecorder;
+  readonly #target: Target;
+  readonly #high: number;
+  readonly #low: number;
+  readonly #warn: (line: string) => void;
+  #inFlightBytes = 0;
+  #inFlight = false;
+  #scheduled = false;
+  #pressure = false;
+  #pressureReported = false;
+  #failed = false;
+  #closed = false;
+  #closeWaiters: (() => void)[] = [];
+  /** Bytes handed to the output so far (the header blocks included). */
+  #written = 0;
+  readonly #maxCapture: number | null;
+  #limitReached = false;
+  #pressureListeners: ((high: boolean) => void)[] = [];
+  #problemListeners: ((event: ErrorEvent) => void)[] = [];
+
+  private constructor(path: string | null, target: Target, recorder: PcapngRecorder, options: PcapngWriterOptions) {
+    this.path = path;
+    this.#target = target;
+    this.#recorder = recorder;
+    this.#high = options.highWaterMark ?? 8 * 1024 * 1024;
+    this.#low = Math.min(options.lowWaterMark ?? 1024 * 1024, this.#high);
+    this.#warn = options.warn ?? ((line) => process.stderr.write(`frametap: ${line}\n`));
+    this.#maxCapture = options.maxCapture ?? null;
+  }
+
+  /** Opens (replaces, mode 0600, links not followed) FILE now, so an unwritable path is a usage error before listening. */
+  static prepare(path: string): PreparedPcapng {
+    const fd = openCaptureFile(path);
+    let used = false;
+    const prepared: PreparedPcapng = {
+      path,
+      start(header, options) {
+        if (used) throw new Error('frametap internal error: a prepared capture was started twice');
+        used = true;
+        const recorder = new PcapngRecorder({ header, maxPayload: options.maxPayload, ...(options.redact ? { redact: options.redact } : {}) });
+        try {
+          writeAllSync(fd, recorder.arena.take());
+        } catch (error) {
+          fs.closeSync(fd);
+          throw new UsageError(`cannot write capture file '${path}': ${fileErrorReason(error)}`);
+        }
+        return new PcapngWriter(path, fileTarget(path, fd), recorder, options);
+      },
+      abandon() {
+        if (used) return;
+        used = true;
+        fs.closeSync(fd);
+        removeUnstartedCapture(path);
+      },
+    };
+    PREPARED.add(prepared);
+    return prepared;
+  }
+
+  /** Whether `value` came from `prepare` (so a caller holding either kind can tell). */
+  static isPrepared(value: object): value is PreparedPcapng {
+    return PREPARED.has(value);
+  }
+
+  /** The same blocks on a stream (`-w -` to stdout); the stream is not ended on close. */
+  static toStream(stream: NodeJS.WritableStream, header: CaptureHeader, options: PcapngWriterOptions): PcapngWriter {
+    const recorder = new PcapngRecorder({ header, maxPayload: options.maxPayload, ...(options.redact ? { redact: options.redact } : {}) });
+    const target = streamTarget(stream);
+    stream.write(recorder.arena.take());
+    return new PcapngWriter(null, target, recorder, options);
+  }
+
+  /** One event of the bus (subscribe with RECORDED_TYPES). Never throws. */
+  write(event: SessionEvent): void {
+    if (this.#failed || this.#closed) return;
+    if (this.#maxCapture !== null && this.#written + this.#recorder.arena.length >= this.#maxCapture && this.#recorder.isTraffic(event)) {
+      if (!this.#limitReached) {
+        this.#limitReached = true;
+        const detail = `the capture reached --max-capture ${this.#maxCapture} bytes: WebSocket packets are no longer written (handshakes, frametap's records and each connection's end still are); the relay goes on`;
+        this.#warn(detail);
+        this.#problem(detail, undefined);
+      }
+      return;
+    }
+    this.#recorder.record(event);
+    if (!this.#pressure && this.pendingBytes > this.#high) this.#setPressure(true);
+    this.#schedule();
+  }
+
+  /** Bytes waiting to be written (queued and in flight). */
+  get pendingBytes(): number {
+    return this.#recorder.arena.length + this.#inFlightBytes;
+  }
+
+  onPressure(cb: (high: boolean) => void): () => void {
+    this.#pressureListeners = [...this.#pressureListeners, cb];
+    return () => {
+      this.#pressureListeners = this.#pressureListeners.filter((l) => l !== cb);
+    };
+  }
+
+  onProblem(cb: (event: ErrorEvent) => void): () => void {
+    this.#problemListeners = [...this.#problemListeners, cb];
+    return () => {
+      this.#problemListeners = this.#problemListeners.filter((l) => l !== cb);
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return new Promise<void>((resolve) => {
+      this.#closeWaiters.push(resolve);
+      this.#maybeFinish();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#scheduled || this.#failed) return;
+    this.#scheduled = true;
+    // Everything recorded in this turn of the event loop goes out in one write.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#inFlight || this.#failed || this.#recorder.arena.length === 0) {
+      this.#maybeFinish();
+      return;
+    }
+    const chunk = this.#recorder.arena.take();
+    this.#inFlight = true;
+    this.#inFlightBytes = chunk.length;
+    this.#written += chunk.length;
+    this.#target.write(chunk, (error) => {
+      this.#inFlight = false;
+      this.#inFlightBytes = 0;
+      // A stream may still hold the bytes after its callback (a pipe's buffer): reuse only a file's.
+      if (this.path !== null) this.#recorder.arena.recycle(chunk);
+      if (error) {
+        this.#fail(error);
+        return;
+      }
+      if (this.#pressure && this.pendingBytes <= this.#low) this.#setPressure(false);
+      if (this.#recorder.arena.length > 0) this.#flush();
+      else this.#maybeFinish();
+    });
+  }
+
+  #setPressure(high: boolean): void {
+    this.#pressure = high;
+    if (high && !this.#pressureReported) {
+      this.#pressureReported = true;
+      const detail = `the ${this.#target.name} cannot keep up with the traffic: slowing the relay until it catches up (nothing is dropped)`;
+      this.#warn(detail);
+      this.#problem(detail, undefined);
+    }
+    for (const l of this.#pressureListeners) l(high);
+  }
+
+  #fail(error: Error): void {
+    this.#failed = true;
+    this.#recorder.arena.take();
+    const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${fileErrorReason(error)}`;
+    this.#warn(detail);
+    if (this.#pressure) this.#setPressure(false);
+    this.#problem(detail, (error as NodeJS.ErrnoException).code);
+    this.#maybeFinish();
+  }
+
+  #problem(detail: string, code: string | undefined): void {
+    const t = performance.timeOrigin + performance.now();
+    const event: ErrorEvent = code ? { type: 'error', t, stage: 'capture', code, detail } : { type: 'error', t, stage: 'capture', detail };
+    for (const l of this.#problemListeners) l(event);
+  }
+
+  #maybeFinish(): void {
+    if (!this.#closed || this.#inFlight || this.#scheduled) return;
+    if (this.#recorder.arena.length > 0 && !this.#failed) {
+      this.#flush();
+      return;
+    }
+    const waiters = this.#closeWaiters;
+    if (waiters.length === 0) return;
+    this.#closeWaiters = [];
+    this.#target.close();
+    for (const w of waiters) w();
+  }
+}
+
+function fileTarget(path: string, fd: number): Target {
+  let closed = false;
+  return {
+    name: `capture file ${path}`,
+    write(chunk, done) {
+      const rest = (buf: Buffer): void => {
+        fs.write(fd, buf, 0, buf.length, null, (error, written) => {
+          if (error) done(error);
+          else if (written < buf.length) rest(buf.subarray(written));
+          else done(null);
+        });
+      };
+      rest(chunk);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      fs.close(fd, () => {});
+    },
+  };
+}
+
+function streamTarget(stream: NodeJS.WritableStream): Target {
+  let failure: Error | null = null;
+  let pending: ((error: Error | null) => void) | null = null;
+  // EPIPE arrives as an 'error' event: fail the sink, never crash the process.
+  stream.on('error', (error: Error) => {
+    failure = error;
+    const p = pending;
+    pending = null;
+    p?.(error);
+  });
+  return {
+    name: 'pcapng output',
+    write(chunk, done) {
+      if (failure) {
+        done(failure);
+        return;
+      }
+      pending = done;
+      stream.write(chunk, (error?: Error | null) => {
+        if (pending !== done) return;
+        pending = null;
+        done(error ?? null);
+      });
+    },
+    close() {},
+  };
+}
