@@ -6,6 +6,8 @@
  *   frametap        the real CLI: `frametap -u … -l 127.0.0.1:0 --ui none`
  *   frametap -w     the same with `-w FILE` (the JSONL capture written to a temp file)
  *   frametap -w .pcapng  the same with `-w cap.pcapng` (packets; issue 14's goal: ≥ 0.85× bare)
+ *   inspect→discard every event built and given to a sink that drops it (FRAMETAP_BENCH_DISCARD=1)
+ *   --ui tui        the dashboard in a real terminal (tmux, 200×50), no -w
  *   frametap --rules  a rule that matches nothing on the client direction (issue 13: that
  *                   direction is gated, message by message after decoding; goal ≥ 0.8× bare at 4 KiB)
  * It prints round-trip messages/s, the ratio to direct and to bare, and the relay process's CPU
@@ -106,6 +108,61 @@ async function spawnRelay(name: string, args: readonly string[], pattern: RegExp
   };
 }
 
+/** A free port on 127.0.0.1 (for the dashboard, which prints no listening line: it owns the terminal). */
+async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/**
+ * The dashboard (`--ui tui`, no -w) in a real terminal: a detached tmux session of 200×50. Its
+ * relay CPU is the frametap process's (the pane's). Needs tmux; skipped without it.
+ */
+async function spawnDashboard(name: string, cli: string, upstream: string): Promise<Relay | null> {
+  try {
+    execFileSync('tmux', ['-V']);
+  } catch {
+    process.stderr.write('relay: tmux not found, the dashboard target is skipped (apt-get install -y tmux)\n');
+    return null;
+  }
+  const port = await freePort();
+  const socket = `frametap-bench-${process.pid}`;
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
+  tmux('new-session', '-d', '-s', 'bench', '-x', '200', '-y', '50', `exec ${process.execPath} ${cli} -u ${upstream} -l 127.0.0.1:${port} --ui tui`);
+  const pid = Number(tmux('list-panes', '-t', 'bench', '-F', '#{pane_pid}').trim());
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      ws.once('open', () => {
+        ws.terminate();
+        resolve(true);
+      });
+      ws.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`${name}: the dashboard did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name,
+    url: `ws://127.0.0.1:${port}`,
+    pid,
+    async stop() {
+      try {
+        tmux('send-keys', '-t', 'bench', 'q');
+        await new Promise((r) => setTimeout(r, 1000));
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
 /** Child mode: a bare http-proxy `ws()` relay to `upstream`, nothing attached. */
 async function serveBare(upstream: string): Promise<void> {
   const target = new URL(upstream.replace(/^ws/, 'http'));
@@ -191,6 +248,12 @@ export async function main(argv: readonly string[] = []): Promise<void> {
     await spawnRelay('frametap --ui none -w cap.pcapng', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'cap.pcapng')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
     await spawnRelay('frametap --rules (no match, client)', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '--rules', noMatch], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
   ];
+  // Every event built and handed to a sink that drops it: the cost of inspection itself.
+  process.env.FRAMETAP_BENCH_DISCARD = '1';
+  relays.push(await spawnRelay('frametap inspect→discard', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/));
+  delete process.env.FRAMETAP_BENCH_DISCARD;
+  const dashboard = await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url);
+  if (dashboard) relays.push(dashboard);
   const samples = new Map<string, Sample[]>();
   try {
     // Warm-up: JIT every path once, not measured.

@@ -65,11 +65,16 @@ export function undecodable(view: ViewName, reason: string): Undecodable {
   return { ok: false, view, summary: `undecodable: ${reason}`, reason };
 }
 
-/** Thrown inside decoders to stop at the first problem; turned into Undecodable at their edge. */
-export class DecodeStop extends Error {
+/**
+ * Thrown inside decoders to stop at the first problem; turned into Undecodable at their edge. Not an
+ * Error: sniffing throws one for most payloads that are not what it tries (protobuf guesses nest), and
+ * an Error's stack trace made that the dashboard's largest cost (bench/relay.ts, `--ui tui`).
+ */
+export class DecodeStop {
+  /** The reason, under the name an Error would give it (for whoever reads `message`). */
+  readonly message: string;
   constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'DecodeStop';
+    this.message = reason;
   }
 }
 

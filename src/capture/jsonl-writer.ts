@@ -99,7 +99,8 @@ export class JsonlWriter {
     this.#nextOffset = headerBytes;
     this.#high = options.highWaterMark ?? DEFAULT_HIGH_WATER;
     this.#low = Math.min(options.lowWaterMark ?? DEFAULT_LOW_WATER, this.#high);
-    this.#warn = options.warn ?? ((line) => process.stderr.write(`frametap: ${line}\n`));
+    // Injected by the owner (the CLI passes its stderr channel); a sink writes to no stream itself.
+    this.#warn = options.warn ?? (() => {});
   }
 
   /**

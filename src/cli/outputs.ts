@@ -52,6 +52,8 @@ export interface OutputsOptions {
   readonly app?: AppViewOptions | null;
   /** Live traffic (event times are wall-clock): unanswered requests are reported on a timer. */
   readonly live?: boolean;
+  /** Where the sinks' one-line notices go (default: stderr, `frametap: ` first). */
+  readonly warn?: (line: string) => void;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
 }
@@ -69,12 +71,23 @@ export interface Outputs {
   close(): Promise<void>;
 }
 
+/** A one-line notice on stderr (the CLI's diagnostics channel). */
+export function stderrNotice(line: string): void {
+  process.stderr.write(`frametap: ${line}\n`);
+}
+
 export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const { bus, ui, header } = options;
+  // The sinks' one diagnostics channel: they never write to stderr themselves.
+  const warn = options.warn ?? stderrNotice;
   const stdout = options.stdout ?? process.stdout;
   const closers: (() => Promise<void> | void)[] = [];
   const writers: (JsonlWriter | PcapngWriter)[] = [];
   let tempDir: string | null = null;
+
+  // Benchmarks only (bench/relay.ts): a sink that takes every event and does nothing with it, so
+  // the whole inspection path runs with no output cost (`--ui none` alone skips decoding).
+  if (process.env.FRAMETAP_BENCH_DISCARD === '1') closers.push(bus.subscribe('bench discard', () => {}));
 
   const closeAll = async (): Promise<void> => {
     // Last opened, first closed: the dashboard goes before the writers flush.
@@ -87,14 +100,14 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     let writer: JsonlWriter | null = null;
     let packets: PcapngWriter | null = null;
     const w = options.write;
-    const recording = { maxPayload: options.recording?.maxPayload ?? DEFAULT_MAX_PAYLOAD, redact: options.recording?.redact ?? [], maxCapture: options.maxCapture ?? null };
+    const recording = { maxPayload: options.recording?.maxPayload ?? DEFAULT_MAX_PAYLOAD, redact: options.recording?.redact ?? [], maxCapture: options.maxCapture ?? null, warn };
     if (w !== null && typeof w === 'object' && 'stdout' in w) {
       if (w.stdout === 'pcapng') packets = PcapngWriter.toStream(stdout, header, recording);
-      else writer = JsonlWriter.toStream(stdout, header);
+      else writer = JsonlWriter.toStream(stdout, header, { warn });
     } else if (w !== null && typeof w === 'object' && isPreparedPcapng(w)) {
       packets = w.start(header, recording);
     } else if (w !== null) {
-      writer = typeof w === 'string' ? JsonlWriter.create(w, header) : w.start(header);
+      writer = typeof w === 'string' ? JsonlWriter.create(w, header, { warn }) : w.start(header, { warn });
     }
     if (packets) {
       writers.push(packets);
@@ -110,14 +123,14 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     if (writer === null && ui === 'tui') {
       // The dashboard keeps a bounded window in memory and reads older rows back from a capture.
       tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-'));
-      writer = JsonlWriter.create(path.join(tempDir, 'live.jsonl'), header);
+      writer = JsonlWriter.create(path.join(tempDir, 'live.jsonl'), header, { warn });
     }
     if (writer) {
       writers.push(writer);
       attach(bus, writer, 'capture writer', closers, options.maxCapture ? new CaptureLimit(options.maxCapture) : null);
     }
     if (ui === 'jsonl') {
-      const out = JsonlWriter.toStream(stdout, header);
+      const out = JsonlWriter.toStream(stdout, header, { warn });
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {

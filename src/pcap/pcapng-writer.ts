@@ -70,7 +70,8 @@ export class PcapngWriter {
     this.#recorder = recorder;
     this.#high = options.highWaterMark ?? 8 * 1024 * 1024;
     this.#low = Math.min(options.lowWaterMark ?? 1024 * 1024, this.#high);
-    this.#warn = options.warn ?? ((line) => process.stderr.write(`frametap: ${line}\n`));
+    // Injected by the owner (the CLI passes its stderr channel); a sink writes to no stream itself.
+    this.#warn = options.warn ?? (() => {});
     this.#maxCapture = options.maxCapture ?? null;
   }
 

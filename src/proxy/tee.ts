@@ -4,6 +4,7 @@
  * same chunk, read-only, to that direction's inspector). Nothing here waits for the inspector
  * (STYLE.md §5).
  */
+import { resetOrDestroy } from './reset.js';
 import type net from 'node:net';
 import type { Side, TcpEnd } from '../session/events.js';
 import { preciseNow, type DirectionSink } from '../session/session.js';
@@ -210,7 +211,7 @@ export class Tee {
     const socket = side === 'client' ? this.#client : this.#upstream;
     if (socket.destroyed) return;
     (side === 'client' ? this.#up : this.#down).cutByUs = true;
-    if (reset) socket.resetAndDestroy();
+    if (reset) resetOrDestroy(socket);
     else socket.destroy();
   }
 
@@ -227,7 +228,7 @@ export class Tee {
         reading.abort(preciseNow(), reading.cutByUs ? 'cut' : 'reset');
         if (!other.destroyed) {
           otherReading.cutByUs = true;
-          if (failure?.code === 'ECONNRESET') other.resetAndDestroy();
+          if (failure?.code === 'ECONNRESET') resetOrDestroy(other);
           else other.destroy();
         }
       }

@@ -6,7 +6,7 @@
 import { DirectionInspector } from '../protocol/direction-inspector.js';
 import type { InflateLimiter } from '../protocol/inflate-limiter.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
-import { CloseCode, Opcode } from '../protocol/constants.js';
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import type { NegotiatedDeflate, WireEvent, WireFrame } from '../protocol/wire-events.js';
 import type { GateIntercept } from '../gate/actions.js';
 import { interceptEvent } from '../gate/intercept-event.js';
@@ -366,9 +366,13 @@ export class Session {
 
   #inspector(from: Side, deflate: ConstructorParameters<typeof DirectionInspector>[0]['deflate']): DirectionInspector {
     const dir = from === 'client' ? this.#client : this.#server;
+    // Payload bytes are kept only for sinks that show them: with none (a pcapng recording, which
+    // has the bytes already, or `--ui none` counting ends) only what a close frame can carry is
+    // kept, for its code and reason; UTF-8 and inflate are still judged on every byte.
+    const payloads = this.#bus.wants('frame') || this.#bus.wants('message');
     return new DirectionInspector({
       from,
-      maxPayload: this.#maxPayload,
+      maxPayload: payloads ? this.#maxPayload : Math.min(this.#maxPayload, MAX_CONTROL_PAYLOAD),
       deflate,
       inflateLimiter: this.#inflateLimiter,
       onEvent: (event: WireEvent) => {

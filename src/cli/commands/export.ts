@@ -3,6 +3,7 @@
  * reads (JSON Lines, HAR, pcapng, pcap) written as a HAR 1.2 file the way Chrome DevTools writes
  * WebSocket traffic, as frametap's pcapng (for Wireshark), or as JSON Lines. Files mode 0600.
  */
+import { stderrNotice } from '../outputs.js';
 import { buildHar, writeHar } from '../../capture/har-export.js';
 import { UsageError } from '../../errors.js';
 import { loadCapture, type LoadedCapture } from '../../capture/load.js';
@@ -65,7 +66,7 @@ function exportHar(input: LoadedCapture, out: string): number {
 
 async function exportJsonl(input: LoadedCapture, header: CaptureHeader, out: string): Promise<number> {
   const { JsonlWriter } = await import('../../capture/jsonl-writer.js');
-  const writer = JsonlWriter.create(out, header);
+  const writer = JsonlWriter.create(out, header, { warn: stderrNotice });
   let n = 0;
   for (const event of input.events) {
     if (event.type === 'chunk') continue;
@@ -80,7 +81,7 @@ async function exportJsonl(input: LoadedCapture, header: CaptureHeader, out: str
 async function exportPcapng(input: LoadedCapture, header: CaptureHeader, out: string): Promise<number> {
   const { PcapngWriter } = await import('../../pcap/pcapng-writer.js');
   const { EventsToPcapng, describeNotes } = await import('../../pcap/events-to-pcapng.js');
-  const writer = PcapngWriter.prepare(out).start(header, { maxPayload: DEFAULT_MAX_PAYLOAD });
+  const writer = PcapngWriter.prepare(out).start(header, { maxPayload: DEFAULT_MAX_PAYLOAD, warn: stderrNotice });
   const rebuild = new EventsToPcapng({ record: (event) => writer.write(event) }, input.events);
   let n = 0;
   for (const event of input.events) {
