@@ -76,6 +76,26 @@ export class DirectionRelay {
 
   /** What the gate sends toward the receiver: original frames, or frames frametap made. */
   write(parts: readonly Buffer[]): void {
+    if (this.#batching) {
+      // Unchanged frames are consecutive views of the chunk they came in: joined back into one view,
+      // a chunk of unchanged messages leaves as one write, as it would without a gate.
+      const batch = this.#batch;
+      for (const p of parts) {
+        if (p.length === 0) continue;
+        const last = batch.length > 0 ? batch[batch.length - 1]! : null;
+        if (last !== null && last.buffer === p.buffer && last.byteOffset + last.length === p.byteOffset) {
+          batch[batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + p.length);
+        } else batch.push(p);
+      }
+      return;
+    }
+    this.#writeNow(parts);
+  }
+
+  #batching = false;
+  #batch: Buffer[] = [];
+
+  #writeNow(parts: readonly Buffer[]): void {
     const dst = this.#dst;
     if (dst.destroyed || dst.writableEnded) return;
     const cork = parts.length > 1;
@@ -91,6 +111,11 @@ export class DirectionRelay {
 
   /** The gate wrote everything of an ended stream: pass the half-close on. */
   endDestination(): void {
+    if (this.#batch.length > 0) {
+      const batch = this.#batch;
+      this.#batch = [];
+      this.#writeNow(batch);
+    }
     if (!this.#dst.destroyed) this.#dst.end();
   }
 
@@ -107,8 +132,7 @@ export class DirectionRelay {
     if (gate !== null) {
       // The gate decides what goes out (the chunk as it is while nothing applies). Corked: the
       // messages one chunk completes leave in one write (writev), not one syscall each.
-      const dst = this.#dst;
-      dst.cork();
+      this.#batching = true;
       try {
         gate.push(chunk, (c) => this.#sink.data(c, t));
       } catch (error) {
@@ -117,7 +141,13 @@ export class DirectionRelay {
         this.#gate = null;
         this.#onGateFailure(error);
       } finally {
-        dst.uncork();
+        // What this chunk completed leaves in one write (writev for several parts).
+        this.#batching = false;
+        const batch = this.#batch;
+        if (batch.length > 0) {
+          this.#batch = [];
+          this.#writeNow(batch);
+        }
       }
       return;
     }
