@@ -4,7 +4,7 @@
  * looks the key up in ui/keymap.ts for the current context, then runs the command here. Pure over
  * the view model and a small host interface, so commands are tested without a screen.
  */
-import type { Action, KeyMode } from './keymap.js';
+import { INTERCEPT_ACTIONS, type Action, type InterceptKeyAction, type KeyMode } from './keymap.js';
 import { DEFAULT_FILTER } from './store.js';
 import type { DashboardView } from './view.js';
 
@@ -30,7 +30,8 @@ export function keyContext(view: DashboardView): KeyMode {
 
 type Command = (host: CommandHost) => void;
 
-export const COMMANDS: Readonly<Record<Action, Command>> = {
+/** Commands of the view; the keys that act on live traffic are the dashboard's own (intercept-keys.ts). */
+export const COMMANDS: Readonly<Record<Exclude<Action, InterceptKeyAction>, Command>> = {
   up: ({ view }) => view.move(-1),
   down: ({ view }) => view.move(1),
   'page-up': ({ view }) => view.page(-1),
@@ -85,5 +86,6 @@ export const COMMANDS: Readonly<Record<Action, Command>> = {
 };
 
 export function runCommand(action: Action, host: CommandHost): void {
-  COMMANDS[action](host);
+  if (INTERCEPT_ACTIONS.has(action)) return;
+  COMMANDS[action as Exclude<Action, InterceptKeyAction>](host);
 }

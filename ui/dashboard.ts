@@ -10,8 +10,10 @@ import { readCaptureLines, readEventAt } from '../src/capture/jsonl-reader.js';
 import type { EventBus } from '../src/session/event-bus.js';
 import type { SessionEvent } from '../src/session/events.js';
 import { keyContext, runCommand, type CommandHost } from './commands.js';
-import { actionFor, helpLines, type KeyMode } from './keymap.js';
+import { actionFor, helpLines, INTERCEPT_ACTIONS, type InterceptKeyAction, type KeyMode } from './keymap.js';
 import { mouseCommand, type PaneBox } from './mouse.js';
+import { InterceptKeys } from './intercept-keys.js';
+import type { GateControl } from '../src/gate/gate-control.js';
 import { connectionLines } from './panes/connection-list.js';
 import { detailLines } from './panes/frame-detail.js';
 import { logLines, logTitle } from './panes/frame-log.js';
@@ -37,6 +39,8 @@ export interface DashboardOptions {
   readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;
   /** q / Ctrl-C: the caller stops the proxy, flushes and exits. */
   readonly onQuit: () => void;
+  /** Live: what the keys that act on traffic (b, a, A, e, d, i, K, P, X, I) drive. */
+  readonly control?: GateControl | null;
   /** App-protocol decoding (docs/app-protocols.md); null turns it off. */
   readonly app?: AppViewOptions | null;
 }
@@ -76,6 +80,7 @@ class BlessedDashboard implements Dashboard {
   #destroyed = false;
   #quitting = false;
   #terminalLost = false;
+  readonly #intercept: InterceptKeys | null;
 
   constructor(options: DashboardOptions) {
     this.#options = options;
@@ -93,6 +98,22 @@ class BlessedDashboard implements Dashboard {
     });
     this.#view = new DashboardView(this.#store);
     this.#screen = createScreen();
+    const screen = this.#screen;
+    this.#intercept = options.control
+      ? new InterceptKeys({
+          control: options.control,
+          onChange: () => this.#dirty(true),
+          // blessed's spawn hands the terminal to the child (normal buffer, cooked mode) and takes it back.
+          runEditor: (args) =>
+            new Promise<number>((resolve) => {
+              const child = screen.spawn('/bin/sh', [...args], {});
+              child.on('error', () => resolve(127));
+              child.on('exit', (code: number | null) => resolve(code ?? 1));
+            }),
+        })
+      : null;
+    // Holds and releases are intercept events: redraw the held summary when they come.
+    if (this.#intercept) this.#unsubscribe.push(options.bus.subscribe('dashboard-intercepts', (e) => e.type === 'intercept' && this.#dirty(true), ['intercept']));
     if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
     this.#unsubscribe.push(options.bus.subscribe('dashboard', (e) => this.#store.ingest(e)));
     this.#restoreStderr = holdStderr((text) => {
@@ -205,8 +226,12 @@ class BlessedDashboard implements Dashboard {
     this.#detail.show(detail.lines.slice(v.detailTop, v.detailTop + rows));
 
     const [first, second] = statusLines(v, this.#options, this.#status.inner.cols);
-    const prompt = this.#searchInput !== null ? `/${this.#searchInput}▏  (Enter search, Esc cancel)` : second;
-    this.#status.show([line(first, 'heading'), line(prompt, this.#searchInput !== null ? 'notice' : 'dim')]);
+    const ik = this.#intercept;
+    const asking = ik?.prompt ?? null;
+    const held = ik?.status() ?? null;
+    const prompt = this.#searchInput !== null ? `/${this.#searchInput}▏  (Enter search, Esc cancel)` : (asking ?? ik?.notice ?? held ?? second);
+    const notice = this.#searchInput !== null || asking !== null || (ik?.notice ?? null) !== null;
+    this.#status.show([line(held && !asking ? held : first, held && !asking ? 'notice' : 'heading'), line(prompt, notice ? 'notice' : 'dim')]);
 
     if (v.overlay !== null) {
       const mode: KeyMode = v.overlay === 'help' ? 'normal' : 'filter';
@@ -267,8 +292,21 @@ class BlessedDashboard implements Dashboard {
       this.#onSearchKey(ch, name);
       return;
     }
+    if (this.#intercept?.prompting) {
+      this.#intercept.key(name, ch);
+      this.#render();
+      return;
+    }
+    if (this.#intercept) this.#intercept.notice = null;
     const context = keyContext(this.#view);
     const action = actionFor(context, name) ?? (ch ? actionFor(context, ch) : undefined);
+    if (action && INTERCEPT_ACTIONS.has(action)) {
+      // Acting on live traffic (ui/intercept-keys.ts); a recorded capture has nothing to act on.
+      if (this.#intercept) this.#intercept.perform(action as InterceptKeyAction, this.#view.connection()?.id ?? null);
+      else this.#view.notice = 'acting on traffic needs the live proxy';
+      this.#render();
+      return;
+    }
     if (!action) return;
     runCommand(action, this.#host);
     this.#render();

@@ -30,7 +30,13 @@ export type Action =
   | 'filter-binary'
   | 'filter-control'
   | 'filter-ping'
-  | 'filter-reset';
+  | 'filter-reset'
+  | InterceptKeyAction;
+
+/** Keys that act on live traffic (ui/intercept-keys.ts); only in the live dashboard. */
+export type InterceptKeyAction = 'breakpoint' | 'forward' | 'forward-all' | 'edit' | 'drop' | 'inject' | 'kill' | 'ping' | 'cut' | 'intercept-off';
+
+export const INTERCEPT_ACTIONS: ReadonlySet<Action> = new Set<InterceptKeyAction>(['breakpoint', 'forward', 'forward-all', 'edit', 'drop', 'inject', 'kill', 'ping', 'cut', 'intercept-off']);
 
 /** The context a binding applies in: the dashboard, the filter menu, the help. */
 export type KeyMode = 'normal' | 'filter' | 'help';
@@ -66,6 +72,16 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)', hint: 'freeze' },
   { mode: 'normal', keys: ['?'], action: 'help', help: 'this help', hint: 'help' },
   { mode: 'normal', keys: ['escape'], action: 'close-overlay', help: 'close help / filter' },
+  { mode: 'normal', keys: ['b'], action: 'breakpoint', help: 'live: set a breakpoint (matching messages are held)' },
+  { mode: 'normal', keys: ['a'], action: 'forward', help: 'live: forward the held message' },
+  { mode: 'normal', keys: ['S-a', 'A'], action: 'forward-all', help: 'live: forward everything held' },
+  { mode: 'normal', keys: ['e'], action: 'edit', help: 'live: edit the held message in $EDITOR, then send it' },
+  { mode: 'normal', keys: ['d'], action: 'drop', help: 'live: drop the held message (asks first)' },
+  { mode: 'normal', keys: ['i'], action: 'inject', help: 'live: inject a message toward the client or the server' },
+  { mode: 'normal', keys: ['S-k', 'K'], action: 'kill', help: 'live: close the connection with a code and reason (asks first)' },
+  { mode: 'normal', keys: ['S-p', 'P'], action: 'ping', help: 'live: ping the client or the server' },
+  { mode: 'normal', keys: ['S-x', 'X'], action: 'cut', help: 'live: cut the TCP connection, a 1006 end (asks first)' },
+  { mode: 'normal', keys: ['S-i', 'I'], action: 'intercept-off', help: 'live: interception off (everything held goes on) / on' },
   { mode: 'normal', keys: ['q', 'C-c'], action: 'quit', help: 'quit (the capture is flushed)', hint: 'quit' },
   { mode: 'filter', keys: ['d'], action: 'filter-direction', help: 'direction: both / client / server' },
   { mode: 'filter', keys: ['t'], action: 'filter-text', help: 'show text frames/messages on/off' },

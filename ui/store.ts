@@ -205,6 +205,14 @@ export class DashboardStore {
         this.#append(c.logs.messages, cls, e);
         break;
       }
+      case 'intercept': {
+        // In both logs, whatever the kind filter says, like a violation.
+        const c = this.#conn(e.conn, e.t);
+        const cls = (e.from === 'server' ? C_SERVER : 0) | C_NOTICE;
+        this.#append(c.logs.frames, cls, e);
+        this.#append(c.logs.messages, cls, e);
+        break;
+      }
       case 'error': {
         if (e.conn === undefined) {
           this.errors.push(e);
@@ -462,6 +470,8 @@ export function searchableText(e: SessionEvent): string | null {
       return `${e.rule} ${e.detail}`;
     case 'error':
       return e.detail;
+    case 'intercept':
+      return `${e.action} ${e.by} ${e.name ?? ''} ${e.detail ?? ''}`;
     default:
       return null;
   }

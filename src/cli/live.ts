@@ -12,6 +12,7 @@ import { isLoopback, type CaptureTarget, type UiMode } from './args.js';
 import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
 import { captureHeader } from '../capture/header.js';
 import { openOutputs, type Outputs } from './outputs.js';
+import { GateControl } from '../gate/gate-control.js';
 import type { AppViewOptions } from '../appproto/connection-app.js';
 
 export interface LiveOptions {
@@ -103,7 +104,14 @@ export async function runLive(options: LiveOptions): Promise<number> {
         ? { maxPayload: options.proxy.forward.maxPayload, redact: options.proxy.forward.redact ?? [] }
         : { maxPayload: options.proxy.maxPayload, redact: options.proxy.redact ?? [] },
       maxCapture: options.maxCapture ?? null,
-      dashboard: { source: 'live', listen, upstream: upstream ?? 'forward proxy', onQuit: () => requestStop() },
+      dashboard: {
+        source: 'live',
+        listen,
+        upstream: upstream ?? 'forward proxy',
+        onQuit: () => requestStop(),
+        // The dashboard's breakpoints and actions work through the proxy's gate (issue 13).
+        control: options.ui === 'tui' && 'gate' in options.proxy && options.proxy.gate ? new GateControl(options.proxy.gate) : null,
+      },
       ...(options.app ? { app: options.app } : {}),
       live: true,
     });

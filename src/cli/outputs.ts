@@ -29,6 +29,8 @@ export interface DashboardSetup {
   readonly upstream: string | null;
   /** q / Ctrl-C in the dashboard. */
   readonly onQuit: () => void;
+  /** Live: the keys that act on traffic drive this. */
+  readonly control?: import('../gate/gate-control.js').GateControl | null;
 }
 
 export interface OutputsOptions {

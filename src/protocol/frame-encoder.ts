@@ -131,3 +131,64 @@ export class MessageCompressor {
     });
   }
 }
+
+/** The header fields of a conforming frame frametap sends (RFC 6455 §5.2), minimal length form. */
+export interface FrameHead {
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly opcode: number;
+  /** 4-byte masking key, or null for an unmasked frame. */
+  readonly mask: Uint8Array | null;
+  readonly length: number;
+}
+
+/** The header of one frame: 2 to 14 bytes, the length in its minimal form (RFC 6455 §5.2). */
+export function encodeFrameHeader(head: FrameHead): Buffer {
+  const { length, mask } = head;
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad frame length ${length}`);
+  if (mask !== null && mask.length !== 4) throw new RangeError('a masking key is 4 bytes');
+  const extended = length <= 125 ? 0 : length <= 0xffff ? 2 : 8;
+  const header = Buffer.allocUnsafe(2 + extended + (mask ? 4 : 0));
+  header[0] = (head.fin ? 0x80 : 0) | (head.rsv1 ? 0x40 : 0) | (head.opcode & 0x0f);
+  const maskBit = mask ? 0x80 : 0;
+  if (extended === 0) header[1] = maskBit | length;
+  else if (extended === 2) {
+    header[1] = maskBit | 126;
+    header.writeUInt16BE(length, 2);
+  } else {
+    header[1] = maskBit | 127;
+    header.writeBigUInt64BE(BigInt(length), 2);
+  }
+  if (mask) header.set(mask, 2 + extended);
+  return header;
+}
+
+/**
+ * One frame as the parts a socket write takes, `[header, payload]`, without concatenating (as ws's
+ * `Sender.frame`): a masked payload is masked into a new buffer (the caller's bytes are never
+ * changed), an unmasked one is the caller's own bytes.
+ */
+export function frameParts(payload: Uint8Array, head: Omit<FrameHead, 'length'>): [Buffer, Buffer] {
+  const header = encodeFrameHeader({ ...head, length: payload.length });
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+  if (head.mask === null) return [header, bytes];
+  return [header, maskedCopy(bytes, head.mask)];
+}
+
+/** `payload` XOR the masking key (RFC 6455 §5.3) into a new buffer. */
+export function maskedCopy(payload: Uint8Array, mask: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(payload.length);
+  const m0 = mask[0]!;
+  const m1 = mask[1]!;
+  const m2 = mask[2]!;
+  const m3 = mask[3]!;
+  let i = 0;
+  for (const end = payload.length - 3; i < end; i += 4) {
+    out[i] = payload[i]! ^ m0;
+    out[i + 1] = payload[i + 1]! ^ m1;
+    out[i + 2] = payload[i + 2]! ^ m2;
+    out[i + 3] = payload[i + 3]! ^ m3;
+  }
+  for (; i < payload.length; i++) out[i] = payload[i]! ^ mask[i & 3]!;
+  return out;
+}

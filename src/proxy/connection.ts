@@ -18,6 +18,9 @@ import { finalResponseHeadEnd } from './http-heads.js';
 import { closeWhenFlushed, writeBadGateway } from './refusal.js';
 import { Tee } from './tee.js';
 import { codedError, failureStage, flatHeaders, pairHeaders, type DialProgress, type Upstream } from './upstream.js';
+import { ConnectionGate } from '../gate/connection-gate.js';
+import type { ConnectionSetup } from '../gate/gate-setup.js';
+import type { GateLimits } from '../gate/direction-gate.js';
 
 type State = 'pending' | 'upgraded' | 'refused' | 'failed' | 'closed';
 
@@ -54,6 +57,14 @@ export interface UpgradeConnectionOptions {
   readonly maxPayload: number;
   /** Whether every relayed socket is paused for capture backpressure right now. */
   readonly throttled: () => boolean;
+  /** Rules, script, faults or breakpoints may act on this connection (issue 13); null: untouched relay. */
+  readonly gate?: {
+    readonly setup: ConnectionSetup;
+    readonly holdTimeoutMs: number | null;
+    readonly limits?: GateLimits;
+    /** The gate is live (registered for the dashboard's commands) until the connection ends. */
+    readonly register?: (gate: ConnectionGate | null) => void;
+  } | null;
   /** The request head as the client sent it (server.ts taps it when someone wants `chunk` events). */
   readonly requestHead?: Buffer | null;
   /**
@@ -83,6 +94,7 @@ export class UpgradeConnection {
   #request: http.ClientRequest | null = null;
   #timer: NodeJS.Timeout | null = null;
   #tee: Tee | null = null;
+  #gate: ConnectionGate | null = null;
   #upstreamSocket: net.Socket | null = null;
   /** What the upstream sent until its final head was parsed. */
   #read: Buffer[] = [];
@@ -116,6 +128,29 @@ export class UpgradeConnection {
       if (this.#state === 'pending') this.#clientLeftEarly();
       else if (this.#state === 'refused') this.#endRefusal('cut');
     });
+    if (options.gate) {
+      // The gate reads each direction's decoded frames and messages as they come.
+      const tap = (from: 'client' | 'server') => ({
+        event: (e: import('../protocol/wire-events.js').WireEvent) => {
+          const gate = this.#gate?.of(from);
+          if (!gate) return;
+          if (e.kind === 'frame') gate.frame(e);
+          else if (e.kind === 'message') gate.message(e);
+        },
+        stopped: () => this.#gate?.of(from).inspectionStopped(),
+      });
+      this.session.gate({ client: tap('client'), server: tap('server') });
+    }
+  }
+
+  /** What may act on the traffic changed (rules reloaded, a breakpoint): the gates re-check. */
+  refreshGate(): void {
+    this.#gate?.refresh();
+  }
+
+  /** The connection's gate (the dashboard's actions), null when none. */
+  get gate(): ConnectionGate | null {
+    return this.#gate;
   }
 
   /** Resolves once `end` is published. */
@@ -239,12 +274,49 @@ export class UpgradeConnection {
       s.setKeepAlive(true);
     }
     const session = this.session;
-    this.#tee = new Tee(client, socket, {
+    const tee = new Tee(client, socket, {
       client: session.direction('client'),
       server: session.direction('server'),
       onClosed: () => this.#finish(),
     });
-    this.#tee.start();
+    this.#tee = tee;
+    const gate = this.#o.gate;
+    if (gate) {
+      const cgate = new ConnectionGate({
+        policy: gate.setup.policy,
+        deflate: session.deflate,
+        holdTimeoutMs: gate.holdTimeoutMs,
+        ...(gate.limits ? { limits: gate.limits } : {}),
+        io: {
+          write: (toward, parts) => {
+            const from = toward === 'server' ? 'client' : 'server';
+            tee.relayOf(from).write(parts);
+            if (session.wantsChunks) session.wire(toward === 'server' ? 'upstream' : 'client', from, Buffer.concat(parts), preciseNow());
+          },
+          pause: (from, paused) => tee.relayOf(from).gatePause(paused),
+          drained: (from) => tee.relayOf(from).endDestination(),
+          cut: () => {
+            tee.cut('client', true);
+            tee.cut('server', true);
+          },
+          intercept: (e) => session.intercept(e, e.from),
+          problem: (detail, from) => session.error('relay', new Error(detail), from),
+        },
+      });
+      this.#gate = cgate;
+      gate.register?.(cgate);
+      const failed = (from: 'client' | 'server') => (error: unknown): void => {
+        session.error('relay', new Error(`the gate of the ${from}'s messages failed (${(error as Error)?.message ?? String(error)}): connection cut`), from);
+        cgate.dispose();
+        tee.cut('client', true);
+        tee.cut('server', true);
+      };
+      tee.relayOf('client').setGate(cgate.client, failed('client'));
+      tee.relayOf('server').setGate(cgate.server, failed('server'));
+      const cut = gate.setup.faults?.cutAfter(gate.setup.policy.context) ?? null;
+      if (cut) cgate.cutAfter(cut.ms, cut.actor);
+    }
+    tee.start();
     if (this.#o.throttled()) this.#tee.throttle(true);
   }
 
@@ -388,6 +460,10 @@ export class UpgradeConnection {
   }
 
   #finish(): void {
+    if (this.#gate) {
+      this.#gate.dispose();
+      this.#o.gate?.register?.(null);
+    }
     if (this.session.finished) return;
     void this.session.finish({ shutdown: this.#shuttingDown }).then(this.#resolveDone);
   }

@@ -15,6 +15,7 @@ import { Redactor } from '../session/redact.js';
 import { preciseNow, Session } from '../session/session.js';
 import { ClientHeadTap } from './client-head-tap.js';
 import { UpgradeConnection } from './connection.js';
+import type { GateSetup } from '../gate/gate-setup.js';
 import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter } from '../protocol/inflate-limiter.js';
 import { keylogAgent as keylogAgentFor } from './forward/dialer.js';
 import type { Keylog } from './forward/keylog.js';
@@ -43,6 +44,8 @@ export interface ProxyOptions {
   readonly redact: readonly string[];
   /** How long the upstream may take to answer (connect + response); default 10000. */
   readonly upstreamTimeoutMs?: number;
+  /** `--rules`, `--script`, `--fault`, breakpoints: what may act on the traffic; null or absent: nothing does. */
+  readonly gate?: GateSetup | null;
   /** Inflates running at once across all connections (default DEFAULT_INFLATE_CONCURRENCY). */
   readonly inflateConcurrency?: number;
   /** How long a client may take to send a request head; default DEFAULT_HEADERS_TIMEOUT_MS. */
@@ -90,6 +93,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   /** The response in progress on a connection: a late `clientError` must not write into it. */
   const responding = new WeakMap<net.Socket, http.ServerResponse>();
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
+
+  const gate = options.gate ?? null;
+  const stopWatchingGate = gate?.onChange(() => {
+    for (const c of live) c.refreshGate();
+  });
 
   const proxy = httpProxy.createProxyServer({});
   // http-proxy emits 'error' only when a call has no callback; every call here has one, but an
@@ -206,6 +214,50 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor, inflateLimiter });
     session.open(`${formatHost(socket.remoteAddress ?? '?')}:${socket.remotePort ?? 0}`, webSocketUrl(upstream, path));
     const requestHeaders = pairHeaders(req.rawHeaders);
+    const ctx = { conn, target: req.url ?? '/' };
+    const connectionGate = gate ? gate.connection(ctx) : null;
+    const dial = (): void => upgrade(req, socket, head, requestHead, session, path, requestHeaders, connectionGate);
+    if (!gate || !gate.mayRefuse) return dial();
+    // frametap may answer the upgrade itself (a script's onHandshake, `refuse=STATUS`): decide first.
+    const leftEarly = (): void => gate.handshakeHolder?.cancel(conn);
+    socket.once('close', leftEarly);
+    void gate.refusal(ctx, requestHeaders, connectionGate?.faults ?? null, (g) => session.intercept(g, 'client')).then((refusal) => {
+      socket.off('close', leftEarly);
+      if (socket.destroyed) {
+        // The client left while frametap was deciding (a held upgrade request): nothing was dialled.
+        session.handshake({ request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: requestHeaders }, response: null });
+        void session.finish();
+        return;
+      }
+      if (refusal === null) return dial();
+      const reason = http.STATUS_CODES[refusal.status] ?? 'Refused';
+      const body = refusal.body || `frametap: refused (${refusal.actor.by}${refusal.actor.name ? ` ${refusal.actor.name}` : ''})\n`;
+      session.handshake({
+        request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: requestHeaders },
+        response: {
+          status: refusal.status,
+          reason,
+          httpVersion: '1.1',
+          headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))], ['Connection', 'close']],
+          byFrametap: true,
+        },
+      });
+      session.intercept({ from: 'client', action: 'refuse', by: refusal.actor.by, ...(refusal.actor.name ? { name: refusal.actor.name } : {}), detail: `${refusal.status} ${reason}` }, 'client');
+      writeStatus(socket, refusal.status, reason, body);
+      void session.finish();
+    });
+  });
+
+  function upgrade(
+    req: http.IncomingMessage,
+    socket: net.Socket,
+    head: Buffer,
+    requestHead: ReturnType<ClientHeadTap['take']>,
+    session: Session,
+    path: string,
+    requestHeaders: ReturnType<typeof pairHeaders>,
+    connectionGate: ReturnType<GateSetup['connection']> | null,
+  ): void {
     const forwarded = forwardedHeaders(requestHeaders, { hostHeader: options.keepHost ? null : upstream.hostHeader, extra: options.headers });
     const connection = new UpgradeConnection({
       session,
@@ -225,11 +277,19 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       // Bus-only `chunk` events (packet captures), in the session's event order; the session
       // publishes the tee's chunks itself.
       onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
+      gate:
+        connectionGate && gate
+          ? {
+              setup: connectionGate,
+              holdTimeoutMs: gate.holdTimeoutMs,
+              register: (g) => (g ? gate.register(session.conn, g) : gate.unregister(session.conn)),
+            }
+          : null,
     });
     live.add(connection);
     void connection.done.then(() => live.delete(connection));
     connection.start();
-  });
+  }
 
   // Every accepted socket, upgraded or not, so stop() can close them all (closeAllConnections()
   // only knows the HTTP ones).
@@ -281,6 +341,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const ended = Promise.all([...live].map((c) => c.shutdown()));
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
+      stopWatchingGate?.();
       stopping = Promise.all([closed, ended]).then(() => {
         proxy.close();
       });

@@ -8,6 +8,7 @@ import { resetOrDestroy } from './reset.js';
 import type net from 'node:net';
 import type { Side, TcpEnd } from '../session/events.js';
 import { preciseNow, type DirectionSink } from '../session/session.js';
+import type { DirectionGate } from '../gate/direction-gate.js';
 
 export interface TeeOptions {
   /** What each direction's relay hands its bytes to (the session's inspector of that direction). */
@@ -18,13 +19,17 @@ export interface TeeOptions {
 }
 
 /** One direction: `src` → `dst`, and the inspector of what `src` sends. */
-class DirectionRelay {
+export class DirectionRelay {
   readonly #src: net.Socket;
   readonly #dst: net.Socket;
   readonly #sink: DirectionSink;
   #awaitingDrain = false;
   #throttled = false;
+  /** The gate holds as much as its bound allows (issue 13): stop reading until it has room. */
+  #gatePaused = false;
   #ended = false;
+  /** Sits between decoding and forwarding when something may act on this direction. */
+  #gate: DirectionGate | null = null;
   /** frametap closed the source first (shutdown, or passing on the other side's abrupt end). */
   cutByUs = false;
 
@@ -55,6 +60,65 @@ class DirectionRelay {
     this.#updateFlow();
   }
 
+  /** Puts a gate on this direction (before any byte moved); `onFailure` gets a gate's own bug. */
+  setGate(gate: DirectionGate, onFailure: (error: unknown) => void): void {
+    this.#gate = gate;
+    this.#onGateFailure = onFailure;
+  }
+
+  #onGateFailure: (error: unknown) => void = () => {};
+
+  /** The gate's backpressure: its bound is full (true) or has room again. */
+  gatePause(paused: boolean): void {
+    this.#gatePaused = paused;
+    this.#updateFlow();
+  }
+
+  /** What the gate sends toward the receiver: original frames, or frames frametap made. */
+  write(parts: readonly Buffer[]): void {
+    if (this.#batching) {
+      // Unchanged frames are consecutive views of the chunk they came in: joined back into one view,
+      // a chunk of unchanged messages leaves as one write, as it would without a gate.
+      const batch = this.#batch;
+      for (const p of parts) {
+        if (p.length === 0) continue;
+        const last = batch.length > 0 ? batch[batch.length - 1]! : null;
+        if (last !== null && last.buffer === p.buffer && last.byteOffset + last.length === p.byteOffset) {
+          batch[batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + p.length);
+        } else batch.push(p);
+      }
+      return;
+    }
+    this.#writeNow(parts);
+  }
+
+  #batching = false;
+  #batch: Buffer[] = [];
+
+  #writeNow(parts: readonly Buffer[]): void {
+    const dst = this.#dst;
+    if (dst.destroyed || dst.writableEnded) return;
+    const cork = parts.length > 1;
+    if (cork) dst.cork();
+    let full = false;
+    for (const part of parts) if (!dst.write(part)) full = true;
+    if (cork) dst.uncork();
+    if (full) {
+      this.#awaitingDrain = true;
+      this.#updateFlow();
+    }
+  }
+
+  /** The gate wrote everything of an ended stream: pass the half-close on. */
+  endDestination(): void {
+    if (this.#batch.length > 0) {
+      const batch = this.#batch;
+      this.#batch = [];
+      this.#writeNow(batch);
+    }
+    if (!this.#dst.destroyed) this.#dst.end();
+  }
+
   /** The read side ended without a FIN (reset, destroy): report once. */
   abort(t: number, how: TcpEnd): void {
     if (this.#ended) return;
@@ -64,14 +128,34 @@ class DirectionRelay {
 
   readonly #srcOnData = (chunk: Buffer): void => {
     const t = preciseNow();
+    const gate = this.#gate;
+    if (gate !== null) {
+      // The gate decides what goes out (the chunk as it is while nothing applies). Corked: the
+      // messages one chunk completes leave in one write (writev), not one syscall each.
+      this.#batching = true;
+      try {
+        gate.push(chunk, (c) => this.#sink.data(c, t));
+      } catch (error) {
+        // Our bug, never the peer's: what the gate kept is lost, so the connection cannot go on
+        // byte-exact. Reported, and the connection is cut; other connections are untouched.
+        this.#gate = null;
+        this.#onGateFailure(error);
+      } finally {
+        // What this chunk completed leaves in one write (writev for several parts).
+        this.#batching = false;
+        const batch = this.#batch;
+        if (batch.length > 0) {
+          this.#batch = [];
+          this.#writeNow(batch);
+        }
+      }
+      return;
+    }
     this.#forward(chunk);
     this.#sink.data(chunk, t);
   };
 
-  /**
-   * Every chunk of this direction passes here, before anyone looks at it: the one place where a
-   * frame-level gate (hold, drop, rewrite) could later sit. Today it relays the bytes as they are.
-   */
+  /** Without a gate every chunk goes on as it is, before anyone looks at it. */
   #forward(chunk: Buffer): void {
     if (this.#dst.destroyed) return;
     if (!this.#dst.write(chunk)) {
@@ -86,15 +170,21 @@ class DirectionRelay {
   };
 
   readonly #srcOnEnd = (): void => {
+    const gate = this.#gate;
     // Half-close is relayed as a half-close: the other direction keeps flowing (RFC 9293 §3.6).
-    if (!this.#dst.destroyed) this.#dst.end();
-    if (this.#ended) return;
+    // Behind a gate, once what it keeps has gone out (its `drained` ends the destination).
+    if (gate === null && !this.#dst.destroyed) this.#dst.end();
+    if (this.#ended) {
+      gate?.end();
+      return;
+    }
     this.#ended = true;
-    void this.#sink.end(preciseNow(), 'fin');
+    const ended = this.#sink.end(preciseNow(), 'fin');
+    if (gate !== null) void ended.then(() => gate.end());
   };
 
   #updateFlow(): void {
-    if (this.#awaitingDrain || this.#throttled) this.#src.pause();
+    if (this.#awaitingDrain || this.#throttled || this.#gatePaused) this.#src.pause();
     else this.#src.resume();
   }
 }
@@ -129,6 +219,11 @@ export class Tee {
   throttle(paused: boolean): void {
     this.#up.throttle(paused);
     this.#down.throttle(paused);
+  }
+
+  /** The relay of what `from` sends (for its gate). */
+  relayOf(from: Side): DirectionRelay {
+    return from === 'client' ? this.#up : this.#down;
   }
 
   /** Close both TCP connections now (proxy shutdown). */

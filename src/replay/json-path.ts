@@ -25,9 +25,14 @@ const NAME = /^[A-Za-z_$][\w$-]*/;
 
 /** Parses a path; a path outside the subset is a UsageError naming the column. */
 export function parseJsonPath(source: string): JsonPath {
+  return parseJsonPathFor(source, '--ignore path');
+}
+
+/** parseJsonPath for another user of the subset: `what` names it in the error (`--rules FILE: rule 2: path`). */
+export function parseJsonPathFor(source: string, what: string): JsonPath {
   const fail = (at: number, why: string): never => {
     throw new UsageError(
-      `bad --ignore path '${source}' at character ${at + 1}: ${why} (supported: $.name, $['name'], $.list[0], $.list[*].name, $.*)`,
+      `bad ${what} '${source}' at character ${at + 1}: ${why} (supported: $.name, $['name'], $.list[0], $.list[*].name, $.*)`,
     );
   };
   if (!source.startsWith('$')) fail(0, "a path starts with '$'");

@@ -53,6 +53,8 @@ export interface HandshakeResponse {
   readonly reason: string;
   readonly httpVersion: string;
   readonly headers: RawHeaders;
+  /** frametap answered the upgrade itself (a `refuse` intercept), not the upstream. */
+  readonly byFrametap?: true;
   /**
    * A refused upgrade's body (read-only): the bytes after the head as they came (chunked framing
    * included), until the response ended or the upstream closed; at most `--max-payload`. The

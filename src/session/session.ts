@@ -7,7 +7,9 @@ import { DirectionInspector } from '../protocol/direction-inspector.js';
 import type { InflateLimiter } from '../protocol/inflate-limiter.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
-import type { WireEvent, WireFrame } from '../protocol/wire-events.js';
+import type { NegotiatedDeflate, WireEvent, WireFrame } from '../protocol/wire-events.js';
+import type { GateIntercept } from '../gate/actions.js';
+import { interceptEvent } from '../gate/intercept-event.js';
 import type { EventBus } from './event-bus.js';
 import type {
   ErrorEvent,
@@ -15,6 +17,7 @@ import type {
   HandshakeEvent,
   HandshakeRequest,
   HandshakeResponse,
+  InterceptEvent,
   Leg,
   RawHeaders,
   Side,
@@ -59,8 +62,18 @@ export interface DirectionSink {
   end(t: number, how: TcpEnd): Promise<void>;
 }
 
+/**
+ * A gate's view of one direction's inspector: its events as they come (stream order, before the
+ * wire-order merge with the other direction), and the moment it stops.
+ */
+export interface WireTap {
+  event(event: WireEvent): void;
+  /** Inspection of this direction stopped (a limit or a failure): nothing more will come. */
+  stopped(): void;
+}
+
 /** A connection event waiting in a direction's queue for the other direction to catch up. */
-type Queued = WireEvent | { readonly kind: 'error'; readonly t: number; readonly event: ErrorEvent };
+type Queued = WireEvent | { readonly kind: 'error'; readonly t: number; readonly event: ErrorEvent | InterceptEvent };
 
 interface DirectionState {
   readonly from: Side;
@@ -78,6 +91,10 @@ interface DirectionState {
    */
   queue: Queued[];
   head: number;
+  /** The gate reading this direction's events, if any. */
+  tap: WireTap | null;
+  /** A gate writes what this direction's receiver gets (so it is not "relayed as read"). */
+  gated: boolean;
   /**
    * The earliest `t` this direction's inspector may still deliver: +Infinity when it is idle (its
    * next events come from bytes not yet received), else the `t` of what it last delivered (it
@@ -87,7 +104,7 @@ interface DirectionState {
 }
 
 function direction(from: Side): DirectionState {
-  return { from, inspector: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: [], head: 0, lowerBound: Infinity };
+  return { from, inspector: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: [], head: 0, lowerBound: Infinity, tap: null, gated: false };
 }
 
 export class Session {
@@ -110,6 +127,9 @@ export class Session {
   /** Waiting for the close event that follows the initiator's close frame. */
   #awaitingCloseBody = false;
   #finished: Promise<void> | null = null;
+  /** A gate needs the inspectors whatever the sinks want. */
+  #inspectAlways = false;
+  #deflate: NegotiatedDeflate | null = null;
 
   constructor(options: SessionOptions) {
     this.conn = options.conn;
@@ -147,7 +167,8 @@ export class Session {
     this.#upgraded = response !== null && response.status === 101;
     const analysis = response ? analyzeHandshake(input.forwarded ?? input.request.headers, { status: response.status, headers: response.headers }) : null;
     this.#chunks = this.#upgraded && this.#bus.wants('chunk');
-    if (this.#upgraded && analysis && this.#wantsInspection()) {
+    if (this.#upgraded && analysis) this.#deflate = analysis.deflate;
+    if (this.#upgraded && analysis && (this.#inspectAlways || this.#wantsInspection())) {
       const deflate = analysis.deflate;
       this.#client.inspector = this.#inspector('client', deflate ? deflate.client : null);
       this.#server.inspector = this.#inspector('server', deflate ? deflate.server : null);
@@ -172,6 +193,39 @@ export class Session {
       for (const v of analysis.violations) {
         this.#publish({ type: 'violation', conn: this.conn, t, from: 'server', code: v.code, rule: v.rule, detail: v.detail });
       }
+    }
+  }
+
+  /**
+   * A gate will sit on this connection: inspect both directions whatever the sinks want, and hand
+   * each direction's events to its tap. Called before `handshake`.
+   */
+  gate(taps: { readonly client: WireTap; readonly server: WireTap }): void {
+    this.#inspectAlways = true;
+    this.#client.tap = taps.client;
+    this.#server.tap = taps.server;
+    this.#client.gated = this.#server.gated = true;
+  }
+
+  /** Whether `wire` publishes anything (a packet capture is being written). */
+  get wantsChunks(): boolean {
+    return this.#chunks || this.#bus.wants('chunk');
+  }
+
+  /** permessage-deflate as negotiated in the 101, or null. */
+  get deflate(): NegotiatedDeflate | null {
+    return this.#deflate;
+  }
+
+  /** frametap changed the traffic (capture-format `intercept`), in wire order with the rest. */
+  intercept(intercept: GateIntercept, from: Side): void {
+    if (!this.#bus.wants('intercept')) return;
+    const event = interceptEvent(this.conn, this.#now(), intercept, this.#maxPayload);
+    const dir = from === 'server' ? this.#server : this.#client;
+    if (this.#client.head === this.#client.queue.length && this.#server.head === this.#server.queue.length) this.#publish(event);
+    else {
+      dir.queue.push({ kind: 'error', t: event.t, event });
+      this.#flush();
     }
   }
 
@@ -200,9 +254,10 @@ export class Session {
     const dir = from === 'client' ? this.#client : this.#server;
     dir.bytes += chunk.length;
     if (this.#chunks) {
-      // Relayed as read: the same bytes crossed the sender's leg and then the other leg.
+      // Relayed as read: the same bytes crossed the sender's leg and then the other leg (a gate
+      // reports what it wrote itself, through `wire`).
       this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'client' : 'upstream', from, bytes: chunk });
-      this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'upstream' : 'client', from, bytes: chunk });
+      if (!dir.gated) this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'upstream' : 'client', from, bytes: chunk });
     }
     const inspector = dir.inspector;
     if (inspector === null) return;
@@ -320,7 +375,10 @@ export class Session {
       maxPayload: payloads ? this.#maxPayload : Math.min(this.#maxPayload, MAX_CONTROL_PAYLOAD),
       deflate,
       inflateLimiter: this.#inflateLimiter,
-      onEvent: (event: WireEvent) => this.#onWire(dir, event),
+      onEvent: (event: WireEvent) => {
+        dir.tap?.event(event);
+        this.#onWire(dir, event);
+      },
       onIdle: () => {
         dir.lowerBound = Infinity;
         this.#flush();
@@ -330,6 +388,7 @@ export class Session {
         dir.inspector = null;
         dir.lowerBound = Infinity;
         inspector?.dispose();
+        dir.tap?.stopped();
         // Named: the limit (or failure), the connection and the direction (`conn`, `from`).
         this.error('relay', failure, from);
       },

@@ -91,6 +91,19 @@ function eventLines(e: SessionEvent, width: number): Line[] {
         line(`error at stage ${shown(e.stage)}${e.code ? ` (${shown(e.code)})` : ''} at ${formatClock(e.t)}`, 'violation'),
         ...wrap(shown(e.detail), width).map((t) => line(t)),
       ];
+    case 'intercept':
+      return [
+        line(`frametap changed the ${e.from}'s traffic at ${formatClock(e.t)}: ${e.action}`, 'intercept'),
+        line(`by     ${e.by}${e.name ? ` (${e.name})` : ''}`),
+        ...(e.ref ? [line(`acts on the ${e.ref.from}'s message ${e.ref.index}`)] : []),
+        ...(e.detail ? wrap(e.detail, 200).map((t) => line(t)) : []),
+        ...(e.message
+          ? [
+              line(`sent   ${e.message.opcode === 1 ? 'text' : 'binary'}, ${e.message.length} bytes${e.message.truncated ? ' (kept: the first bytes)' : ''}`),
+              ...wrap(e.message.opcode === 1 && !e.message.invalidUtf8 ? e.message.data.toString('utf8') : e.message.data.toString('hex'), 200).map((t) => line(t)),
+            ]
+          : []),
+      ];
     default:
       return [line(e.type)];
   }

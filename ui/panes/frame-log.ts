@@ -19,6 +19,12 @@ export function formatRow(e: SessionEvent, width: number, message?: MessageEvent
       return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} VIOLATION ${shown(e.rule)} (${e.code} ${closeCodeName(e.code)}): ${oneLine(e.detail, Math.max(10, width))}`;
     case 'error':
       return `${formatClock(e.t).padEnd(12)} ! error ${shown(e.stage)}${e.code ? ` ${shown(e.code)}` : ''}: ${oneLine(e.detail, Math.max(10, width))}`;
+    case 'intercept': {
+      // frametap changed the traffic (issue 13): its own marker, ✎, and colour.
+      const what = e.ref ? ` message ${e.ref.index}` : '';
+      const sent = e.message ? ` → ${e.message.opcode === 1 && !e.message.invalidUtf8 ? JSON.stringify(e.message.data.subarray(0, 60).toString('utf8')) : `${e.message.length} bytes`}` : '';
+      return `${formatClock(e.t).padEnd(12)} ${arrow(e.from)} ✎ ${e.action.toUpperCase()}${what} by ${e.by}${e.name ? ` ${shown(e.name)}` : ''}${e.detail ? `: ${oneLine(e.detail, Math.max(10, width))}` : ''}${oneLine(sent, Math.max(10, width))}`;
+    }
     default:
       return `${formatClock(e.t).padEnd(12)} ${e.type}`;
   }
@@ -26,6 +32,7 @@ export function formatRow(e: SessionEvent, width: number, message?: MessageEvent
 
 export function rowStyle(e: SessionEvent): LineStyle {
   if (e.type === 'violation' || e.type === 'error') return 'violation';
+  if (e.type === 'intercept') return 'intercept';
   if (e.type === 'close') return 'control';
   if (e.type === 'frame') {
     if (e.incomplete) return 'violation';

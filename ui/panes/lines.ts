@@ -4,7 +4,7 @@
  */
 import { displayWidth, fitWidth, wrapWidth } from '../../src/render/safe-text.js';
 
-export type LineStyle = 'normal' | 'selected' | 'violation' | 'control' | 'dim' | 'heading' | 'notice';
+export type LineStyle = 'normal' | 'selected' | 'violation' | 'control' | 'dim' | 'heading' | 'notice' | 'intercept';
 
 export interface Line {
   readonly text: string;

@@ -14,6 +14,7 @@ const OPEN: Readonly<Record<LineStyle, string>> = {
   dim: '{gray-fg}',
   heading: '{bold}',
   notice: '{cyan-fg}',
+  intercept: '{magenta-fg}{bold}',
 };
 const CLOSE: Readonly<Record<LineStyle, string>> = {
   normal: '',
@@ -23,6 +24,7 @@ const CLOSE: Readonly<Record<LineStyle, string>> = {
   dim: '{/gray-fg}',
   heading: '{/bold}',
   notice: '{/cyan-fg}',
+  intercept: '{/bold}{/magenta-fg}',
 };
 
 export interface PaneOptions {

@@ -7,10 +7,12 @@ import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
 import { isLoopback, parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
 import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
+import { GATE_FLAGS, GATE_HELP } from '../../gate/gate-setup.js';
 
 export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--max-payload BYTES]
                        [--insecure] [--keep-host] [-H 'Name: value']... [--redact NAME]... [--max-capture SIZE]
                        [--keylog FILE] [--view NAME] [--pair PATH] [--pair-timeout SECS] [--proto FILE --proto-type NAME]
+                       [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
        frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]...
                        [--allow-remote] [--upstream-proxy URL] [--keylog FILE] [-H 'HOST: Name: value']...
 
@@ -39,7 +41,7 @@ pages open, ws:// or wss://, shows up (TLS is intercepted with frametap's CA: se
       --redact NAME        write a header's or query parameter's value as <redacted> (repeatable)
       --keylog FILE        append the TLS keys (both legs in forward mode) to FILE in NSS key log
                            format, mode 0600, for Wireshark
-${APP_FLAGS_HELP}forward mode (no -u):
+${APP_FLAGS_HELP}${GATE_HELP}forward mode (no -u):
       --ignore-hosts GLOB  relay CONNECTs to matching hosts untouched (*.x.test, **.x.test, host:443)
       --upstream-ca FILE   also trust the PEM certificates in FILE for upstreams (repeatable)
       --upstream-proxy URL reach every upstream through this HTTP proxy (http://[user:pass@]host:port)
@@ -74,6 +76,7 @@ const FLAGS = {
   'allow-remote': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...APP_FLAGS,
+  ...GATE_FLAGS,
 } as const;
 
 const FORWARD_ONLY = ['ignore-hosts', 'upstream-ca', 'upstream-proxy', 'allow-remote'] as const;
@@ -103,7 +106,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError(`proxy: unexpected argument '${positionals[0]}' (see 'frametap proxy --help')`);
   }
-  if (values.upstream === undefined) return runForward(values);
+  if (values.upstream === undefined) {
+    for (const flag of ['rules', 'script', 'fault', 'seed', 'hold-timeout'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`proxy: --${flag} applies with -u only for now (the forward proxy relays untouched); see 'frametap proxy --help'`);
+    }
+    return runForward(values);
+  }
   for (const flag of FORWARD_ONLY) {
     if (values[flag] !== undefined) throw new UsageError(`proxy: --${flag} applies to forward mode only (without -u); see 'frametap proxy --help'`);
   }
@@ -126,6 +134,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   requireTerminal(ui);
   const app = await parseAppFlags(values);
 
+  // Checked and loaded before anything listens: a bad rules file, script or fault spec exits 2.
+  // The dashboard can hold, edit and inject at any time, so it always has a gate (in pass mode,
+  // byte for byte, until something applies).
+  const { GateSetup } = await import('../../gate/gate-setup.js');
+  const gate = (await GateSetup.fromFlags(values, (line) => process.stderr.write(`${line}\n`))) ?? (ui === 'tui' ? GateSetup.empty() : null);
+
   // Loaded only now: --help and usage errors answer without loading the proxy and protocol stack.
   const { runLive, upstreamLabel } = await import('../live.js');
   const keylog = await openKeylogFlag(values.keylog);
@@ -142,6 +156,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         headers,
         redact,
         keylog,
+        gate,
       },
       ui,
       app,
@@ -151,6 +166,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     });
   } finally {
     keylog?.close();
+    await gate?.close();
   }
 }
 
