@@ -277,7 +277,7 @@ class BlessedDashboard implements Dashboard {
     const c = v.connection();
     const cols = this.#detail.inner.cols;
     if (!c) return { title: 'detail', lines: [line('nothing selected', 'dim')] };
-    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: wrapLines(handshakeLines(c), cols) };
+    if (v.showHandshake) return { title: `handshake #${c.id} (h closes)`, lines: wrapLines(handshakeLines(c, cols), cols) };
     const row = v.selectedRow();
     if (!row) return { title: 'detail', lines: [line(v.total() ? 'reading back from the capture…' : 'no row selected', 'dim')] };
     const log = v.log()!;

@@ -5,7 +5,7 @@
  * as base64 as Chrome does), plus an entry per plain HTTP request (`http` events).
  */
 import { writePrivateFile } from './safe-file.js';
-import type { CaptureHeader, HandshakeEvent, MessageEvent, OpenEvent, RawHeaders, SessionEvent } from '../session/events.js';
+import type { CaptureHeader, HandshakeEvent, HandshakeResponse, MessageEvent, OpenEvent, RawHeaders, SessionEvent } from '../session/events.js';
 import { UsageError } from '../errors.js';
 import { messageText } from '../session/event-data.js';
 import { encodePayload } from './payload.js';
@@ -21,6 +21,15 @@ export interface HarWebSocketMessage {
   readonly time: number;
   readonly opcode: 1 | 2;
   readonly data: string;
+}
+
+/** HAR 1.2 `content`: `text` is the body, base64 when `encoding` says so (bytes that are not UTF-8). */
+export interface HarContent {
+  readonly size: number;
+  readonly mimeType: string;
+  readonly text?: string;
+  readonly encoding?: 'base64';
+  readonly comment?: string;
 }
 
 export interface HarEntry {
@@ -42,7 +51,7 @@ export interface HarEntry {
     readonly httpVersion: string;
     readonly headers: readonly HarNameValue[];
     readonly cookies: readonly HarNameValue[];
-    readonly content: { readonly size: number; readonly mimeType: string };
+    readonly content: HarContent;
     readonly redirectURL: string;
     readonly headersSize: number;
     readonly bodySize: number;
@@ -149,10 +158,10 @@ function webSocketEntry(c: Conn, header: CaptureHeader | null): HarEntry {
       httpVersion: response ? `HTTP/${response.httpVersion}` : '',
       headers: nameValues(response?.headers ?? []),
       cookies: [],
-      content: { size: 0, mimeType: 'x-unknown' },
+      content: refusalContent(response),
       redirectURL: '',
       headersSize: -1,
-      bodySize: 0,
+      bodySize: response?.body?.length ?? 0,
       _transferSize: 0,
       _error: response ? null : 'net::ERR_CONNECTION_FAILED',
     },
@@ -173,6 +182,33 @@ function webSocketEntry(c: Conn, header: CaptureHeader | null): HarEntry {
       }),
     ),
   };
+}
+
+/**
+ * A refused upgrade's body (capture-format `response.body`) as HAR `content`: text when it is valid
+ * UTF-8, else base64. The bytes are kept as they came (a chunked body keeps its framing), which the
+ * comment says, as it says a body cut at `--max-payload`.
+ */
+function refusalContent(response: HandshakeResponse | null): HarContent {
+  const mimeType = headerValue(response?.headers ?? [], 'content-type') ?? 'x-unknown';
+  const body = response?.body;
+  if (body === undefined) return { size: 0, mimeType };
+  const text = body.toString('utf8');
+  const utf8 = Buffer.from(text, 'utf8').equals(body);
+  const notes = [
+    ...(/chunked/i.test(headerValue(response!.headers, 'transfer-encoding') ?? '') ? ['as on the wire, chunked framing included'] : []),
+    ...(response!.bodyTruncated ? ['cut at --max-payload'] : []),
+  ];
+  return {
+    size: body.length,
+    mimeType,
+    ...(utf8 ? { text } : { text: body.toString('base64'), encoding: 'base64' as const }),
+    ...(notes.length ? { comment: notes.join('; ') } : {}),
+  };
+}
+
+function headerValue(headers: RawHeaders, name: string): string | undefined {
+  return headers.find(([n]) => n.toLowerCase() === name)?.[1];
 }
 
 function httpEntry(t: number, durationMs: number, method: string, url: string, status: number | null): HarEntry {

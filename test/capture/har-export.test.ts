@@ -54,6 +54,32 @@ describe('buildHar', () => {
   });
 });
 
+describe('buildHar refusals', () => {
+  const refusal = (conn: number, body: Buffer, headers: ReadonlyArray<readonly [string, string]>, bodyTruncated?: true): SessionEvent => ({
+    type: 'handshake', conn, t: T + conn,
+    request: { method: 'GET', target: '/chat', httpVersion: '1.1', headers: [['Host', '127.0.0.1:8080']] },
+    response: { status: 403, reason: 'Forbidden', httpVersion: '1.1', headers, body, ...(bodyTruncated ? { bodyTruncated } : {}) },
+    upgraded: false, accept: 'missing', protocol: null, extensions: [],
+  });
+
+  it("puts a refused upgrade's body in response.content: UTF-8 as text, other bytes as base64", () => {
+    const bin = Buffer.from([0x00, 0xff, 0xfe, 0x41]);
+    const har = buildHar(header, [
+      refusal(1, Buffer.from('not here\n'), [['Content-Type', 'text/plain'], ['Content-Length', '9']]),
+      refusal(2, bin, [['content-type', 'application/octet-stream']]),
+      refusal(3, Buffer.from('5\r\nhello\r\n'), [['Transfer-Encoding', 'chunked']], true),
+    ], '0.1.0');
+    const [a, b, c] = har.log.entries;
+    expect(a!.response.content).toEqual({ size: 9, mimeType: 'text/plain', text: 'not here\n' });
+    expect(a!.response.bodySize).toBe(9);
+    expect(b!.response.content).toEqual({ size: 4, mimeType: 'application/octet-stream', text: bin.toString('base64'), encoding: 'base64' });
+    expect(Buffer.from(b!.response.content.text!, 'base64').equals(bin)).toBe(true);
+    expect(c!.response.content).toEqual({ size: 10, mimeType: 'x-unknown', text: '5\r\nhello\r\n', comment: 'as on the wire, chunked framing included; cut at --max-payload' });
+    // A 101 has no body: the content stays empty.
+    expect(buildHar(header, events, '0.1.0').log.entries[1]!.response.content).toEqual({ size: 0, mimeType: 'x-unknown' });
+  });
+});
+
 describe('writeHar', () => {
   it('writes JSON with mode 0600, replacing a file that had another mode', () => {
     dir = mkdtempSync(join(tmpdir(), 'frametap-har-'));

@@ -66,6 +66,24 @@ describe('DashboardStore', () => {
     expect(handshakeLines(store.connections.get(2)!).some((l) => l.text === 'upgrade refused: 403 Forbidden')).toBe(true);
   });
 
+  it('shows a refused upgrade\'s body in the handshake pane, as safe text or as hex', () => {
+    const store = new DashboardStore();
+    const base = handshake(3) as Extract<SessionEvent, { type: 'handshake' }>;
+    const text = Buffer.from('no \x1b[31mentry\r\nsecond line');
+    feed(store, [open(3), { ...base, upgraded: false, response: { status: 403, reason: 'Forbidden', httpVersion: '1.1', headers: [], body: text } }]);
+    const lines = handshakeLines(store.connections.get(3)!).map((l) => l.text);
+    expect(lines).toContain('body: 26 B');
+    // The ESC is not a control a text body may hold: the body is shown in hex, the byte never raw.
+    expect(lines.some((t) => t.includes('1b 5b 33 31'))).toBe(true);
+    expect(lines.join('\n')).not.toContain('\x1b');
+    const plain = Buffer.from('forbidden\r\nby policy');
+    feed(store, [open(4), { ...base, conn: 4, upgraded: false, response: { status: 403, reason: 'Forbidden', httpVersion: '1.1', headers: [], body: plain, bodyTruncated: true } }]);
+    const lines4 = handshakeLines(store.connections.get(4)!).map((l) => l.text);
+    expect(lines4).toContain('body: 20 B (cut at --max-payload)');
+    expect(lines4).toContain('forbidden');
+    expect(lines4).toContain('by policy');
+  });
+
   it('previews a whole-message frame with the payload its message carries', () => {
     const store = new DashboardStore();
     const view = new DashboardView(store);

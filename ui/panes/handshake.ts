@@ -1,15 +1,16 @@
 /** The handshake and close summary of a connection: raw headers in wire order, accept check, extensions. */
 import { tcpEndSummary } from '../../src/session/event-data.js';
-import { arrow, formatCloseLine, formatDuration, formatSize, shown } from '../format.js';
+import { arrow, formatCloseLine, formatDuration, formatSize, printableText, shown } from '../format.js';
 import type { RawHeaders } from '../../src/session/events.js';
 import type { ConnectionView } from '../store.js';
 import { line, type Line } from './lines.js';
+import { payloadLines } from './frame-detail.js';
 
 function headerLines(headers: RawHeaders): Line[] {
   return headers.map(([name, value]) => line(`  ${shown(name)}: ${shown(value)}`));
 }
 
-export function handshakeLines(c: ConnectionView): Line[] {
+export function handshakeLines(c: ConnectionView, width = 80): Line[] {
   const out: Line[] = [line(`connection #${c.id} from ${c.client ? shown(c.client) : '(not recorded)'} to ${c.target ? shown(c.target) : '(not recorded)'}`, 'heading')];
   const hs = c.handshake;
   if (!hs) {
@@ -26,6 +27,13 @@ export function handshakeLines(c: ConnectionView): Line[] {
       out.push(line('response:', 'heading'));
       out.push(line(`  HTTP/${shown(hs.response.httpVersion)} ${hs.response.status} ${shown(hs.response.reason)}`));
       out.push(...headerLines(hs.response.headers));
+      const body = hs.response.body;
+      if (body !== undefined) {
+        // A refusal's body as it came (chunked framing included): text when it is UTF-8 without
+        // controls, else hex, through the one payload renderer (frame-detail.ts → safe-text.ts).
+        out.push(line(`body: ${formatSize(body.length)}${hs.response.bodyTruncated ? ' (cut at --max-payload)' : ''}`, 'heading'));
+        out.push(...payloadLines(body, printableText(body), 'text', width));
+      }
     } else {
       out.push(line('the upstream never answered', 'violation'));
     }
