@@ -58,6 +58,7 @@ export const COMMANDS: Readonly<Record<Exclude<Action, InterceptKeyAction>, Comm
   'payload-view': ({ view }) => view.cyclePayloadView(),
   'fold-tree': ({ view }) => view.cycleTreeDepth(),
   handshake: ({ view }) => view.toggleHandshake(),
+  'show-http': ({ view }) => view.toggleHttp(),
   pause: (host) => {
     host.view.togglePause();
     if (!host.view.paused) host.wake();

@@ -20,6 +20,7 @@ export type Action =
   | 'payload-view'
   | 'fold-tree'
   | 'handshake'
+  | 'show-http'
   | 'pause'
   | 'follow'
   | 'help'
@@ -69,6 +70,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex', hint: 'text/json/hex' },
   { mode: 'normal', keys: ['o'], action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
   { mode: 'normal', keys: ['h'], action: 'handshake', help: 'handshake and close summary', hint: 'handshake' },
+  { mode: 'normal', keys: ['S-h', 'H'], action: 'show-http', help: 'list plain HTTP requests in the connections pane / hide them (hidden by default)' },
   { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)', hint: 'freeze' },
   { mode: 'normal', keys: ['?'], action: 'help', help: 'this help', hint: 'help' },
   { mode: 'normal', keys: ['escape'], action: 'close-overlay', help: 'close help / filter' },

@@ -18,6 +18,7 @@ import type {
   ErrorEvent,
   FrameEvent,
   HandshakeEvent,
+  HttpEvent,
   MessageEvent,
   SessionEvent,
   Side,
@@ -32,6 +33,8 @@ export { DEFAULT_FILTER, RowLog, type DirectionFilter, type LogMode, type Pendin
 
 /** Forward mode: raw tunnels kept for the connections pane (the newest). */
 const MAX_TUNNELS = 200;
+/** Plain HTTP requests kept for the connections pane (the newest); all are counted. */
+const MAX_HTTP = 200;
 
 export type ConnState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -94,6 +97,8 @@ export class DashboardStore {
   lastT = 0;
   totalBytes = 0;
   httpRequests = 0;
+  /** Plain HTTP requests relayed (`http` events), newest last, at most MAX_HTTP: listed on demand. */
+  readonly httpRecent: HttpEvent[] = [];
   /** Forward mode: raw (not intercepted) CONNECT tunnels, newest last, at most MAX_TUNNELS. */
   readonly tunnels: TunnelEvent[] = [];
   /** Distinct upstream hosts seen in `open` targets, counted up to 2 (forward mode has many). */
@@ -243,6 +248,8 @@ export class DashboardStore {
       }
       case 'http':
         this.httpRequests++;
+        this.httpRecent.push(e);
+        if (this.httpRecent.length > MAX_HTTP) this.httpRecent.shift();
         break;
       case 'tunnel':
         this.tunnels.push(e);

@@ -29,6 +29,8 @@ export class DashboardView {
   overlay: Overlay = null;
   /** The detail pane shows the handshake instead of the selected row. */
   showHandshake = false;
+  /** Plain HTTP requests (`http` events) listed in the connections pane; hidden by default (issue 12). */
+  showHttp = false;
   /** Follow mode: the selection sticks to the newest row. */
   follow = true;
   /**
@@ -254,6 +256,12 @@ export class DashboardView {
   toggleHandshake(): void {
     this.showHandshake = !this.showHandshake;
     this.detailTop = 0;
+  }
+
+  toggleHttp(): void {
+    this.showHttp = !this.showHttp;
+    const n = this.store.httpRequests;
+    this.notice = this.showHttp ? `plain HTTP requests listed (${n}; H hides them)` : `plain HTTP requests hidden (${n}; H lists them)`;
   }
 
   togglePause(): void {

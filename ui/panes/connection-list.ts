@@ -1,7 +1,7 @@
 /** The connections pane: one line per connection, state, counters, RTT and the close with its name. */
 import { formatCloseLine, formatDuration, formatSize, oneLine, shown } from '../format.js';
 import { hostOf, showsHosts, type ConnectionView } from '../store.js';
-import type { TunnelEvent } from '../../src/session/events.js';
+import type { HttpEvent, TunnelEvent } from '../../src/session/events.js';
 import { messagesOnly, type DashboardView } from '../view.js';
 import { padStartWidth } from '../../src/render/safe-text.js';
 import { fit, line, type Line } from './lines.js';
@@ -109,6 +109,28 @@ export function formatTunnelRow(t: TunnelEvent, width = 160, withOptional = fals
   return cells(layout.map(({ column }) => value(column.title)), layout);
 }
 
+/** A plain HTTP request (`http` event, listed with H): method and target, duration, status. */
+export function formatHttpRow(e: HttpEvent, width = 160, withOptional = false): string {
+  const layout = connectionColumns(width, withOptional);
+  const value = (title: string): string => {
+    switch (title) {
+      case '#':
+        return e.conn === undefined ? '-' : `#${e.conn}`;
+      case 'state':
+        return 'http';
+      case 'path':
+        return shown(`${e.method} ${e.target}`);
+      case 'age':
+        return formatDuration(e.durationMs);
+      case 'close':
+        return e.status === null ? 'no answer from upstream' : String(e.status);
+      default:
+        return '-';
+    }
+  };
+  return cells(layout.map(({ column }) => value(column.title)), layout);
+}
+
 /** `1000 Normal Closure (closed by client, clean)`, `1006 Abnormal Closure`, `refused 403`. */
 export function closeSummary(c: ConnectionView): string {
   const hs = c.handshake;
@@ -128,13 +150,17 @@ export function connectionLines(view: DashboardView, rows: number, width: number
   const visible = ids.slice(view.connTop, view.connTop + rows - 1).map((id) => view.store.connections.get(id)!);
   const withPairs = visible.some((c) => pairColumn(c.appStats?.() ?? null) !== '');
   const out: Line[] = [line(fit(` ${connectionHeader(width - 1, withPairs)}`, width), 'heading')];
-  const tunnels = view.store.tunnels;
-  if (ids.length === 0 && tunnels.length > 0) {
-    for (const t of tunnels.slice(-(rows - 1))) out.push(line(fit(` ${formatTunnelRow(t, width - 1, withPairs)}`, width), 'dim'));
+  // Raw tunnels and, when listed (H), plain HTTP requests: not selectable, newest last.
+  const extras = [...view.store.tunnels, ...(view.showHttp ? view.store.httpRecent : [])].sort((a, b) => a.t - b.t);
+  const extraLine = (e: TunnelEvent | HttpEvent): Line =>
+    line(fit(` ${e.type === 'tunnel' ? formatTunnelRow(e, width - 1, withPairs) : formatHttpRow(e, width - 1, withPairs)}`, width), 'dim');
+  if (ids.length === 0 && extras.length > 0) {
+    for (const e of extras.slice(-(rows - 1))) out.push(extraLine(e));
     return out;
   }
   if (ids.length === 0) {
-    out.push(line('no connections yet: point a WebSocket client at the listen address', 'dim'));
+    const hidden = view.store.httpRequests;
+    out.push(line(hidden > 0 && !view.showHttp ? `no WebSocket connections yet; ${hidden} plain HTTP request${hidden === 1 ? '' : 's'} hidden (H lists them)` : 'no connections yet: point a WebSocket client at the listen address', 'dim'));
     return out;
   }
   const withHost = showsHosts(view.store);
@@ -145,8 +171,8 @@ export function connectionLines(view: DashboardView, rows: number, width: number
     const style = c.id === view.selectedConn ? 'selected' : c.violations > 0 ? 'violation' : c.state === 'closed' ? 'dim' : 'normal';
     out.push(line(text, style));
   }
-  // Raw tunnels (not selectable) fill the rows the connections leave free, newest last.
+  // The extras fill the rows the connections leave free.
   const free = rows - out.length;
-  if (free > 0) for (const t of tunnels.slice(-free)) out.push(line(fit(` ${formatTunnelRow(t, width - 1, withPairs)}`, width), 'dim'));
+  if (free > 0) for (const e of extras.slice(-free)) out.push(extraLine(e));
   return out;
 }
