@@ -6,7 +6,10 @@
  */
 import type { SessionEvent } from '../src/session/events.js';
 import { searchableText, type RowFilter, type RowLog } from './store.js';
-import { appSearchText } from './app-view.js';
+import { appSearchText, type RowApp } from './app-view.js';
+
+/** Decodes the messages of one pass over the capture, fed in capture order (decoding keeps per-direction state). */
+export type RowDecoder = (e: SessionEvent) => RowApp | undefined;
 
 /** Capture lines from a byte offset on, in file order. */
 export type LineSource = (start: number) => AsyncIterable<{ readonly offset: number; readonly value: SessionEvent | { readonly type: 'capture' } }>;
@@ -22,6 +25,11 @@ export interface SearchRequest {
   readonly direction: 1 | -1;
   /** Reads evicted rows back; without it only rows in memory are searched. */
   readonly lines?: LineSource;
+  /**
+   * A fresh app-protocol decoder for a pass over evicted rows, so they match on decoded fields
+   * (`event:chat`) as rows in memory do; without it they match on their payload text only.
+   */
+  readonly decoder?: () => RowDecoder | null;
   readonly cancelled?: () => boolean;
 }
 
@@ -32,8 +40,8 @@ export interface SearchResult {
   readonly partial: boolean;
 }
 
-function matches(re: RegExp, e: SessionEvent): boolean {
-  return matchesText(re, searchableText(e));
+function matches(re: RegExp, e: SessionEvent, decode: RowDecoder | null): boolean {
+  return matchesText(re, appSearchText(decode?.(e), searchableText(e)));
 }
 
 function matchesText(re: RegExp, text: string | null): boolean {
@@ -87,6 +95,7 @@ async function inCapture(req: SearchRequest, lo: number, hi: number): Promise<Se
   let partial = j > lo;
   let best: number | null = null;
   let seen = 0;
+  const decode = req.decoder?.() ?? null;
   for await (const line of lines(log.location(j)!.offset)) {
     // Lines and rows are both in capture order: advance the row cursor to this line.
     let loc = log.location(j);
@@ -97,7 +106,7 @@ async function inCapture(req: SearchRequest, lo: number, hi: number): Promise<Se
     }
     if (j >= hi) break;
     if (loc === null || loc.offset !== line.offset) continue;
-    if (line.value.type !== 'capture' && log.passes(filter, j) && matches(re, line.value)) {
+    if (line.value.type !== 'capture' && log.passes(filter, j) && matches(re, line.value, decode)) {
       if (direction === 1) return { raw: j, partial };
       best = j;
     }

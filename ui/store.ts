@@ -7,11 +7,12 @@
  * capture file, and is read back on demand when the user scrolls to it (cf. mitmproxy's bounded
  * `deque(maxlen)` event log, urwid's ListWalker asking only for visible rows).
  */
-import { messageText } from '../src/session/event-data.js';
+import { messageData, messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
 import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
 import type { PairStats } from '../src/appproto/pairing.js';
-import { rowApp } from './app-view.js';
+import { rowApp, type RowApp } from './app-view.js';
+import { ConnectionApp } from '../src/appproto/connection-app.js';
 import type {
   CloseEvent,
   EndEvent,
@@ -412,6 +413,22 @@ export class DashboardStore {
   /** The whole event of a row: itself when not slim, else read back (null while loading). */
   fullEvent(log: RowLog, row: Row): SessionEvent | null {
     return this.#reader.fullEvent(log, row);
+  }
+
+  /**
+   * A fresh decoder for one pass over a connection's rows read back from the capture (search and
+   * the field filter over evicted rows): messages decode as they did live, with the connection's
+   * subprotocol and URL choosing the view; fed in capture order, since decoding keeps
+   * per-direction state. Other events decode to nothing. null when decoding is off.
+   */
+  appDecoder(conn: number): ((e: SessionEvent) => RowApp | undefined) | null {
+    if (this.#app === null) return null;
+    const hs = this.connections.get(conn)?.handshake;
+    const app = new ConnectionApp(this.#app.options, hs ? { target: hs.request.target, protocol: hs.protocol } : {});
+    return (e) => {
+      if (e.type !== 'message' || e.conn !== conn) return undefined;
+      return rowApp(app.message(e.from, e.opcode, messageData(e), e.t, e.truncated), false);
+    };
   }
 }
 

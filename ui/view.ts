@@ -317,7 +317,9 @@ export class DashboardView {
     const limit = this.total() === 0 ? 0 : log.rawIndex(this.filter, this.total() - 1) + 1;
     const from = this.total() === 0 ? -1 : log.rawIndex(this.filter, this.selected);
     if (log.firstRetained > 0 && lines) this.notice = `/${re.source}: searching the capture…`;
-    const result = await findRow({ log, filter: this.filter, re, from, limit, direction, lines, cancelled: () => generation !== this.#searchGeneration });
+    const conn = this.selectedConn;
+    const decoder = conn === null ? undefined : () => this.store.appDecoder(conn);
+    const result = await findRow({ log, filter: this.filter, re, from, limit, direction, lines, decoder, cancelled: () => generation !== this.#searchGeneration });
     if (generation !== this.#searchGeneration || log !== this.log()) return false;
     if (result.raw === null) {
       this.notice = `/${re.source}: no match${result.partial ? ' (older rows not in memory or in the capture were not searched)' : ''}`;

@@ -8,6 +8,12 @@ import { DashboardStore } from '../../ui/store.js';
 import { DashboardView } from '../../ui/view.js';
 import { mqttSession, socketIoVectors } from '../appproto/vectors.js';
 import { T0 } from './events.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
+import { readCaptureLines, readEventAt } from '../../src/capture/jsonl-reader.js';
+import type { CaptureHeader } from '../../src/session/events.js';
 
 function session(target: string, protocol: string | null, vectors: ReadonlyArray<{ from: 'client' | 'server'; opcode: 1 | 2; bytes: Buffer }>): SessionEvent[] {
   const out: SessionEvent[] = [
@@ -76,5 +82,39 @@ describe('dashboard app-protocol view', () => {
     expect(text(connectionLines(view, 10, 300, T0 + 1000))).toMatch(/ pairs .*\n.* 4\/4, p50 20\.0 ms, p99 100\.0 ms/);
     const ended = load([...sio, { type: 'end', conn: 1, t: T0 + 500, code: 1000, reason: '', initiator: 'client', clean: true, durationMs: 500, bytes: { client: 0, server: 0 }, frames: { client: 0, server: 0 } }]);
     expect(text(connectionLines(ended, 10, 300, T0 + 1000))).toMatch(/1000 Normal Closure \(closed by client, clean\) +4\/4, p50 20\.0 ms, p99 100\.0 ms/);
+  });
+
+  it('search decodes rows evicted to the capture too (event:chat on a row no longer in memory)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-appsearch-'));
+    try {
+      const file = path.join(dir, 'c.jsonl');
+      const header: CaptureHeader = { type: 'capture', format: 'frametap-capture', version: 1, started: new Date(T0).toISOString(), tool: { name: 'frametap', version: '0' }, mode: 'reverse', listen: null, upstream: null };
+      const writer = JsonlWriter.create(file, header);
+      const store = new DashboardStore({ maxRows: 40, readBack: (o, l) => readEventAt(file, o, l) });
+      writer.onLine((e, o, l) => store.located(e, o, l));
+      const noise = Array.from({ length: 200 }, (_, i) => ({ from: 'client' as const, opcode: 1 as const, bytes: Buffer.from(`42["noise",{"i":${i}}]`) }));
+      const events = session('/socket.io/?EIO=4&transport=websocket', null, [...socketIoVectors().flat(), ...noise]);
+      for (const e of events) {
+        writer.write(e);
+        store.ingest(e);
+      }
+      await writer.close();
+      const view = new DashboardView(store);
+      view.connFollow = false;
+      view.selectedConn = 1;
+      view.mode = 'messages';
+      view.settle();
+      expect(view.log()!.firstRetained).toBeGreaterThan(20);
+      // In memory only: the chat rows are gone, so nothing matches.
+      expect(await view.find('event:chat', 1)).toBe(false);
+      // Read back and decoded: the first chat row, whose raw text has no `event:chat` in it.
+      expect(await view.find('event:chat', 1, (start) => readCaptureLines(file, { start }))).toBe(true);
+      const raw = view.log()!.rawIndex(view.filter, view.selected);
+      expect(raw).toBeLessThan(view.log()!.firstRetained);
+      const back = await readEventAt(file, view.log()!.location(raw)!.offset, view.log()!.location(raw)!.length);
+      expect(back?.type === 'message' && back.data.toString('utf8')).toMatch(/^42\d*\["chat"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
