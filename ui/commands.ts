@@ -15,6 +15,8 @@ export interface CommandHost {
   zoom: boolean;
   /** Opens the search prompt. */
   startSearch(): void;
+  /** Opens the decoded-field filter prompt (`event:chat topic:sensors/*`). */
+  startFieldFilter(): void;
   /** n / N: the last pattern again, forwards or backwards. */
   searchAgain(direction: 1 | -1): void;
   /** q: stop the proxy, flush, exit (once). */
@@ -84,6 +86,10 @@ export const COMMANDS: Readonly<Record<Exclude<Action, InterceptKeyAction>, Comm
   'filter-control': ({ view }) => view.setFilter({ ...view.filter, control: !view.filter.control }),
   'filter-ping': ({ view }) => view.setFilter({ ...view.filter, pingPong: !view.filter.pingPong }),
   'filter-reset': ({ view }) => view.setFilter(DEFAULT_FILTER),
+  'filter-fields': (host) => {
+    host.view.overlay = null;
+    host.startFieldFilter();
+  },
 };
 
 export function runCommand(action: Action, host: CommandHost): void {

@@ -26,6 +26,7 @@ import type { LineSource } from './search.js';
 import type { AppViewOptions } from '../src/appproto/connection-app.js';
 import { DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
+import { shown } from './format.js';
 
 export interface DashboardOptions {
   readonly bus: EventBus;
@@ -77,6 +78,8 @@ class BlessedDashboard implements Dashboard {
   #zoom = false;
   #zoomApplied = false;
   #searchInput: string | null = null;
+  /** What the prompt in #searchInput is for: `/` search or the filter menu's decoded-field terms. */
+  #promptKind: 'search' | 'fields' = 'search';
   #destroyed = false;
   #quitting = false;
   #terminalLost = false;
@@ -229,7 +232,8 @@ class BlessedDashboard implements Dashboard {
     const ik = this.#intercept;
     const asking = ik?.prompt ?? null;
     const held = ik?.status() ?? null;
-    const prompt = this.#searchInput !== null ? `/${this.#searchInput}▏  (Enter search, Esc cancel)` : (asking ?? ik?.notice ?? held ?? second);
+    const typed = this.#searchInput === null ? null : this.#promptKind === 'search' ? `/${shown(this.#searchInput)}▏  (Enter search, Esc cancel)` : `fields ${shown(this.#searchInput)}▏  (name:glob …, Enter filters, empty clears, Esc cancel)`;
+    const prompt = typed ?? asking ?? ik?.notice ?? held ?? second;
     const notice = this.#searchInput !== null || asking !== null || (ik?.notice ?? null) !== null;
     this.#status.show([line(held && !asking ? held : first, held && !asking ? 'notice' : 'heading'), line(prompt, notice ? 'notice' : 'dim')]);
 
@@ -318,7 +322,8 @@ class BlessedDashboard implements Dashboard {
     } else if (name === 'enter') {
       const pattern = this.#searchInput ?? '';
       this.#searchInput = null;
-      if (pattern) this.#search(pattern, 1);
+      if (this.#promptKind === 'fields') this.#view.setFieldFilter(pattern);
+      else if (pattern) this.#search(pattern, 1);
     } else if (name === 'backspace') {
       this.#searchInput = this.#searchInput!.slice(0, -1);
     } else if (name === 'return' || name === 'linefeed') {
@@ -350,7 +355,12 @@ class BlessedDashboard implements Dashboard {
       dashboard.#zoom = on;
     },
     startSearch: () => {
+      dashboard.#promptKind = 'search';
       dashboard.#searchInput = '';
+    },
+    startFieldFilter: () => {
+      dashboard.#promptKind = 'fields';
+      dashboard.#searchInput = (dashboard.#view.filter.fields ?? []).map((t) => `${t.name}:${t.glob}`).join(' ');
     },
     searchAgain: (direction) => dashboard.#search('', direction),
     quit: () => {

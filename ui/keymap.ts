@@ -32,6 +32,7 @@ export type Action =
   | 'filter-control'
   | 'filter-ping'
   | 'filter-reset'
+  | 'filter-fields'
   | InterceptKeyAction;
 
 /** Keys that act on live traffic (ui/intercept-keys.ts); only in the live dashboard. */
@@ -65,7 +66,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['/'], action: 'search', help: 'search text payloads (regex)', hint: 'search' },
   { mode: 'normal', keys: ['n'], action: 'search-next', help: 'next search match' },
   { mode: 'normal', keys: ['S-n', 'N'], action: 'search-prev', help: 'previous search match' },
-  { mode: 'normal', keys: ['f'], action: 'filter', help: 'filter: direction, text/binary/control, ping/pong', hint: 'filter' },
+  { mode: 'normal', keys: ['f'], action: 'filter', help: 'filter: direction, text/binary/control, ping/pong, decoded fields', hint: 'filter' },
   { mode: 'normal', keys: ['m'], action: 'mode', help: 'toggle frames / messages', hint: 'frames/msgs' },
   { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex', hint: 'text/json/hex' },
   { mode: 'normal', keys: ['o'], action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
@@ -90,6 +91,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'filter', keys: ['b'], action: 'filter-binary', help: 'show binary on/off' },
   { mode: 'filter', keys: ['c'], action: 'filter-control', help: 'show control frames on/off' },
   { mode: 'filter', keys: ['p'], action: 'filter-ping', help: 'hide ping/pong on/off' },
+  { mode: 'filter', keys: ['e'], action: 'filter-fields', help: 'decoded fields: name:glob terms, all must match (event:chat topic:sensors/*); empty clears' },
   { mode: 'filter', keys: ['r'], action: 'filter-reset', help: 'show everything' },
   { mode: 'filter', keys: ['escape', 'enter', 'f'], action: 'close-overlay', help: 'close the filter menu' },
   { mode: 'filter', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },

@@ -28,7 +28,7 @@ import type {
 import { RateMeter } from './store/rate-meter.js';
 import { RowReader } from './store/read-back.js';
 import { CaptureLocations } from './store/capture-locations.js';
-import { C_BINARY, C_CONTROL, C_NOTICE, C_PINGPONG, C_SERVER, C_TEXT, RowLog, type PendingRow, type Row } from './store/row-log.js';
+import { C_BINARY, C_CONTROL, C_NOTICE, C_PINGPONG, C_SERVER, C_TEXT, RowLog, type PendingRow, type Row, type RowFilter } from './store/row-log.js';
 
 export { DEFAULT_FILTER, RowLog, type DirectionFilter, type LogMode, type PendingRow, type Row, type RowFilter } from './store/row-log.js';
 
@@ -413,6 +413,11 @@ export class DashboardStore {
   /** The whole event of a row: itself when not slim, else read back (null while loading). */
   fullEvent(log: RowLog, row: Row): SessionEvent | null {
     return this.#reader.fullEvent(log, row);
+  }
+
+  /** Reads back and decodes the rows evicted before a field filter was set (RowReader.resolveFields). */
+  resolveFields(conn: number, log: RowLog, filter: RowFilter, current: () => boolean): Promise<void> {
+    return this.#reader.resolveFields(log, filter, () => this.appDecoder(conn), current);
   }
 
   /**

@@ -16,6 +16,7 @@ import {
 } from './store.js';
 import { findRow, type LineSource } from './search.js';
 import { nextTreeDepth } from './app-view.js';
+import { parseFieldTerms } from './field-filter.js';
 
 export type Pane = 'connections' | 'log' | 'detail';
 export type PayloadView = 'text' | 'json' | 'hex';
@@ -102,6 +103,11 @@ export class DashboardView {
     if (this.selected >= this.top + this.logHeight) this.top = this.selected - this.logHeight + 1;
     if (this.follow && !this.paused) this.top = Math.max(0, total - this.logHeight);
     this.top = clamp(this.top, 0, Math.max(0, total - 1));
+    // Rows evicted before a field filter was set are decided by reading them back.
+    const log = this.log();
+    const conn = this.selectedConn;
+    const filter = this.filter;
+    if (log && conn !== null && log.fieldPending(filter) !== null) void this.store.resolveFields(conn, log, filter, () => this.filter === filter && this.log() === log);
     const ids = this.connectionIds();
     const ci = this.selectedConn === null ? 0 : Math.max(0, ids.indexOf(this.selectedConn));
     if (ci < this.connTop) this.connTop = ci;
@@ -271,6 +277,16 @@ export class DashboardView {
     this.notice = this.paused ? 'frozen: the view stands still, traffic goes on (p resumes)' : 'resumed';
   }
 
+  /** The filter menu's `e`: decoded-field terms (`event:chat topic:sensors/*`, ui/field-filter.ts); empty clears them. */
+  setFieldFilter(text: string): void {
+    const parsed = parseFieldTerms(text);
+    if ('error' in parsed) {
+      this.notice = `field filter: ${parsed.error}`;
+      return;
+    }
+    this.setFilter({ ...this.filter, fields: parsed.terms });
+  }
+
   setFilter(filter: RowFilter): void {
     const raw = this.#selectedRaw();
     this.filter = filter;
@@ -363,7 +379,8 @@ export function messagesOnly(c: ConnectionView): boolean {
 
 export function describeFilter(f: RowFilter): string {
   const kinds = [f.text ? 'text' : '', f.binary ? 'binary' : '', f.control ? 'control' : ''].filter(Boolean).join('+') || 'nothing';
-  return `${f.direction === 'both' ? 'both directions' : `from ${f.direction}`}, ${kinds}${f.pingPong ? '' : ', no ping/pong'}`;
+  const fields = (f.fields ?? []).map((t) => `${t.name}:${t.glob}`).join(' ');
+  return `${f.direction === 'both' ? 'both directions' : `from ${f.direction}`}, ${kinds}${f.pingPong ? '' : ', no ping/pong'}${fields ? `, fields ${fields}` : ''}`;
 }
 
 function toRegExp(pattern: string): RegExp {

@@ -19,6 +19,7 @@ function host(): CommandHost & { searches: number[]; quits: number } {
     searches: [] as number[],
     quits: 0,
     startSearch: () => {},
+    startFieldFilter: () => {},
     searchAgain: (d: 1 | -1) => void h.searches.push(d),
     quit: () => void h.quits++,
     wake: () => {},

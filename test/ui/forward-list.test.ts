@@ -40,7 +40,7 @@ describe('forward mode in the connection list', () => {
   it('plain HTTP requests are hidden by default and listed with H (issue 12)', () => {
     const store = new DashboardStore();
     const view = new DashboardView(store);
-    const host: CommandHost = { view, zoom: false, startSearch: () => {}, searchAgain: () => {}, quit: () => {}, wake: () => {} };
+    const host: CommandHost = { view, zoom: false, startSearch: () => {}, startFieldFilter: () => {}, searchAgain: () => {}, quit: () => {}, wake: () => {} };
     store.ingest({ type: 'http', conn: 7, t: T0 + 1, method: 'GET', target: 'http://app.example.test/index.html', status: 200, durationMs: 12 });
     const hidden = connectionLines(view, 10, 160, T0 + 10).map((l) => l.text);
     expect(hidden.join('\n')).not.toContain('index.html');

@@ -6,7 +6,12 @@
  */
 import { Opcode } from '../../src/protocol/constants.js';
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
-import type { PendingRow, Row, RowLog } from './row-log.js';
+import type { PendingRow, Row, RowFilter, RowLog } from './row-log.js';
+import type { RowApp } from '../app-view.js';
+import { fieldsMatch, type FieldTerm } from '../field-filter.js';
+
+/** Decodes messages fed in capture order (DashboardStore.appDecoder). */
+export type FieldDecoder = (e: SessionEvent) => RowApp | undefined;
 
 export type ReadBack = (offset: number, length: number) => Promise<SessionEvent | null>;
 
@@ -16,6 +21,7 @@ export class RowReader {
   readonly #loading = new Set<string>();
   readonly #unreadable = new Set<string>();
   readonly #full = new Map<string, SessionEvent>();
+  readonly #resolving = new WeakSet<RowLog>();
 
   /** `arrived`: called when a row or payload asked for came back (or turned out to be gone). */
   constructor(read: ReadBack | undefined, arrived: () => void) {
@@ -73,6 +79,41 @@ export class RowReader {
     if (!loc || !this.#read) return undefined;
     const m = await this.#read(loc.offset, loc.length).catch(() => null);
     return m?.type === 'message' ? m : undefined;
+  }
+
+  /**
+   * Decides the field filter for rows evicted before it was set: reads each back in order, decodes
+   * it (a whole-message frame through its message) and records the verdict, so the filtered log
+   * grows as they are decided. One pass per log at a time; stops when `current` says the filter
+   * changed. Without a capture the rows cannot be decoded and do not match.
+   */
+  async resolveFields(log: RowLog, filter: RowFilter, decoder: () => FieldDecoder | null, current: () => boolean): Promise<void> {
+    if (this.#resolving.has(log)) return;
+    this.#resolving.add(log);
+    const terms = filter.fields ?? [];
+    const decode = decoder();
+    try {
+      let n = 0;
+      for (let i = log.fieldPending(filter); i !== null; i = log.fieldPending(filter)) {
+        const match = await this.#fieldMatch(log, i, terms, decode);
+        if (!current()) return;
+        log.resolveField(filter, i, match);
+        // Redraw now and then, not once per row.
+        if (++n % 256 === 0) this.#arrived();
+      }
+    } finally {
+      this.#resolving.delete(log);
+      this.#arrived();
+    }
+  }
+
+  async #fieldMatch(log: RowLog, index: number, terms: readonly FieldTerm[], decode: FieldDecoder | null): Promise<boolean> {
+    const loc = log.location(index);
+    if (!decode || !loc || !this.#read) return false;
+    const event = await this.#read(loc.offset, loc.length).catch(() => null);
+    if (!event) return false;
+    const message = event.type === 'frame' ? await this.#borrowedMessage(log, { index, event, slim: false }) : event;
+    return message !== undefined && fieldsMatch(terms, decode(message)?.fieldText);
   }
 
   /** The whole event of a row: itself when not slim, else read back (null while loading). */

@@ -5,6 +5,7 @@
  */
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
 import type { RowApp } from '../app-view.js';
+import { fieldsMatch, type FieldTerm } from '../field-filter.js';
 
 export type LogMode = 'frames' | 'messages';
 export type DirectionFilter = 'both' | 'client' | 'server';
@@ -16,6 +17,11 @@ export interface RowFilter {
   readonly control: boolean;
   /** false hides ping and pong frames. */
   readonly pingPong: boolean;
+  /**
+   * Decoded-field terms (`event:chat`, ui/field-filter.ts); none or empty: no field filter. Rows
+   * evicted from memory are decided once read back and decoded (DashboardStore.resolveFields).
+   */
+  readonly fields?: readonly FieldTerm[];
 }
 
 export const DEFAULT_FILTER: RowFilter = { direction: 'both', text: true, binary: true, control: true, pingPong: true };
@@ -78,6 +84,9 @@ export class RowLog {
   #filtered = new Uint32Array(0);
   #filteredN = 0;
   #scanned = 0;
+  /** Field-filter verdicts for the current terms: 0 not known yet, 1 matches, 2 does not. */
+  #fieldKey = '';
+  #fieldState = new Uint8Array(0);
 
   constructor(indexed: boolean) {
     this.#offsets = indexed ? new Float64Array(256).fill(-1) : null;
@@ -154,9 +163,58 @@ export class RowLog {
     while (this.#cache.size > cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
   }
 
-  /** Whether raw row `index` passes `filter` (known for evicted rows too). */
+  /**
+   * Whether raw row `index` passes `filter` (known for evicted rows too; with field terms, for an
+   * evicted row only once it was read back and decoded).
+   */
   passes(filter: RowFilter, index: number): boolean {
-    return isOpen(filter) || passes(this.#classes[index]!, filter, passMask(filter));
+    return isOpen(filter) || (passes(this.#classes[index]!, filter, passMask(filter)) && this.#fieldPass(filter, index) === true);
+  }
+
+  /** The field verdict of a row: decided from its decoding while in memory, else as resolved; undefined: not known yet. */
+  #fieldPass(filter: RowFilter, index: number): boolean | undefined {
+    const terms = filter.fields ?? [];
+    if (terms.length === 0) return true;
+    this.#fieldsFor(terms);
+    const known = this.#fieldState[index] ?? 0;
+    if (known !== 0) return known === 1;
+    // Only a retained row carries its decoding (a row read back into the cache has none).
+    if (index < this.firstRetained || index >= this.count) return undefined;
+    const ok = fieldsMatch(terms, this.#rows[this.#head + index - this.firstRetained]!.app?.fieldText);
+    this.#fieldState[index] = ok ? 1 : 2;
+    return ok;
+  }
+
+  #fieldsFor(terms: readonly FieldTerm[]): void {
+    const key = terms.map((t) => `${t.name}:${t.glob}`).join(' ');
+    if (key !== this.#fieldKey) {
+      this.#fieldKey = key;
+      this.#fieldState = new Uint8Array(0);
+    }
+    if (this.#fieldState.length < this.count) {
+      const next = new Uint8Array(Math.max(256, this.#classes.length));
+      next.set(this.#fieldState);
+      this.#fieldState = next;
+    }
+  }
+
+  /**
+   * With field terms: the first row whose class passes but whose field verdict is not known yet
+   * (evicted before the filter was set), which DashboardStore.resolveFields reads back; null when
+   * every row is decided. The filtered positions stop before it until then.
+   */
+  fieldPending(filter: RowFilter): number | null {
+    if ((filter.fields ?? []).length === 0) return null;
+    this.#scan(filter);
+    return this.#scanned < this.count ? this.#scanned : null;
+  }
+
+  /** Records the field verdict of an evicted row, read back and decoded. */
+  resolveField(filter: RowFilter, index: number, match: boolean): void {
+    const terms = filter.fields ?? [];
+    if (terms.length === 0 || index >= this.count) return;
+    this.#fieldsFor(terms);
+    this.#fieldState[index] = match ? 1 : 2;
   }
 
   /** Number of rows passing `filter` (up to `limit` raw rows, for pause). */
@@ -190,6 +248,13 @@ export class RowLog {
     const mask = passMask(filter);
     for (let i = this.#scanned; i < this.count; i++) {
       if (!passes(this.#classes[i]!, filter, mask)) continue;
+      const field = this.#fieldPass(filter, i);
+      if (field === undefined) {
+        // Not decided yet (evicted): the positions stop here until it is resolved.
+        this.#scanned = i;
+        return;
+      }
+      if (!field) continue;
       if (this.#filteredN === this.#filtered.length) {
         const next = new Uint32Array(Math.max(256, this.#filtered.length * 2));
         next.set(this.#filtered);
@@ -230,11 +295,11 @@ function upperBound(a: Uint32Array, n: number, limit: number): number {
 const lowerBound = upperBound;
 
 function isOpen(f: RowFilter): boolean {
-  return f.direction === 'both' && f.text && f.binary && f.control && f.pingPong;
+  return f.direction === 'both' && f.text && f.binary && f.control && f.pingPong && (f.fields ?? []).length === 0;
 }
 
 function filterKey(f: RowFilter): string {
-  return `${f.direction}${+f.text}${+f.binary}${+f.control}${+f.pingPong}`;
+  return `${f.direction}${+f.text}${+f.binary}${+f.control}${+f.pingPong} ${(f.fields ?? []).map((t) => `${t.name}:${t.glob}`).join(' ')}`;
 }
 
 function passMask(f: RowFilter): number {
