@@ -14,6 +14,9 @@ import * as path from 'node:path';
 import { JsonlWriter } from '../../src/capture/jsonl-writer.js';
 import { readCaptureLines, readEventAt } from '../../src/capture/jsonl-reader.js';
 import type { CaptureHeader } from '../../src/session/events.js';
+import { fieldsMatch, parseFieldTerms, type FieldTerm } from '../../ui/field-filter.js';
+import { describeFilter } from '../../ui/view.js';
+import { logTitle } from '../../ui/panes/frame-log.js';
 
 function session(target: string, protocol: string | null, vectors: ReadonlyArray<{ from: 'client' | 'server'; opcode: 1 | 2; bytes: Buffer }>): SessionEvent[] {
   const out: SessionEvent[] = [
@@ -90,7 +93,8 @@ describe('dashboard app-protocol view', () => {
       const file = path.join(dir, 'c.jsonl');
       const header: CaptureHeader = { type: 'capture', format: 'frametap-capture', version: 1, started: new Date(T0).toISOString(), tool: { name: 'frametap', version: '0' }, mode: 'reverse', listen: null, upstream: null };
       const writer = JsonlWriter.create(file, header);
-      const store = new DashboardStore({ maxRows: 40, readBack: (o, l) => readEventAt(file, o, l) });
+      let arrived: (() => void) | null = null;
+      const store = new DashboardStore({ maxRows: 40, readBack: (o, l) => readEventAt(file, o, l), onReadBack: () => arrived?.() });
       writer.onLine((e, o, l) => store.located(e, o, l));
       const noise = Array.from({ length: 200 }, (_, i) => ({ from: 'client' as const, opcode: 1 as const, bytes: Buffer.from(`42["noise",{"i":${i}}]`) }));
       const events = session('/socket.io/?EIO=4&transport=websocket', null, [...socketIoVectors().flat(), ...noise]);
@@ -113,8 +117,73 @@ describe('dashboard app-protocol view', () => {
       expect(raw).toBeLessThan(view.log()!.firstRetained);
       const back = await readEventAt(file, view.log()!.location(raw)!.offset, view.log()!.location(raw)!.length);
       expect(back?.type === 'message' && back.data.toString('utf8')).toMatch(/^42\d*\["chat"/);
+
+      // The field filter decides evicted rows by reading them back: the same rows as with all in memory.
+      view.setFieldFilter('event:chat');
+      const log = view.log()!;
+      while (log.fieldPending(view.filter) !== null) {
+        const pass = new Promise<void>((resolve) => (arrived = resolve));
+        view.settle();
+        await pass;
+      }
+      const inMemory = load(session('/socket.io/?EIO=4&transport=websocket', null, socketIoVectors().flat()));
+      inMemory.setFieldFilter('event:chat');
+      expect(inMemory.total()).toBeGreaterThan(0);
+      expect(view.total()).toBe(inMemory.total());
+      expect(log.rawIndex(view.filter, 0)).toBeLessThan(log.firstRetained);
+      view.setFieldFilter('event:noise');
+      while (log.fieldPending(view.filter) !== null) {
+        const pass = new Promise<void>((resolve) => (arrived = resolve));
+        view.settle();
+        await pass;
+      }
+      expect(view.total()).toBe(200);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('field terms: name:glob, all must match, names in any case, values whole', () => {
+    const terms = (t: string): readonly FieldTerm[] => {
+      const p = parseFieldTerms(t);
+      if ('error' in p) throw new Error(p.error);
+      return p.terms;
+    };
+    const fields = 'type:event\nnamespace:/\nevent:chat';
+    expect(fieldsMatch(terms('event:chat'), fields)).toBe(true);
+    expect(fieldsMatch(terms('EVENT:ch*'), fields)).toBe(true);
+    expect(fieldsMatch(terms('event:cha'), fields)).toBe(false);
+    expect(fieldsMatch(terms('event:c?at type:event'), fields)).toBe(true);
+    expect(fieldsMatch(terms('event:chat type:ack'), fields)).toBe(false);
+    expect(fieldsMatch(terms('topic:sensors/*'), 'topic:sensors/1/temp')).toBe(true);
+    expect(fieldsMatch(terms('topic:sensors/*'), 'topic:alerts')).toBe(false);
+    // Regex characters in a glob are literal.
+    expect(fieldsMatch(terms('topic:a.b'), 'topic:axb')).toBe(false);
+    expect(fieldsMatch(terms(''), undefined)).toBe(true);
+    expect(fieldsMatch(terms('event:chat'), undefined)).toBe(false);
+    expect(parseFieldTerms('chat')).toEqual({ error: "'chat' is not name:glob (e.g. event:chat, topic:sensors/*)" });
+    expect(parseFieldTerms(':x')).toHaveProperty('error');
+  });
+
+  it('the filter menu filters on decoded fields and says so in the log title', () => {
+    const view = load(sio);
+    const before = view.total();
+    view.setFieldFilter('event:chat');
+    expect(view.total()).toBeGreaterThan(0);
+    expect(view.total()).toBeLessThan(before);
+    const rows = text(logLines(view, 200));
+    expect(rows).toContain('socket.io chat ack 12');
+    expect(rows).not.toContain('socket.io upload');
+    expect(describeFilter(view.filter)).toBe('both directions, text+binary+control, fields event:chat');
+    expect(logTitle(view)).toContain('filter: both directions, text+binary+control, fields event:chat');
+    view.setFieldFilter('chat');
+    expect(view.notice).toContain('not name:glob');
+    expect(describeFilter(view.filter)).toContain('fields event:chat');
+    view.setFieldFilter('');
+    expect(view.total()).toBe(before);
+    const mqtt = load(session('/mqtt', 'mqtt', mqttSession(4)));
+    mqtt.setFieldFilter('topic:sensors/*');
+    expect(text(logLines(mqtt, 200))).toContain('MQTT PUBLISH sensors/1 qos1 id 2');
+    expect(text(logLines(mqtt, 200))).not.toContain('CONNECT');
   });
 });

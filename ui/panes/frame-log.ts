@@ -42,7 +42,7 @@ export function rowStyle(e: SessionEvent): LineStyle {
 }
 
 function isOpenFilter(f: RowFilter): boolean {
-  return (Object.keys(DEFAULT_FILTER) as (keyof RowFilter)[]).every((k) => f[k] === DEFAULT_FILTER[k]);
+  return (Object.keys(DEFAULT_FILTER) as (keyof RowFilter)[]).every((k) => f[k] === DEFAULT_FILTER[k]) && (f.fields ?? []).length === 0;
 }
 
 export function logTitle(view: DashboardView): string {
