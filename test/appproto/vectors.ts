@@ -12,6 +12,8 @@ import mqttPacket from 'mqtt-packet';
 import protobuf from 'protobufjs';
 import { Encoder, PacketType } from 'socket.io-parser';
 import { encodePacket } from 'engine.io-parser';
+import * as parserV3 from 'socket.io-parser-v3';
+import * as engineV2 from 'engine.io-parser-v2';
 import type { Side } from '../../src/session/events.js';
 
 export interface Vector {
@@ -149,6 +151,49 @@ export function socketIoV3Vectors(): Vector[] {
     text('v3 event', 'client', '451-["bin",{"_placeholder":true,"num":0}]', 'socket.io bin (awaiting 1 attachment)'),
     bin('v3 attachment', 'client', Buffer.from([4, 1, 2, 3]), 'socket.io bin +1 binary'),
     text('v3 ping', 'client', '2', 'engine.io ping'),
+  ];
+}
+
+/**
+ * socket.io 2.x on the wire, made by its own parsers: socket.io-parser 3 (Socket.IO protocol 4)
+ * packets wrapped as Engine.IO 3 messages by engine.io-parser 2 (binary: a packet type byte, 4,
+ * before the attachment). socket.io 2.x itself marks a packet with binary data as BINARY_EVENT /
+ * BINARY_ACK before encoding it, as done here.
+ */
+export function socketIoV3RealVectors(): Vector[] {
+  const enc = new parserV3.Encoder();
+  const wrap = (packet: parserV3.Packet, from: Side, name: string, summaries: Array<string | RegExp>): Vector[] => {
+    const out: Vector[] = [];
+    enc.encode(packet, (parts) =>
+      parts.forEach((p, i) =>
+        engineV2.encodePacket({ type: 'message', data: p }, true, false, (encoded) => {
+          out.push(typeof encoded === 'string' ? text(`${name}#${i}`, from, encoded, summaries[i]!) : bin(`${name}#${i}`, from, encoded, summaries[i]!));
+        }),
+      ),
+    );
+    if (out.length !== summaries.length) throw new Error(`${name}: ${out.length} messages, ${summaries.length} summaries`);
+    return out;
+  };
+  const eio = (type: engineV2.Packet['type'], from: Side, summary: string): Vector => {
+    let out!: Vector;
+    engineV2.encodePacket({ type }, true, false, (encoded) => (out = text(`eio ${type}`, from, String(encoded), summary)));
+    return out;
+  };
+  return [
+    ...wrap({ type: parserV3.CONNECT, nsp: '/admin' }, 'client', 'connect nsp', ['socket.io connect /admin']),
+    ...wrap({ type: parserV3.EVENT, nsp: '/', data: ['chat', { text: 'hi' }], id: 12 }, 'client', 'event ack', ['socket.io chat ack 12']),
+    ...wrap({ type: parserV3.ACK, nsp: '/', data: ['ok'], id: 12 }, 'server', 'ack', ['socket.io ack 12']),
+    ...wrap({ type: parserV3.EVENT, nsp: '/admin', data: ['kick', 'bob'] }, 'server', 'event nsp', ['socket.io kick /admin']),
+    ...wrap({ type: parserV3.BINARY_EVENT, nsp: '/', data: ['upload', { name: 'a', file: Buffer.from([1, 2, 3]) }, Buffer.from('xyz')], id: 3 }, 'client', 'binary event', [
+      'socket.io upload ack 3 (awaiting 2 attachments)',
+      'socket.io attachment 1/2 of upload',
+      'socket.io upload ack 3 +2 binary',
+    ]),
+    ...wrap({ type: parserV3.BINARY_ACK, nsp: '/', data: [Buffer.from([9])], id: 3 }, 'server', 'binary ack', ['socket.io ack 3 (awaiting 1 attachment)', 'socket.io ack 3 +1 binary']),
+    ...wrap({ type: parserV3.ERROR, nsp: '/admin', data: 'Not authorized' }, 'server', 'error', [/^socket\.io /]),
+    ...wrap({ type: parserV3.DISCONNECT, nsp: '/admin' }, 'client', 'disconnect', ['socket.io disconnect /admin']),
+    eio('ping', 'client', 'engine.io ping'),
+    eio('pong', 'server', 'engine.io pong'),
   ];
 }
 
