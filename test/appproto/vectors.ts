@@ -190,7 +190,7 @@ export function socketIoV3RealVectors(): Vector[] {
       'socket.io upload ack 3 +2 binary',
     ]),
     ...wrap({ type: parserV3.BINARY_ACK, nsp: '/', data: [Buffer.from([9])], id: 3 }, 'server', 'binary ack', ['socket.io ack 3 (awaiting 1 attachment)', 'socket.io ack 3 +1 binary']),
-    ...wrap({ type: parserV3.ERROR, nsp: '/admin', data: 'Not authorized' }, 'server', 'error', [/^socket\.io /]),
+    ...wrap({ type: parserV3.ERROR, nsp: '/admin', data: 'Not authorized' }, 'server', 'error', ['socket.io error /admin']),
     ...wrap({ type: parserV3.DISCONNECT, nsp: '/admin' }, 'client', 'disconnect', ['socket.io disconnect /admin']),
     eio('ping', 'client', 'engine.io ping'),
     eio('pong', 'server', 'engine.io pong'),
