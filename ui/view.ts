@@ -380,7 +380,8 @@ export function messagesOnly(c: ConnectionView): boolean {
 export function describeFilter(f: RowFilter): string {
   const kinds = [f.text ? 'text' : '', f.binary ? 'binary' : '', f.control ? 'control' : ''].filter(Boolean).join('+') || 'nothing';
   const fields = (f.fields ?? []).map((t) => `${t.name}:${t.glob}`).join(' ');
-  return `${f.direction === 'both' ? 'both directions' : `from ${f.direction}`}, ${kinds}${f.pingPong ? '' : ', no ping/pong'}${fields ? `, fields ${fields}` : ''}`;
+  // The field terms first: a title too long for its pane is cut at the end.
+  return `${fields ? `fields ${fields}, ` : ''}${f.direction === 'both' ? 'both directions' : `from ${f.direction}`}, ${kinds}${f.pingPong ? '' : ', no ping/pong'}`;
 }
 
 function toRegExp(pattern: string): RegExp {

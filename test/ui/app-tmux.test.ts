@@ -85,6 +85,29 @@ describe('dashboard app-protocol view in a terminal', () => {
     const upload = await s.waitFor('/event:upload: row');
     expect(upload).toContain('socket.io upload ack 1 (awaiting 1 attachment)');
 
+    // The filter menu's decoded-field filter: only the upload rows, and the title says so.
+    s.keys('f');
+    await s.waitFor('decoded fields: name:glob');
+    s.keys('e');
+    await s.waitFor('Enter filters, empty clears');
+    s.type('event:upl*');
+    s.keys('Enter');
+    const filtered = await s.waitFor('filter: fields event:upl*');
+    // The title is cut to the pane's width (…), never wrapped into the first row.
+    expect(filtered).toMatch(/\[ #1 messages 2 .*filter: fields event:upl\*, both.*… \]/);
+    expect(filtered).toContain('socket.io upload ack 1');
+    expect(filtered).not.toContain('socket.io chat ack 0');
+
+    // A plain HTTP request relayed: counted in the status bar, listed only after H.
+    const polled = await withTimeout(fetch(`http://127.0.0.1:${proxyPort}/socket.io/?EIO=4&transport=polling`), 'plain request');
+    await polled.arrayBuffer();
+    const counted = await s.waitFor(/\| http 1/);
+    expect(counted).not.toContain('GET /socket.i');
+    s.keys('H');
+    await s.waitFor('plain HTTP requests listed (1; H hides them)');
+    // The server takes the websocket transport only: the polling request is answered 400.
+    expect(await s.waitFor(/ http +- +GET \/socket\.i/)).toMatch(/#2 +http +- +GET \/socket\.i.* 400 /);
+
     s.keys('q');
     await s.waitFor('EXIT=0', 8000);
   }, 60_000);

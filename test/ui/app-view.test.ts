@@ -174,8 +174,8 @@ describe('dashboard app-protocol view', () => {
     const rows = text(logLines(view, 200));
     expect(rows).toContain('socket.io chat ack 12');
     expect(rows).not.toContain('socket.io upload');
-    expect(describeFilter(view.filter)).toBe('both directions, text+binary+control, fields event:chat');
-    expect(logTitle(view)).toContain('filter: both directions, text+binary+control, fields event:chat');
+    expect(describeFilter(view.filter)).toBe('fields event:chat, both directions, text+binary+control');
+    expect(logTitle(view)).toContain('filter: fields event:chat, both directions, text+binary+control');
     view.setFieldFilter('chat');
     expect(view.notice).toContain('not name:glob');
     expect(describeFilter(view.filter)).toContain('fields event:chat');

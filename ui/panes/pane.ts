@@ -3,7 +3,7 @@
  * turned into tagged content.
  */
 import blessed from 'blessed';
-import { MARK_OFF, MARK_ON, displayWidth, safeText } from '../../src/render/safe-text.js';
+import { MARK_OFF, MARK_ON, displayWidth, safeText, truncateWidth } from '../../src/render/safe-text.js';
 import type { Line, LineStyle } from './lines.js';
 
 const OPEN: Readonly<Record<LineStyle, string>> = {
@@ -101,7 +101,10 @@ export class Pane {
   }
 
   setLabel(label: string, active: boolean): void {
-    this.box.setLabel(active ? `[ ${label} ]` : ` ${label} `);
+    // A label wider than the box would wrap into the pane's first row: cut it to fit the top border.
+    const room = Math.max(8, Number(this.box.width) - 8);
+    const fitted = truncateWidth(label, room);
+    this.box.setLabel(active ? `[ ${fitted} ]` : ` ${fitted} `);
     // Unfocused: the terminal's own foreground, visible on dark and light themes alike.
     this.box.style.border = active ? { fg: 'cyan', bold: true } : { fg: 'default' };
   }
