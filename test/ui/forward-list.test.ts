@@ -47,7 +47,7 @@ describe('forward mode in the connection list', () => {
     expect(hidden.join('\n')).toContain('1 plain HTTP request hidden (H lists them)');
     const action = actionFor('normal', 'S-h');
     expect(action).toBe('show-http');
-    expect(helpLines().some((l) => /^H\s+list plain HTTP requests/.test(l))).toBe(true);
+    expect(helpLines().some((l) => /^H\s+plain HTTP requests: list \/ hide/.test(l))).toBe(true);
     runCommand(action!, host);
     const listed = connectionLines(view, 10, 160, T0 + 10).map((l) => l.text);
     const row = listed.find((l) => l.includes('GET http://app.example.test/index.html'))!;
