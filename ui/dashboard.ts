@@ -27,6 +27,13 @@ import type { AppViewOptions } from '../src/appproto/connection-app.js';
 import { DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 
+/** What the dashboard needs of a spill file (SpillFile). */
+export interface RowSpill {
+  onLine(cb: (event: SessionEvent, offset: number, length: number) => void): () => void;
+  read(offset: number, length: number): Promise<SessionEvent | null>;
+  records(start: number): AsyncIterable<{ readonly offset: number; readonly value: SessionEvent }>;
+}
+
 export interface DashboardOptions {
   readonly bus: EventBus;
   readonly source: 'live' | 'view' | 'replay';
@@ -37,6 +44,11 @@ export interface DashboardOptions {
   readonly captureFile: string | null;
   /** JsonlWriter.onLine: tells where each event landed in `captureFile`. */
   readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;
+  /**
+   * Live without -w: the dashboard's own spill file (src/capture/spill-file.ts), where rows are
+   * read back from and searched instead of a capture (then `captureFile` is null).
+   */
+  readonly spill?: RowSpill | null;
   /** q / Ctrl-C: the caller stops the proxy, flushes and exits. */
   readonly onQuit: () => void;
   /** Live: what the keys that act on traffic (b, a, A, e, d, i, K, P, X, I) drive. */
@@ -85,13 +97,14 @@ class BlessedDashboard implements Dashboard {
   constructor(options: DashboardOptions) {
     this.#options = options;
     const file = options.captureFile;
-    const indexed = options.captureIndex !== undefined && file !== null;
+    const spill = options.spill ?? null;
+    const indexed = spill !== null || (options.captureIndex !== undefined && file !== null);
     // A recorded capture's rates come from its own times, not from how fast it is read.
     const recorded = options.source === 'view';
     this.#store = new DashboardStore({
       ...(recorded ? { now: () => this.#store.lastT } : {}),
       ...(options.app !== undefined ? { app: options.app } : {}),
-      readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
+      readBack: spill ? (offset, length) => spill.read(offset, length) : indexed ? (offset, length) => readEventAt(file!, offset, length) : undefined,
       onChange: () => this.#dirty(),
       // Rows the user scrolled to: shown even while paused.
       onReadBack: () => this.#dirty(true),
@@ -114,7 +127,8 @@ class BlessedDashboard implements Dashboard {
       : null;
     // Holds and releases are intercept events: redraw the held summary when they come.
     if (this.#intercept) this.#unsubscribe.push(options.bus.subscribe('dashboard-intercepts', (e) => e.type === 'intercept' && this.#dirty(true), ['intercept']));
-    if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
+    if (spill) this.#unsubscribe.push(spill.onLine((e, offset, length) => this.#store.located(e, offset, length)));
+    else if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
     this.#unsubscribe.push(options.bus.subscribe('dashboard', (e) => this.#store.ingest(e)));
     this.#restoreStderr = holdStderr((text) => {
       this.#view.notice = `stderr: ${text.trim().split('\n').pop() ?? ''}`;
@@ -333,8 +347,12 @@ class BlessedDashboard implements Dashboard {
 
   #search(pattern: string, direction: 1 | -1): void {
     const file = this.#options.captureFile;
-    const lines: LineSource | undefined =
-      file !== null && this.#options.captureIndex ? (start) => readCaptureLines(file, { start }) : undefined;
+    const spill = this.#options.spill ?? null;
+    const lines: LineSource | undefined = spill
+      ? (start) => spill.records(start)
+      : file !== null && this.#options.captureIndex
+        ? (start) => readCaptureLines(file, { start })
+        : undefined;
     void this.#view.find(pattern, direction, lines).finally(() => this.#render());
   }
 
@@ -356,7 +374,7 @@ class BlessedDashboard implements Dashboard {
     quit: () => {
       if (dashboard.#quitting) return;
       dashboard.#quitting = true;
-      dashboard.#view.notice = 'quitting: closing connections and flushing the capture…';
+      dashboard.#view.notice = dashboard.#options.captureFile ? 'quitting: closing connections and flushing the capture…' : 'quitting: closing connections…';
       dashboard.#options.onQuit();
     },
     wake: () => dashboard.#dirty(),
