@@ -6,7 +6,7 @@
  */
 import type { SessionEvent } from '../src/session/events.js';
 import { searchableText, type RowFilter, type RowLog } from './store.js';
-import { appSearchText } from './app-view.js';
+import { appOf, appSearchText } from './app-view.js';
 
 /** Capture lines from a byte offset on, in file order. */
 export type LineSource = (start: number) => AsyncIterable<{ readonly offset: number; readonly value: SessionEvent | { readonly type: 'capture' } }>;
@@ -74,7 +74,7 @@ function inMemory(req: SearchRequest, lo: number, hi: number): SearchResult {
     const raw = direction === 1 ? lo + k : hi - 1 - k;
     if (!log.passes(filter, raw)) continue;
     const row = log.get(raw);
-    if (row && matchesText(re, appSearchText(row.app, searchableText(row.event)))) return { raw, partial: false };
+    if (row && matchesText(re, appSearchText(appOf(row), searchableText(row.event)))) return { raw, partial: false };
   }
   return { raw: null, partial: false };
 }

@@ -6,6 +6,8 @@ import { detailLines } from '../../ui/panes/frame-detail.js';
 import { logLines } from '../../ui/panes/frame-log.js';
 import { DashboardStore } from '../../ui/store.js';
 import { DashboardView } from '../../ui/view.js';
+import { appOf } from '../../ui/app-view.js';
+import { AppViews } from '../../src/appproto/connection-app.js';
 import { mqttSession, socketIoVectors } from '../appproto/vectors.js';
 import { T0 } from './events.js';
 
@@ -76,5 +78,34 @@ describe('dashboard app-protocol view', () => {
     expect(text(connectionLines(view, 10, 300, T0 + 1000))).toMatch(/ pairs .*\n.* 4\/4, p50 20\.0 ms, p99 100\.0 ms/);
     const ended = load([...sio, { type: 'end', conn: 1, t: T0 + 500, code: 1000, reason: '', initiator: 'client', clean: true, durationMs: 500, bytes: { client: 0, server: 0 }, frames: { client: 0, server: 0 } }]);
     expect(text(connectionLines(ended, 10, 300, T0 + 1000))).toMatch(/1000 Normal Closure \(closed by client, clean\) +4\/4, p50 20\.0 ms, p99 100\.0 ms/);
+  });
+
+  it('binary msgpack / protobuf rows are decoded when shown or searched, to what eager decoding gives', async () => {
+    // msgpack {"op":"hi"}; protobuf field 1 = 150 (protobuf.dev's example), and field 2 = "ok".
+    const msgpack = Buffer.from([0x81, 0xa2, 0x6f, 0x70, 0xa2, 0x68, 0x69]);
+    const protobuf = Buffer.from([0x08, 0x96, 0x01, 0x12, 0x02, 0x6f, 0x6b]);
+    const events = session('/bin', null, [
+      { from: 'client', opcode: 2, bytes: msgpack },
+      { from: 'server', opcode: 2, bytes: protobuf },
+    ]);
+    const eager = new AppViews();
+    const summaries = events.flatMap((e) => eager.observe(e)).flatMap((n) => (n.kind === 'message' ? [n.view.summary] : []));
+    expect(summaries).toHaveLength(2);
+
+    const view = load(events);
+    const log = view.store.connections.get(1)!.logs.messages;
+    const rows = [log.get(0)!, log.get(1)!];
+    // Not decoded while only ingested.
+    expect(rows.map((r) => [r.app, typeof r.appLater])).toEqual([[undefined, 'function'], [undefined, 'function']]);
+    const shown = text(logLines(view, 200));
+    for (const s of summaries) expect(shown).toContain(s);
+    expect(rows.map((r) => appOf(r)?.summary)).toEqual(summaries);
+    expect(rows.every((r) => r.appLater === undefined)).toBe(true);
+
+    // Search finds a decoded field of a row not decoded yet.
+    const again = load(events);
+    expect(again.store.connections.get(1)!.logs.messages.get(0)!.appLater).toBeTypeOf('function');
+    expect(await again.find('protobuf fields')).toBe(true);
+    expect(again.selectedRow()!.event).toMatchObject({ from: 'server' });
   });
 });

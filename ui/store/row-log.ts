@@ -46,6 +46,11 @@ export interface Row {
   wireLength?: number;
   /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
   app?: RowApp;
+  /**
+   * Instead of `app` until the row is shown or searched: decodes it from the row's own payload
+   * (a message whose decoding nothing else waits for). Read both through `appOf` (ui/app-view.ts).
+   */
+  appLater?: () => RowApp | undefined;
 }
 
 export interface PendingRow {
