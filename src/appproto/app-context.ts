@@ -12,7 +12,7 @@ import { decodeJson, looksLikeJson, parseJsonBounded } from './json.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from './limits.js';
 import { decodeMsgpack } from './msgpack.js';
 import { looksLikeMqttConnect, MqttStream } from './mqtt.js';
-import { decodeProtobufRaw } from './protobuf-raw.js';
+import { decodeProtobufRaw, notAMessage } from './protobuf-raw.js';
 import { decodeProtobufSchema, type ProtoSchema } from './protobuf-schema.js';
 import { engineIoVersion, SocketIoDecoder } from './socketio.js';
 import { decodeStomp, STOMP_COMMANDS } from './stomp.js';
@@ -186,6 +186,8 @@ export class AppProtocolContext {
       const r = decodeCbor(m.bytes, this.limits);
       if (r.ok) return [r];
     }
+    // Sniffing keeps only a success: skip the decode of what cannot be a message at all.
+    if (notAMessage(m.bytes)) return [];
     const pb = decodeProtobufRaw(m.bytes, this.limits);
     return pb.ok ? [pb] : [];
   }

@@ -101,12 +101,21 @@ function lengthDelimited(field: number, bytes: Uint8Array, budget: Budget, depth
 }
 
 /**
+ * Whether `bytes` certainly do not parse as a message: its top level is broken whatever its
+ * length-delimited fields hold (nested messages can only add failures). Sniffing asks this first.
+ */
+export function notAMessage(bytes: Uint8Array): boolean {
+  return fieldsBeforeFailure(bytes, true) >= 0;
+}
+
+/**
  * `readFields(bytes)` at the top level, without recursing or throwing: the number of fields it
  * would start (each one a `budget.take()`) when it is certain to fail before reading any nested
  * message; -1 when it might succeed or would recurse first (a non-empty length-delimited field, a
- * group), and the real parse must decide.
+ * group), and the real parse must decide. `skipNested`: length-delimited fields are stepped over
+ * (the count then says nothing of the budget; only whether the top level fails).
  */
-export function fieldsBeforeFailure(bytes: Uint8Array): number {
+export function fieldsBeforeFailure(bytes: Uint8Array, skipNested = false): number {
   const n = bytes.length;
   let pos = 0;
   let takes = 0;
@@ -145,7 +154,8 @@ export function fieldsBeforeFailure(bytes: Uint8Array): number {
       case 2: {
         const len = varint();
         if (Number.isNaN(len) || len > n - pos) return takes;
-        if (len > 0) return -1;
+        if (len > 0 && !skipNested) return -1;
+        pos += len;
         break;
       }
       case 3:

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/appproto/limits.js';
-import { fieldsBeforeFailure, parseRawMessage } from '../../src/appproto/protobuf-raw.js';
+import { fieldsBeforeFailure, notAMessage, parseRawMessage } from '../../src/appproto/protobuf-raw.js';
 import { DecodeStop } from '../../src/appproto/types.js';
 
 /** A tiny deterministic PRNG (xorshift32), so a failure can be replayed. */
@@ -56,5 +56,21 @@ describe('protobuf-raw quick scan', () => {
     expect(r).toHaveLength(44);
     expect(r[0]).toEqual({ field: 11, wire: 'len', bytes: new Uint8Array(90).fill(0x5a), text: 'Z'.repeat(90) });
     expect(failure(new Uint8Array(4096).fill(0x5a), DEFAULT_LIMITS.maxItems)).toBe('field 11 at byte 4048 claims 90 bytes, 46 left');
+  });
+
+  it('"not a message" only for bytes that fail to parse', () => {
+    const r = rng(11);
+    let rejected = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const n = 1 + Math.floor(r() * 40);
+      const bytes = new Uint8Array(n);
+      for (let j = 0; j < n; j++) bytes[j] = r() < 0.6 ? ((1 + Math.floor(r() * 15)) << 3) | [0, 1, 2, 5][Math.floor(r() * 4)]! : Math.floor(r() * 256);
+      if (!notAMessage(bytes)) continue;
+      rejected++;
+      expect(failure(bytes, DEFAULT_LIMITS.maxItems)).not.toBeNull();
+    }
+    expect(rejected).toBeGreaterThan(1000);
+    expect(notAMessage(new Uint8Array(4096).fill(0x5a))).toBe(true);
+    expect(notAMessage(new Uint8Array(92 * 44).fill(0x5a))).toBe(false);
   });
 });
