@@ -40,7 +40,7 @@ export interface DashboardOptions {
   /** `host:port` the proxy listens on (live), else null. */
   readonly listen: string | null;
   readonly upstream: string | null;
-  /** The capture file rows evicted from memory are read back from (live: -w or the temp capture). */
+  /** The capture file rows evicted from memory are read back from (live: -w; without it, `spill`). */
   readonly captureFile: string | null;
   /** JsonlWriter.onLine: tells where each event landed in `captureFile`. */
   readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;

@@ -134,7 +134,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // A closed terminal, tmux kill-session or an ssh drop: stop as for SIGTERM, so the capture is
-  // flushed and the dashboard's temporary capture (which may hold tokens) is removed.
+  // flushed and the dashboard's spill file (which may hold tokens) is removed.
   process.on('SIGHUP', onSignal);
 
   try {
