@@ -140,7 +140,8 @@ export async function* readSpillRecords(file: string, start = 0): AsyncGenerator
       const length = recordLength(buf, at);
       if (length === null || buf.length - at < length) {
         if (eof) return;
-        if (length !== null && length - HEAD > MAX_META + (await handle.stat()).size) return;
+        // A head claiming more than the file holds (a torn tail, or not ours): nothing to allocate for.
+        if (length !== null && (buf.readUInt32BE(at) > MAX_META || offset + length > (await handle.stat()).size)) return;
         // Refill from `offset`: at least a chunk, or the whole record when it is larger.
         const want = Math.max(READ_CHUNK, length ?? 0);
         const next = Buffer.allocUnsafe(want);
@@ -215,7 +216,8 @@ export class SpillFile {
   /** Queues one event's record. Never throws; a failed file is reported once and takes no more. */
   write(event: SessionEvent): void {
     if (this.#failed || this.#closed || !this.#wanted(event)) return;
-    if (this.#queuedBytes + this.#inFlightBytes > HARD_LIMIT) {
+    // (A payload past what a u32 length can say cannot be spilled either; none is that large in practice.)
+    if (this.#queuedBytes + this.#inFlightBytes > HARD_LIMIT || (payloadOf(event)?.length ?? 0) > 0xffff_ffff) {
       this.#dropped++;
       return;
     }
