@@ -9,7 +9,8 @@
  * follow as they are, so the per-event cost is one small JSON.stringify and no base64. The rare
  * events that carry bytes elsewhere (an intercept's `message.data`) tag them in the JSON.
  *
- * Writes are gathered per turn of the event loop into one `writev`, off the relay's per-event path;
+ * Events are queued as they come and encoded and written per turn of the event loop, one `writev`
+ * per batch, off the relay's per-event path;
  * the queue is bounded (pressure above HIGH_WATER, as the capture writer asks the relay to slow;
  * events past HARD_LIMIT are not spilled and their rows read back as gone). The file is mode 0600
  * (it holds what the capture would: cookies, tokens) in a private mkdtemp directory (0700), both
@@ -164,9 +165,12 @@ export async function* readSpillRecords(file: string, start = 0): AsyncGenerator
 
 interface Queued {
   readonly event: SessionEvent;
-  readonly head: Buffer;
-  readonly payload: Buffer;
+  /** Bytes counted for it in the queue until it is encoded. */
+  readonly estimate: number;
 }
+
+/** What a record's head is counted as while queued (a frame's or message's meta JSON is ~200 bytes). */
+const META_ESTIMATE = 256;
 
 export class SpillFile {
   /** The spill file, inside its private directory. */
@@ -221,9 +225,10 @@ export class SpillFile {
       this.#dropped++;
       return;
     }
-    const { head, payload } = encodeSpillRecord(event);
-    this.#queue.push({ event, head, payload });
-    this.#queuedBytes += head.length + payload.length;
+    // Encoded when the batch is written (#flush), not here on the relay's per-event path.
+    const estimate = (payloadOf(event)?.length ?? 0) + META_ESTIMATE;
+    this.#queue.push({ event, estimate });
+    this.#queuedBytes += estimate;
     if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > HIGH_WATER) this.#setPressure(true);
     if (!this.#inFlight && !this.#scheduled) {
       this.#scheduled = true;
@@ -296,14 +301,27 @@ export class SpillFile {
     const batch = this.#queue.length > MAX_IOV / 2 ? this.#queue.splice(0, MAX_IOV / 2) : this.#queue;
     if (batch === this.#queue) this.#queue = [];
     const buffers: Buffer[] = [];
+    const lengths: number[] = [];
     let bytes = 0;
+    let estimated = 0;
     for (const q of batch) {
-      buffers.push(q.head);
-      bytes += q.head.length + q.payload.length;
-      if (q.payload.length > 0) buffers.push(q.payload);
+      estimated += q.estimate;
+      let record: { readonly head: Buffer; readonly payload: Buffer };
+      try {
+        record = encodeSpillRecord(q.event);
+      } catch {
+        // Not JSON-able (no event is, today): no record, its row reads back as gone.
+        lengths.push(0);
+        continue;
+      }
+      const { head, payload } = record;
+      buffers.push(head);
+      if (payload.length > 0) buffers.push(payload);
+      lengths.push(head.length + payload.length);
+      bytes += head.length + payload.length;
     }
     this.#inFlight = true;
-    this.#queuedBytes -= bytes;
+    this.#queuedBytes -= estimated;
     this.#inFlightBytes = bytes;
     writevAll(this.#fd, buffers, this.#written, (error) => {
       this.#inFlight = false;
@@ -315,9 +333,10 @@ export class SpillFile {
       let offset = this.#written;
       this.#written += bytes;
       const listeners = this.#lineListeners;
-      for (const q of batch) {
-        const length = q.head.length + q.payload.length;
-        for (const l of listeners) l(q.event, offset, length);
+      for (let i = 0; i < batch.length; i++) {
+        const length = lengths[i]!;
+        if (length === 0) continue;
+        for (const l of listeners) l(batch[i]!.event, offset, length);
         offset += length;
       }
       if (this.#pressure && this.#queuedBytes <= LOW_WATER) this.#setPressure(false);
