@@ -283,6 +283,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
               setup: connectionGate,
               holdTimeoutMs: gate.holdTimeoutMs,
               register: (g) => (g ? gate.register(session.conn, g) : gate.unregister(session.conn)),
+              responseHold: () => gate.responseHold({ conn: session.conn, target: req.url ?? '/' }),
             }
           : null,
     });
