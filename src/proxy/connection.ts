@@ -284,6 +284,7 @@ export class UpgradeConnection {
       if (this.#state !== 'held') return;
       if (refusal === null) {
         socket.off('error', ignore);
+        socket.resume();
         return this.#relayUpgrade(res, socket, head, upstreamHead);
       }
       this.#refuseHeld(res, refusal);
@@ -299,7 +300,6 @@ export class UpgradeConnection {
     this.#report('client', 'server', head, preciseNow());
     // What came with the heads is the first chunk of each direction, relayed and inspected by the tee.
     if (upstreamHead.length > 0) socket.unshift(upstreamHead);
-    socket.resume();
     if (this.#earlyClientBytes) client.unshift(this.#earlyClientBytes);
     this.#earlyClientBytes = null;
     for (const s of [client, socket]) {
