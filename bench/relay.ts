@@ -178,6 +178,33 @@ async function serveBare(upstream: string): Promise<void> {
   process.once('SIGTERM', () => process.exit(0));
 }
 
+/** Median round-trip time (µs) of 64-byte messages through `url`, one at a time on one connection. */
+export async function latency(url: string, rounds = 400): Promise<number> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const payload = Buffer.alloc(64, 0x5a);
+  const times: number[] = [];
+  await new Promise<void>((resolve) => {
+    let t0 = process.hrtime.bigint();
+    ws.on('message', () => {
+      times.push(Number(process.hrtime.bigint() - t0) / 1000);
+      if (times.length === rounds) return resolve();
+      t0 = process.hrtime.bigint();
+      ws.send(payload, { binary: true });
+    });
+    ws.send(payload, { binary: true });
+  });
+  await new Promise<void>((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
+  // The first rounds warm the path up.
+  return median(times.slice(rounds / 4));
+}
+
 /** Round trips through `url`: CONNECTIONS clients each keeping IN_FLIGHT messages outstanding. */
 export async function load(url: string, size: number, perConnection: number, pid: number | null): Promise<Sample> {
   const payload = Buffer.alloc(size, 0x5a);
@@ -255,6 +282,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const dashboard = await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url);
   if (dashboard) relays.push(dashboard);
   const samples = new Map<string, Sample[]>();
+  const latencies = new Map<string, number[]>();
   try {
     // Warm-up: JIT every path once, not measured.
     for (const r of relays) for (const s of SIZES) await load(r.url, s.size, Math.ceil(s.perConnection / 4), r.pid);
@@ -267,6 +295,10 @@ export async function main(argv: readonly string[] = []): Promise<void> {
           samples.set(key, [...(samples.get(key) ?? []), await load(r.url, s.size, s.perConnection, r.pid)]);
         }
       }
+    }
+    // Added latency: one message at a time, interleaved the same way, medians of the passes.
+    for (let p = 0; p < passes; p++) {
+      for (const r of relays.map((_, i) => relays[(i + p) % relays.length]!)) latencies.set(r.name, [...(latencies.get(r.name) ?? []), await latency(r.url)]);
     }
   } finally {
     for (const r of relays) await r.stop();
@@ -289,6 +321,13 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   process.stdout.write(`relay: ${CONNECTIONS} connections × ${IN_FLIGHT} in flight, round-trip messages, medians of ${passes} interleaved passes (${process.version}, ${CLK_TCK} Hz CPU ticks)\n`);
   for (const row of rows) process.stdout.write(`| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |\n`);
+  const direct = median(latencies.get('direct') ?? [0]);
+  const bare = median(latencies.get('bare http-proxy') ?? [0]);
+  process.stdout.write(`\nlatency: 64 B, one message in flight, median round trip (µs) and what the relay adds to direct\n`);
+  for (const r of relays) {
+    const l = median(latencies.get(r.name) ?? [0]);
+    process.stdout.write(`| ${r.name.padEnd(34)} | ${l.toFixed(0).padStart(6)} µs | +${(l - direct).toFixed(0).padStart(5)} µs | ${r.name === 'direct' ? '' : `bare +${(l - bare).toFixed(0)} µs`} |\n`);
+  }
 }
 
 const direct = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

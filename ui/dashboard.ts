@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import blessed from 'blessed';
+import { markTerminalLost } from '../src/terminal-lost.js';
 import { readCaptureLines, readEventAt } from '../src/capture/jsonl-reader.js';
 import type { EventBus } from '../src/session/event-bus.js';
 import type { SessionEvent } from '../src/session/events.js';
@@ -134,6 +135,7 @@ class BlessedDashboard implements Dashboard {
     const onTerminalError = (): void => {
       if (this.#destroyed) return;
       this.#terminalLost = true;
+      markTerminalLost();
       if (!this.#quitting) {
         this.#quitting = true;
         this.#options.onQuit();

@@ -3,6 +3,7 @@
  * bytes; a capture line carries them as base64 `payload` / `data`, or as `text` for a text message
  * with valid UTF-8. This module is the one place that maps between the two.
  */
+import { Opcode } from '../protocol/constants.js';
 import type {
   ChunkEvent,
   FrameEvent,
@@ -52,7 +53,7 @@ export type CapturedOfType<K extends CapturedEvent['type']> = Extract<CapturedEv
  * boundary" when the kept bytes were cut.
  */
 export function capturedPayload(m: { readonly opcode: number; readonly data: Buffer; readonly invalidUtf8?: true; readonly truncated?: boolean }): CapturedPayload {
-  if (m.opcode === 1 && !m.invalidUtf8) {
+  if (m.opcode === Opcode.Text && !m.invalidUtf8) {
     const end = m.truncated ? utf8BoundaryLength(m.data) : m.data.length;
     return { text: m.data.toString('utf8', 0, end) };
   }
@@ -119,7 +120,7 @@ export function fromCaptured(line: CapturedEvent): SessionEvent {
       const { text, data, ...rest } = line;
       const bytes = payloadBytes({ text, data });
       // capture-format: a text message carries `data` instead of `text` when it is not valid UTF-8.
-      const invalid = rest.opcode === 1 && text === undefined;
+      const invalid = rest.opcode === Opcode.Text && text === undefined;
       return { ...rest, data: bytes.data, ...(invalid ? { invalidUtf8: true as const } : {}) };
     }
     case 'handshake': {
@@ -130,7 +131,7 @@ export function fromCaptured(line: CapturedEvent): SessionEvent {
     case 'intercept': {
       if (line.message === undefined) return line as InterceptEvent;
       const { text, data, ...m } = line.message;
-      const invalid = m.opcode === 1 && text === undefined;
+      const invalid = m.opcode === Opcode.Text && text === undefined;
       return { ...line, message: { ...m, truncated: m.truncated ?? false, data: payloadBytes({ text, data }).data, ...(invalid ? { invalidUtf8: true as const } : {}) } };
     }
     default:

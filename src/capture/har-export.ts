@@ -4,6 +4,7 @@
  * `_webSocketMessages` (`type` send|receive, `time` in epoch seconds, `opcode` 1|2, `data`; binary
  * as base64 as Chrome does), plus an entry per plain HTTP request (`http` events).
  */
+import { Opcode } from '../protocol/constants.js';
 import { writePrivateFile } from './safe-file.js';
 import type { CaptureHeader, HandshakeEvent, MessageEvent, OpenEvent, RawHeaders, SessionEvent } from '../session/events.js';
 import { UsageError } from '../errors.js';
@@ -169,7 +170,7 @@ function webSocketEntry(c: Conn, header: CaptureHeader | null): HarEntry {
         opcode: m.opcode,
         // Chrome writes text frames as text and binary frames as base64; a text message that is
         // not valid UTF-8 is in the capture as base64 `data` and is written as the text it decodes to.
-        data: m.opcode === 1 ? (messageText(m) ?? m.data.toString('utf8')) : encodePayload(m.data),
+        data: m.opcode === Opcode.Text ? (messageText(m) ?? m.data.toString('utf8')) : encodePayload(m.data),
       }),
     ),
   };

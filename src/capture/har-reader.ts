@@ -4,6 +4,7 @@
  * capture. A HAR records messages, not frames, closes or the end: only `open`, `handshake` and
  * `message` events come out of it.
  */
+import { Opcode } from '../protocol/constants.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
 import type { HandshakeEvent, MessageEvent, OpenEvent, RawHeaders, SessionEvent } from '../session/events.js';
 
@@ -130,7 +131,7 @@ function entryEvents(entry: HarEntry, conn: number, warn: (message: string) => v
 
 function messageEvent(m: HarWebSocketMessage, conn: number): MessageEvent | null {
   if ((m.type !== 'send' && m.type !== 'receive') || typeof m.time !== 'number' || typeof m.data !== 'string') return null;
-  const opcode: 1 | 2 | null = m.opcode === 2 ? 2 : m.opcode === 1 || m.opcode === undefined ? 1 : null;
+  const opcode: 1 | 2 | null = m.opcode === Opcode.Binary ? 2 : m.opcode === Opcode.Text || m.opcode === undefined ? 1 : null;
   if (opcode === null) return null;
   const base = {
     type: 'message' as const,
@@ -142,7 +143,7 @@ function messageEvent(m: HarWebSocketMessage, conn: number): MessageEvent | null
     frames: 1,
     truncated: false,
   };
-  if (opcode === 1) {
+  if (opcode === Opcode.Text) {
     const data = Buffer.from(m.data, 'utf8');
     return { ...base, length: data.length, data };
   }

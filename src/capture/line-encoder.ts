@@ -4,6 +4,7 @@
  * string, no escaping scan of the base64, no UTF-8 re-encode). Everything else takes the plain
  * JSON path through `toCaptured`.
  */
+import { Opcode } from '../protocol/constants.js';
 import type { SessionEvent } from '../session/events.js';
 import { toCaptured } from './capture-object.js';
 import { base64Length, writeBase64 } from './payload.js';
@@ -15,7 +16,7 @@ const RAW_MIN = 256;
 function rawField(event: SessionEvent): { readonly key: 'payload' | 'data'; readonly bytes: Buffer } | null {
   if (event.type === 'frame') return event.payload !== undefined && event.payload.length >= RAW_MIN ? { key: 'payload', bytes: event.payload } : null;
   if (event.type === 'message') {
-    const binaryForm = event.opcode !== 1 || event.invalidUtf8 === true;
+    const binaryForm = event.opcode !== Opcode.Text || event.invalidUtf8 === true;
     return binaryForm && event.data.length >= RAW_MIN ? { key: 'data', bytes: event.data } : null;
   }
   return null;

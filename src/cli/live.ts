@@ -4,6 +4,7 @@
  * dashboard's quit) stops accepting, ends every open connection, flushes the sinks and resolves 0.
  * A second signal exits at once.
  */
+import { markTerminalLost } from '../terminal-lost.js';
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/server.js';
 import type { ForwardProxyOptions } from '../proxy/forward/forward-server.js';
@@ -123,6 +124,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') markTerminalLost();
     if (signalled) {
       // A second signal: the user does not want to wait for the flush.
       process.stderr.write(`frametap: ${signal} again, exiting without waiting\n`);

@@ -1,3 +1,4 @@
+import { endAfterHangup, terminalLost } from '../terminal-lost.js';
 import { UsageError, FrametapError } from '../errors.js';
 import { toolVersion } from '../version.js';
 
@@ -41,6 +42,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
 /** Parses argv, runs the subcommand, and turns errors into the exit statuses of cli.md. */
 export async function runCli(argv: readonly string[]): Promise<void> {
   const code = await dispatch(argv);
+  // Everything is flushed and removed by now; a lost terminal must not be restored (terminal-lost.ts).
+  if (terminalLost()) endAfterHangup();
   // Commands that keep serving resolve only when done; an exit code of -1 means "leave the process running".
   if (code >= 0) {
     process.exitCode = code;

@@ -6,7 +6,7 @@
  * judged: text for UTF-8, compressed messages for inflate), and the true length is always counted.
  */
 import { ByteQueue } from './byte-queue.js';
-import { MAX_CONTROL_PAYLOAD, OPCODE_NAMES, VIOLATION_CODES, type ViolationRule } from './constants.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, OPCODE_NAMES, VIOLATION_CODES, type ViolationRule } from './constants.js';
 import type { Sender } from './wire-events.js';
 
 export interface FrameDecoderOptions {
@@ -326,7 +326,7 @@ export class FrameDecoder {
     const length = this.#length;
     const masked = this.#masked;
     const control = (opcode & 0x8) !== 0;
-    const reserved = !(opcode <= 2 || (opcode >= 8 && opcode <= 10));
+    const reserved = !(opcode <= Opcode.Binary || (opcode >= Opcode.Close && opcode <= Opcode.Pong));
     let violated = false;
 
     // The common case (a conforming frame) skips every rule check with one test.
@@ -337,7 +337,7 @@ export class FrameDecoder {
       this.#nonMinimal ||
       masked !== (this.#from === 'client') ||
       this.#closeSent ||
-      (opcode === 0) === (this.#messageOpcode === 0);
+      (opcode === Opcode.Continuation) === (this.#messageOpcode === 0);
     if (suspicious) {
       const name = OPCODE_NAMES[opcode] ?? `opcode 0x${opcode.toString(16)}`;
       if (rsv2 || rsv3) {
@@ -352,7 +352,7 @@ export class FrameDecoder {
         if (control) {
           // RFC 7692 §6.1: "An endpoint MUST NOT set the 'Per-Message Compressed' bit of control frames and non-first fragments of a data message."
           violated = this.#violation('rsv1-on-control-frame', `${name} frame with RSV1 set (control frames are never compressed)`);
-        } else if (opcode === 0) {
+        } else if (opcode === Opcode.Continuation) {
           // RFC 7692 §6.1: "An endpoint MUST NOT set the 'Per-Message Compressed' bit of control frames and non-first fragments of a data message."
           violated = this.#violation('rsv1-on-continuation', 'continuation frame with RSV1 set (only a message\'s first frame may)');
         } else if (!this.#deflate && !reserved) {
@@ -379,10 +379,10 @@ export class FrameDecoder {
         violated = this.#violation('unmasked-client-frame', `unmasked ${name} frame from the client`);
       }
       if (!control && !reserved) {
-        if (opcode === 0 && this.#messageOpcode === 0) {
+        if (opcode === Opcode.Continuation && this.#messageOpcode === 0) {
           // RFC 6455 §5.4: continuations follow a first frame with FIN clear.
           violated = this.#violation('unexpected-continuation', 'continuation frame with no message in progress');
-        } else if (opcode !== 0 && this.#messageOpcode !== 0) {
+        } else if (opcode !== Opcode.Continuation && this.#messageOpcode !== 0) {
           // RFC 6455 §5.4: "fragments of one message MUST NOT be interleaved between the fragments of another message".
           violated = this.#violation('expected-continuation', `${name} frame starts a new message while a ${OPCODE_NAMES[this.#messageOpcode]} message is still open`);
         }
@@ -396,17 +396,17 @@ export class FrameDecoder {
     let message: 0 | 1 | 2 = 0;
     let startsMessage = false;
     let compressed = false;
-    if (opcode === 1 || opcode === 2) {
+    if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       message = opcode;
       startsMessage = true;
       compressed = rsv1 && this.#deflate;
       this.#messageOpcode = fin ? 0 : opcode;
       this.#messageCompressed = compressed;
-    } else if (opcode === 0 && this.#messageOpcode !== 0) {
+    } else if (opcode === Opcode.Continuation && this.#messageOpcode !== 0) {
       message = this.#messageOpcode;
       compressed = this.#messageCompressed;
       if (fin) this.#messageOpcode = 0;
-    } else if (opcode === 8) {
+    } else if (opcode === Opcode.Close) {
       this.#closeSent = true;
     }
 

@@ -2,7 +2,7 @@
  * `replay --check`: the server's answers now against the captured ones, message by message
  * (opcode, content, order) and the connection's close code, with a diff a person can read.
  */
-import { closeCodeName } from '../protocol/constants.js';
+import { closeCodeName, Opcode } from '../protocol/constants.js';
 import { type JsonPath, type JsonValue, withoutPath } from './json-path.js';
 import { maskText } from './ignore-regex.js';
 import { jsonEnvelope } from '../appproto/envelope.js';
@@ -71,7 +71,7 @@ function sameContent(was: AnswerMessage, is: AnswerMessage, ignore: IgnoreRules)
   if (was.data.length < was.length) {
     return was.length === is.length && is.data.subarray(0, was.data.length).equals(was.data);
   }
-  if (was.opcode === 1 && ignoresAnything(ignore)) {
+  if (was.opcode === Opcode.Text && ignoresAnything(ignore)) {
     const a = masked(was.data, ignore);
     const b = masked(is.data, ignore);
     if (ignore.paths.length > 0) {
@@ -134,7 +134,7 @@ const MAX_SHOWN = 2000;
 export function showMessage(m: AnswerMessage | null, ignore: IgnoreRules = IGNORE_NOTHING): string {
   if (m === null) return '(no message)';
   const cut = m.data.length < m.length ? ` (capture kept ${m.data.length} of ${m.length} bytes)` : '';
-  if (m.opcode === 2) {
+  if (m.opcode === Opcode.Binary) {
     const hex = m.data.subarray(0, 64).toString('hex').replace(/(..)(?!$)/g, '$1 ');
     return `binary ${m.length} bytes: ${hex}${m.data.length > 64 ? ' …' : ''}${cut}`;
   }

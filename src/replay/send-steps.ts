@@ -2,6 +2,7 @@
  * Plays one captured step on a live `ws` socket: both `replay` (client side) and `serve` (server
  * side) send messages, pings, the close and the drop the same way.
  */
+import { Opcode } from '../protocol/constants.js';
 import type { WebSocket, PerMessageDeflateOptions } from 'ws';
 import type { ExtensionOffer, RawHeaders } from '../session/events.js';
 import { isValidCloseCode } from '../protocol/validation.js';
@@ -13,7 +14,7 @@ import type { Step } from './script.js';
  * of a compressed message only, which `ws` does when the first fragment asks for compression.
  */
 export function sendMessage(ws: WebSocket, step: Extract<Step, { kind: 'message' }>): void {
-  const binary = step.opcode === 2;
+  const binary = step.opcode === Opcode.Binary;
   let offset = 0;
   const last = step.fragments.length - 1;
   step.fragments.forEach((size, i) => {

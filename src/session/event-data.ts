@@ -2,6 +2,7 @@
  * The bytes an event carries. Events hold payloads as bytes (only sinks encode them); these are the
  * readings every consumer shares, so "what is the text of this message" has one answer.
  */
+import { Opcode } from '../protocol/constants.js';
 import type { EndEvent, FrameEvent, MessageEvent } from './events.js';
 import { utf8BoundaryLength } from '../capture/payload.js';
 
@@ -20,7 +21,7 @@ export function messageData(event: { readonly data: Buffer }): Buffer {
  * binary and for invalid UTF-8.
  */
 export function messageText(event: Pick<MessageEvent, 'opcode' | 'data' | 'invalidUtf8' | 'truncated'>): string | null {
-  if (event.opcode !== 1 || event.invalidUtf8) return null;
+  if (event.opcode !== Opcode.Text || event.invalidUtf8) return null;
   const data = event.data;
   const end = event.truncated ? utf8BoundaryLength(data) : data.length;
   return data.toString('utf8', 0, end);

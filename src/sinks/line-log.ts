@@ -2,7 +2,7 @@
  * `--ui log`: one human-readable line per event. `formatLogLine` is pure (events in, lines out);
  * `startLineLog` subscribes it to the bus and writes the lines, batched per event-loop turn.
  */
-import { OPCODE_NAMES, closeCodeName } from '../protocol/constants.js';
+import { Opcode, OPCODE_NAMES, closeCodeName } from '../protocol/constants.js';
 import type { EventBus } from '../session/event-bus.js';
 import type {
   CloseEvent,
@@ -150,13 +150,13 @@ function formatFrame(e: FrameEvent, kind?: MessageKind): string {
   if (payload !== null && payload.length > 0) {
     const bytes = payload.subarray(0, PREVIEW_BYTES);
     const more = e.truncated || bytes.length < (e.received ?? e.length) || payload.length > PREVIEW_BYTES;
-    const continued = e.opcode === 0x0 ? kind : undefined;
+    const continued = e.opcode === Opcode.Continuation ? kind : undefined;
     if (e.rsv1 || continued?.compressed) parts.push('(compressed)');
-    else if (e.opcode === 0x8 && bytes.length >= 2) {
+    else if (e.opcode === Opcode.Close && bytes.length >= 2) {
       const code = bytes.readUInt16BE(0);
       parts.push(closeLabel(code));
       if (bytes.length > 2) parts.push(textPreview(bytes.subarray(2), more));
-    } else if (e.opcode === 0x2 || (e.opcode === 0x0 && continued?.opcode !== 0x1)) parts.push(hexPreview(bytes, more));
+    } else if (e.opcode === Opcode.Binary || (e.opcode === Opcode.Continuation && continued?.opcode !== Opcode.Text)) parts.push(hexPreview(bytes, more));
     else parts.push(textPreview(bytes, more));
   }
   return parts.join(' ');
@@ -164,7 +164,7 @@ function formatFrame(e: FrameEvent, kind?: MessageKind): string {
 
 /** `frameFlags`: the flags of the message's first frame, shown when its frames are not logged one by one. */
 function formatMessage(e: MessageEvent, frameFlags?: string): string {
-  const kind = e.opcode === 1 ? 'text' : 'binary';
+  const kind = e.opcode === Opcode.Text ? 'text' : 'binary';
   const parts = [`${arrow(e.from)} message ${kind}${frameFlags ? ` ${frameFlags}` : ''} ${size(e.length)}`];
   if (e.compressed) parts.push('deflate');
   if (e.frames > 1) parts.push(`${e.frames} frames`);
@@ -176,7 +176,7 @@ function formatMessage(e: MessageEvent, frameFlags?: string): string {
     const data = messageData(e);
     const more = e.truncated || data.length > PREVIEW_BYTES;
     const bytes = data.subarray(0, PREVIEW_BYTES);
-    parts.push(e.opcode === 1 ? `(invalid UTF-8) ${hexPreview(bytes, more)}` : hexPreview(bytes, more));
+    parts.push(e.opcode === Opcode.Text ? `(invalid UTF-8) ${hexPreview(bytes, more)}` : hexPreview(bytes, more));
   }
   if (e.truncated) parts.push('(truncated)');
   return parts.join(' ');
@@ -307,7 +307,7 @@ export class LineLogFormatter {
           const open = this.#open.get(key);
           // Fragments of a message that never finished: say so, they had no line.
           if (open && !this.#frames && open.frames > 0) {
-            out.push(`${clock(event.t, this.#style.utc)} #${event.conn} ${arrow(from)} ${open.frames} frame${open.frames === 1 ? '' : 's'} of an unfinished ${open.kind.opcode === 1 ? 'text' : 'binary'} message (${open.flags})`);
+            out.push(`${clock(event.t, this.#style.utc)} #${event.conn} ${arrow(from)} ${open.frames} frame${open.frames === 1 ? '' : 's'} of an unfinished ${open.kind.opcode === Opcode.Text ? 'text' : 'binary'} message (${open.flags})`);
           }
           this.#open.delete(key);
           this.#closing.delete(key);
@@ -322,17 +322,17 @@ export class LineLogFormatter {
 
   #frame(e: FrameEvent): string[] {
     const key = `${e.conn}:${e.from}`;
-    const data = e.opcode === 0x0 || e.opcode === 0x1 || e.opcode === 0x2;
+    const data = e.opcode === Opcode.Continuation || e.opcode === Opcode.Text || e.opcode === Opcode.Binary;
     let open = this.#open.get(key);
-    if (data && e.opcode !== 0x0) {
+    if (data && e.opcode !== Opcode.Continuation) {
       open = { kind: { opcode: e.opcode, compressed: e.rsv1 }, flags: flags(e), frames: 0 };
       this.#open.set(key, open);
     }
     // Frames the message line cannot stand for are always shown: cut off, or with no message begun.
-    const shown = this.#frames || e.incomplete === true || (data && !open) || (!data && e.opcode !== 0x8);
+    const shown = this.#frames || e.incomplete === true || (data && !open) || (!data && e.opcode !== Opcode.Close);
     if (data && open) open.frames++;
-    if (e.opcode === 0x8 && !shown) this.#closing.set(key, flags(e));
-    return shown ? [formatLogLine(e, this.#style, e.opcode === 0x0 && open ? { kind: open.kind } : {})] : [];
+    if (e.opcode === Opcode.Close && !shown) this.#closing.set(key, flags(e));
+    return shown ? [formatLogLine(e, this.#style, e.opcode === Opcode.Continuation && open ? { kind: open.kind } : {})] : [];
   }
 }
 

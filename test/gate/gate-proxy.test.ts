@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, afterAll } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { encodeFrame } from '../../src/protocol/frame-encoder.js';
 import { GateSetup } from '../../src/gate/gate-setup.js';
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-gate-proxy-'));
-cleanups.push(() => undefined);
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function setup(flags: Parameters<typeof GateSetup.fromFlags>[0]): Promise<GateSetup> {
   const problems: string[] = [];

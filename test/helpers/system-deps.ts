@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { it } from 'vitest';
 
-export const INSTALL_LINE = 'apt-get install -y chromium tmux tshark';
+export const INSTALL_LINE = 'apt-get install -y chromium tmux tshark openssl';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 

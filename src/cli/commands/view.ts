@@ -2,6 +2,7 @@
  * `frametap view FILE [--ui tui|log|jsonl|none]` (cli.md): the dashboard over a recorded capture
  * (JSONL) or a HAR; with --ui log or jsonl it prints the events instead of drawing.
  */
+import { markTerminalLost } from '../../terminal-lost.js';
 import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
@@ -166,7 +167,10 @@ function untilQuit(): { quitting: Promise<void>; quit: () => void; dispose: () =
   const quitting = new Promise<void>((resolve) => {
     quit = resolve;
   });
-  const onSignal = (): void => quit();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') markTerminalLost();
+    quit();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
