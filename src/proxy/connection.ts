@@ -38,6 +38,9 @@ export type HandshakeBytesHook = (leg: Leg, from: Side, bytes: Buffer, t: number
  */
 const MAX_RESPONSE_HEADS = 64 * 1024;
 
+/** What a client may send while its 101 is held before it is no longer read (it should send nothing: RFC 6455 §4.1). */
+const MAX_HELD_CLIENT_BYTES = 64 * 1024;
+
 export interface UpgradeConnectionOptions {
   readonly session: Session;
   readonly req: http.IncomingMessage;
@@ -108,6 +111,8 @@ export class UpgradeConnection {
   #shuttingDown = false;
   /** Ends the hold of a held 101 (a peer left). */
   #heldCancel: (() => void) | null = null;
+  /** Stops reading the client while its 101 is held; what it sent becomes its early bytes. */
+  #unwatchHeldClient: (() => void) | null = null;
   /**
    * Client bytes read with the request head, and when; dropped once used: Node's `head` is a view
    * of the whole chunk it came in, which an idle connection must not keep alive.
@@ -278,10 +283,12 @@ export class UpgradeConnection {
     socket.on('error', ignore);
     socket.once('close', upstreamGone);
     this.#heldCancel = hold.cancel;
+    this.#watchHeldClient();
     void hold.hold((g) => this.session.intercept(g, g.from)).then((refusal) => {
       socket.off('close', upstreamGone);
       this.#heldCancel = null;
       if (this.#state !== 'held') return;
+      this.#unwatchHeldClient?.();
       if (refusal === null) {
         socket.off('error', ignore);
         socket.resume();
@@ -505,10 +512,37 @@ export class UpgradeConnection {
     this.#finish();
   }
 
+  /**
+   * While the 101 is held the client's socket is read, or its leaving (a FIN) would go unseen:
+   * what it sends meanwhile is kept with its early bytes (relayed after the 101), up to a bound
+   * past which it is paused (TCP backpressure).
+   */
+  #watchHeldClient(): void {
+    const client = this.#o.client;
+    const kept: Buffer[] = this.#earlyClientBytes ? [this.#earlyClientBytes] : [];
+    let length = this.#earlyClientBytes?.length ?? 0;
+    const onData = (chunk: Buffer): void => {
+      kept.push(chunk);
+      length += chunk.length;
+      if (length >= MAX_HELD_CLIENT_BYTES) client.pause();
+    };
+    const onEnd = (): void => this.#heldLeft('client');
+    client.on('data', onData);
+    client.once('end', onEnd);
+    this.#unwatchHeldClient = () => {
+      this.#unwatchHeldClient = null;
+      client.off('data', onData);
+      client.off('end', onEnd);
+      client.pause();
+      this.#earlyClientBytes = kept.length === 0 ? null : kept.length === 1 ? kept[0]! : Buffer.concat(kept, length);
+    };
+  }
+
   /** A peer left while its 101 was held: the upgrade never happened for the client. */
   #heldLeft(who: Side): void {
     if (this.#state !== 'held') return;
     this.#state = 'closed';
+    this.#unwatchHeldClient?.();
     const cancel = this.#heldCancel;
     this.#heldCancel = null;
     cancel?.();
