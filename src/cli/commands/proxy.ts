@@ -15,6 +15,7 @@ export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [
                        [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
        frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]...
                        [--allow-remote] [--upstream-proxy URL] [--keylog FILE] [-H 'HOST: Name: value']...
+                       [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
 
 With -u: relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
 Without -u: a forward proxy; set it as a browser's HTTP and HTTPS proxy and every WebSocket the
