@@ -25,7 +25,7 @@ export interface CommandHost {
 
 /** The key context the dashboard is in: the overlay shown decides which bindings apply. */
 export function keyContext(view: DashboardView): KeyMode {
-  return view.overlay === 'filter' ? 'filter' : view.overlay === 'help' ? 'help' : 'normal';
+  return view.overlay ?? 'normal';
 }
 
 type Command = (host: CommandHost) => void;
@@ -83,6 +83,9 @@ export const COMMANDS: Readonly<Record<Exclude<Action, InterceptKeyAction>, Comm
   'filter-control': ({ view }) => view.setFilter({ ...view.filter, control: !view.filter.control }),
   'filter-ping': ({ view }) => view.setFilter({ ...view.filter, pingPong: !view.filter.pingPong }),
   'filter-reset': ({ view }) => view.setFilter(DEFAULT_FILTER),
+  'held-list': ({ view }) => {
+    view.overlay = view.overlay === 'held' ? null : 'held';
+  },
 };
 
 export function runCommand(action: Action, host: CommandHost): void {

@@ -249,13 +249,23 @@ class BlessedDashboard implements Dashboard {
     const notice = this.#searchInput !== null || asking !== null || (ik?.notice ?? null) !== null;
     this.#status.show([line(held && !asking ? held : first, held && !asking ? 'notice' : 'heading'), line(prompt, notice ? 'notice' : 'dim')]);
 
-    if (v.overlay !== null) {
+    if (v.overlay === 'held') {
+      // The list of what is held (`H`), from the gate's own data; `a`, `e`, `d` act on the picked line.
+      const body = (ik?.heldLines() ?? ['acting on traffic needs the live proxy']).map((t) => line(t, t.startsWith('▶') ? 'selected' : 'normal'));
+      this.#overlay.setLabel('held (↑↓ pick  a forward  e edit  d drop  A all  Esc closes)', true);
+      this.#overlay.show(body.slice(0, this.#overlay.inner.rows));
+      this.#overlay.box.show();
+      this.#overlay.box.setFront();
+    } else if (v.overlay !== null) {
       const mode: KeyMode = v.overlay === 'help' ? 'normal' : 'filter';
       const body: Line[] =
         v.overlay === 'help'
           ? [
               line('keys', 'heading'),
               ...helpLines('normal').map((t) => line(t)),
+              line(''),
+              line('in the held list (H)', 'heading'),
+              ...helpLines('held').map((t) => line(t)),
               line(''),
               line('in the filter menu (f)', 'heading'),
               ...helpLines('filter').map((t) => line(t)),
@@ -318,7 +328,10 @@ class BlessedDashboard implements Dashboard {
     const action = actionFor(context, name) ?? (ch ? actionFor(context, ch) : undefined);
     if (action && INTERCEPT_ACTIONS.has(action)) {
       // Acting on live traffic (ui/intercept-keys.ts); a recorded capture has nothing to act on.
-      if (this.#intercept) this.#intercept.perform(action as InterceptKeyAction, this.#view.connection()?.id ?? null);
+      if (this.#intercept) {
+        this.#intercept.listOpen = context === 'held';
+        this.#intercept.perform(action as InterceptKeyAction, this.#view.connection()?.id ?? null);
+      }
       else this.#view.notice = 'acting on traffic needs the live proxy';
       this.#render();
       return;

@@ -19,7 +19,8 @@ import { nextTreeDepth } from './app-view.js';
 
 export type Pane = 'connections' | 'log' | 'detail';
 export type PayloadView = 'text' | 'json' | 'hex';
-export type Overlay = 'help' | 'filter' | null;
+/** `held`: the list of held messages (ui/intercept-keys.ts draws it). */
+export type Overlay = 'help' | 'filter' | 'held' | null;
 
 export class DashboardView {
   focus: Pane = 'log';
