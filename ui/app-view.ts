@@ -43,6 +43,16 @@ export function rowApp(view: MessageAppView, keepTrees: boolean): RowApp | undef
   };
 }
 
+/** A row's decoding: kept, or done now (once) when it was left for when the row is needed. */
+export function appOf(row: { app?: RowApp; appLater?: () => RowApp | undefined }): RowApp | undefined {
+  if (row.appLater !== undefined) {
+    const later = row.appLater;
+    row.appLater = undefined;
+    row.app = later();
+  }
+  return row.app;
+}
+
 /** What `/` searches in a decoded row: its fields, its summary, then its payload text. */
 export function appSearchText(app: RowApp | undefined, payload: string | null): string | null {
   if (app === undefined) return payload;

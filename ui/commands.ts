@@ -27,7 +27,7 @@ export interface CommandHost {
 
 /** The key context the dashboard is in: the overlay shown decides which bindings apply. */
 export function keyContext(view: DashboardView): KeyMode {
-  return view.overlay === 'filter' ? 'filter' : view.overlay === 'help' ? 'help' : 'normal';
+  return view.overlay ?? 'normal';
 }
 
 type Command = (host: CommandHost) => void;
@@ -89,6 +89,9 @@ export const COMMANDS: Readonly<Record<Exclude<Action, InterceptKeyAction>, Comm
   'filter-fields': (host) => {
     host.view.overlay = null;
     host.startFieldFilter();
+  },
+  'held-list': ({ view }) => {
+    view.overlay = view.overlay === 'held' ? null : 'held';
   },
 };
 

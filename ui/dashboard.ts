@@ -29,16 +29,28 @@ import { DashboardStore } from './store.js';
 import { DashboardView, describeFilter } from './view.js';
 import { shown } from './format.js';
 
+/** What the dashboard needs of a spill file (SpillFile). */
+export interface RowSpill {
+  onLine(cb: (event: SessionEvent, offset: number, length: number) => void): () => void;
+  read(offset: number, length: number): Promise<SessionEvent | null>;
+  records(start: number): AsyncIterable<{ readonly offset: number; readonly value: SessionEvent }>;
+}
+
 export interface DashboardOptions {
   readonly bus: EventBus;
   readonly source: 'live' | 'view' | 'replay';
   /** `host:port` the proxy listens on (live), else null. */
   readonly listen: string | null;
   readonly upstream: string | null;
-  /** The capture file rows evicted from memory are read back from (live: -w or the temp capture). */
+  /** The capture file rows evicted from memory are read back from (live: -w; without it, `spill`). */
   readonly captureFile: string | null;
   /** JsonlWriter.onLine: tells where each event landed in `captureFile`. */
   readonly captureIndex?: (cb: (event: SessionEvent, offset: number, length: number) => void) => () => void;
+  /**
+   * Live without -w: the dashboard's own spill file (src/capture/spill-file.ts), where rows are
+   * read back from and searched instead of a capture (then `captureFile` is null).
+   */
+  readonly spill?: RowSpill | null;
   /** q / Ctrl-C: the caller stops the proxy, flushes and exits. */
   readonly onQuit: () => void;
   /** Live: what the keys that act on traffic (b, a, A, e, d, i, K, P, X, I) drive. */
@@ -89,13 +101,14 @@ class BlessedDashboard implements Dashboard {
   constructor(options: DashboardOptions) {
     this.#options = options;
     const file = options.captureFile;
-    const indexed = options.captureIndex !== undefined && file !== null;
+    const spill = options.spill ?? null;
+    const indexed = spill !== null || (options.captureIndex !== undefined && file !== null);
     // A recorded capture's rates come from its own times, not from how fast it is read.
     const recorded = options.source === 'view';
     this.#store = new DashboardStore({
       ...(recorded ? { now: () => this.#store.lastT } : {}),
       ...(options.app !== undefined ? { app: options.app } : {}),
-      readBack: indexed ? (offset, length) => readEventAt(file, offset, length) : undefined,
+      readBack: spill ? (offset, length) => spill.read(offset, length) : indexed ? (offset, length) => readEventAt(file!, offset, length) : undefined,
       onChange: () => this.#dirty(),
       // Rows the user scrolled to: shown even while paused.
       onReadBack: () => this.#dirty(true),
@@ -118,7 +131,8 @@ class BlessedDashboard implements Dashboard {
       : null;
     // Holds and releases are intercept events: redraw the held summary when they come.
     if (this.#intercept) this.#unsubscribe.push(options.bus.subscribe('dashboard-intercepts', (e) => e.type === 'intercept' && this.#dirty(true), ['intercept']));
-    if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
+    if (spill) this.#unsubscribe.push(spill.onLine((e, offset, length) => this.#store.located(e, offset, length)));
+    else if (indexed) this.#unsubscribe.push(options.captureIndex!((e, offset, length) => this.#store.located(e, offset, length)));
     this.#unsubscribe.push(options.bus.subscribe('dashboard', (e) => this.#store.ingest(e)));
     this.#restoreStderr = holdStderr((text) => {
       this.#view.notice = `stderr: ${text.trim().split('\n').pop() ?? ''}`;
@@ -239,13 +253,23 @@ class BlessedDashboard implements Dashboard {
     const notice = this.#searchInput !== null || asking !== null || (ik?.notice ?? null) !== null;
     this.#status.show([line(held && !asking ? held : first, held && !asking ? 'notice' : 'heading'), line(prompt, notice ? 'notice' : 'dim')]);
 
-    if (v.overlay !== null) {
+    if (v.overlay === 'held') {
+      // The list of what is held (`H`), from the gate's own data; `a`, `e`, `d` act on the picked line.
+      const body = (ik?.heldLines() ?? ['acting on traffic needs the live proxy']).map((t) => line(t, t.startsWith('▶') ? 'selected' : 'normal'));
+      this.#overlay.setLabel('held (↑↓ pick  a forward  e edit  d drop  A all  Esc closes)', true);
+      this.#overlay.show(body.slice(0, this.#overlay.inner.rows));
+      this.#overlay.box.show();
+      this.#overlay.box.setFront();
+    } else if (v.overlay !== null) {
       const mode: KeyMode = v.overlay === 'help' ? 'normal' : 'filter';
       const body: Line[] =
         v.overlay === 'help'
           ? [
               line('keys', 'heading'),
               ...helpLines('normal').map((t) => line(t)),
+              line(''),
+              line('in the held list (H)', 'heading'),
+              ...helpLines('held').map((t) => line(t)),
               line(''),
               line('in the filter menu (f)', 'heading'),
               ...helpLines('filter').map((t) => line(t)),
@@ -308,7 +332,10 @@ class BlessedDashboard implements Dashboard {
     const action = actionFor(context, name) ?? (ch ? actionFor(context, ch) : undefined);
     if (action && INTERCEPT_ACTIONS.has(action)) {
       // Acting on live traffic (ui/intercept-keys.ts); a recorded capture has nothing to act on.
-      if (this.#intercept) this.#intercept.perform(action as InterceptKeyAction, this.#view.connection()?.id ?? null);
+      if (this.#intercept) {
+        this.#intercept.listOpen = context === 'held';
+        this.#intercept.perform(action as InterceptKeyAction, this.#view.connection()?.id ?? null);
+      }
       else this.#view.notice = 'acting on traffic needs the live proxy';
       this.#render();
       return;
@@ -340,8 +367,12 @@ class BlessedDashboard implements Dashboard {
 
   #search(pattern: string, direction: 1 | -1): void {
     const file = this.#options.captureFile;
-    const lines: LineSource | undefined =
-      file !== null && this.#options.captureIndex ? (start) => readCaptureLines(file, { start }) : undefined;
+    const spill = this.#options.spill ?? null;
+    const lines: LineSource | undefined = spill
+      ? (start) => spill.records(start)
+      : file !== null && this.#options.captureIndex
+        ? (start) => readCaptureLines(file, { start })
+        : undefined;
     void this.#view.find(pattern, direction, lines).finally(() => this.#render());
   }
 
@@ -368,7 +399,7 @@ class BlessedDashboard implements Dashboard {
     quit: () => {
       if (dashboard.#quitting) return;
       dashboard.#quitting = true;
-      dashboard.#view.notice = 'quitting: closing connections and flushing the capture…';
+      dashboard.#view.notice = dashboard.#options.captureFile ? 'quitting: closing connections and flushing the capture…' : 'quitting: closing connections…';
       dashboard.#options.onQuit();
     },
     wake: () => dashboard.#dirty(),

@@ -5,9 +5,12 @@
  * confirmation. No blessed here: the dashboard routes keys in and draws `prompt` and `notice`.
  */
 import type { Side } from '../src/session/events.js';
-import type { GateControl, HeldEntry } from '../src/gate/gate-control.js';
+import type { GateControl, HeldEntry, HeldHandshake } from '../src/gate/gate-control.js';
 import { editExternally } from '../src/gate/external-editor.js';
 import type { InterceptKeyAction } from './keymap.js';
+
+/** One line of the held list: an upgrade request or 101 held, or a held message. */
+type HeldItem = { readonly key: string; readonly handshake: HeldHandshake } | { readonly key: string; readonly message: HeldEntry };
 
 interface Pending {
   readonly question: string;
@@ -28,6 +31,10 @@ export class InterceptKeys {
   readonly #o: InterceptKeysOptions;
   #pending: Pending | null = null;
   notice: string | null = null;
+  /** The held list (`H`) is open: `a`, `e` and `d` act on its picked item. */
+  listOpen = false;
+  /** The picked item of the held list, by identity (items come and go while it is open). */
+  #picked: string | null = null;
 
   constructor(options: InterceptKeysOptions) {
     this.#o = options;
@@ -55,11 +62,40 @@ export class InterceptKeys {
     const first = held[0];
     const hs = handshakes[0];
     const what = hs && !first
-      ? ` — next: #${hs.conn} upgrade request ${hs.target}`
+      ? ` — next: #${hs.conn} ${hs.stage === 'request' ? 'upgrade request' : "upstream's 101 to"} ${hs.target}`
       : first
         ? ` — next: #${first.conn} ${first.ref.from} message ${first.ref.index}${first.view.text !== null ? ` ${JSON.stringify(first.view.text.slice(0, 40))}` : ` (${first.view.length} bytes)`}`
         : '';
-    return `HELD ${held.length + handshakes.length}${what}  breakpoints ${bps}${off ? ' (interception off)' : ''}  a forward  A all  e edit  d drop`;
+    return `HELD ${held.length + handshakes.length}${what}  breakpoints ${bps}${off ? ' (interception off)' : ''}  H list  a forward  A all  e edit  d drop`;
+  }
+
+  /** What is held, oldest first: upgrade requests and 101s, then messages (the same data GateControl acts on). */
+  #items(): HeldItem[] {
+    const c = this.#o.control;
+    return [
+      ...c.heldHandshakes().map((h) => ({ key: `h${h.conn}`, handshake: h })),
+      ...c.held().map((m) => ({ key: `m${m.conn}:${m.ref.from}:${m.ref.index}`, message: m })),
+    ];
+  }
+
+  /** The picked item: the one picked if still held, else the first. */
+  #pick(): HeldItem | undefined {
+    const items = this.#items();
+    return items.find((i) => i.key === this.#picked) ?? items[0];
+  }
+
+  /** The held list's lines, the picked one marked `▶`. */
+  heldLines(): string[] {
+    const items = this.#items();
+    if (items.length === 0) return ['nothing held'];
+    const picked = this.#pick()?.key;
+    return items.map((i) => {
+      const what =
+        'handshake' in i
+          ? `#${i.handshake.conn} ${i.handshake.stage === 'request' ? 'upgrade request' : "upstream's 101 to"} ${i.handshake.target}`
+          : `#${i.message.conn} ${i.message.ref.from === 'client' ? '→' : '←'} ${i.message.ref.from} message ${i.message.ref.index}  ${describeView(i.message)}`;
+      return `${i.key === picked ? '▶' : ' '} ${what}`;
+    });
   }
 
   /** A key while prompting (blessed key name and character). */
@@ -87,8 +123,15 @@ export class InterceptKeys {
   async #run(action: InterceptKeyAction, conn: number | null): Promise<void> {
     const c = this.#o.control;
     switch (action) {
+      case 'held-up':
+      case 'held-down': {
+        const items = this.#items();
+        const at = Math.max(0, items.findIndex((i) => i.key === this.#pick()?.key));
+        this.#picked = items[Math.min(items.length - 1, Math.max(0, at + (action === 'held-up' ? -1 : 1)))]?.key ?? null;
+        return this.#o.onChange();
+      }
       case 'breakpoint': {
-        const filter = await this.#ask('breakpoint (client|server text|binary /regex/ $.json.path[=value] path:regex; empty: all): ', 'line');
+        const filter = await this.#ask('breakpoint (client|server text|binary /regex/ $.json.path[=value] path:regex handshake|101; empty: all): ', 'line');
         if (filter === null) return;
         try {
           const bp = c.breakpoints.add(filter);
@@ -100,8 +143,9 @@ export class InterceptKeys {
       case 'forward': {
         const hs = this.#heldHandshake(conn);
         if (hs !== null) {
+          const what = this.#stageName(hs);
           c.forwardHandshake(hs);
-          return this.#say(`forwarded the upgrade request of #${hs}`);
+          return this.#say(`forwarded the ${what} of #${hs}`);
         }
         const h = this.#held(conn);
         if (!h) return this.#say('nothing held');
@@ -113,9 +157,10 @@ export class InterceptKeys {
       case 'drop': {
         const hs = this.#heldHandshake(conn);
         if (hs !== null) {
-          if (!(await this.#confirm(`refuse the upgrade request of #${hs} (403)? (y/n) `))) return this.#say('not dropped');
+          const what = this.#stageName(hs);
+          if (!(await this.#confirm(`refuse the ${what} of #${hs} (the client gets 403)? (y/n) `))) return this.#say('not dropped');
           c.dropHandshake(hs);
-          return this.#say(`refused the upgrade request of #${hs}`);
+          return this.#say(`refused the ${what} of #${hs}`);
         }
         const h = this.#held(conn);
         if (!h) return this.#say('nothing held');
@@ -183,8 +228,19 @@ export class InterceptKeys {
     return this.#say(`sent the edited #${h.conn} ${h.ref.from} message ${h.ref.index}`);
   }
 
-  /** A held upgrade request `a`/`d` act on: the selected connection's, else the oldest when no message is held. */
+  #stageName(conn: number): string {
+    return this.#o.control.heldHandshakes().find((h) => h.conn === conn)?.stage === 'response' ? "upstream's 101" : 'upgrade request';
+  }
+
+  /**
+   * A held upgrade request or 101 `a`/`d` act on: the picked one while the held list is open, else
+   * the selected connection's, else the oldest when no message is held.
+   */
   #heldHandshake(conn: number | null): number | null {
+    if (this.listOpen) {
+      const p = this.#pick();
+      return p && 'handshake' in p ? p.handshake.conn : null;
+    }
     const hs = this.#o.control.heldHandshakes();
     const mine = hs.find((h) => h.conn === conn);
     if (mine) return mine.conn;
@@ -192,8 +248,12 @@ export class InterceptKeys {
     return hs[0]?.conn ?? null;
   }
 
-  /** The held message `a`/`e`/`d` act on: the oldest of the selected connection, else the oldest. */
+  /** The held message `a`/`e`/`d` act on: the picked one in the held list, else the oldest of the selected connection, else the oldest. */
   #held(conn: number | null): HeldEntry | undefined {
+    if (this.listOpen) {
+      const p = this.#pick();
+      return p && 'message' in p ? p.message : undefined;
+    }
     const held = this.#o.control.held();
     return held.find((h) => h.conn === conn) ?? held[0];
   }
@@ -226,4 +286,8 @@ export class InterceptKeys {
     this.notice = text;
     this.#o.onChange();
   }
+}
+
+function describeView(h: HeldEntry): string {
+  return h.view.text !== null ? JSON.stringify(h.view.text.length > 60 ? `${h.view.text.slice(0, 60)}…` : h.view.text) : `(${h.view.length} bytes binary)`;
 }

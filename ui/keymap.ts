@@ -33,15 +33,16 @@ export type Action =
   | 'filter-ping'
   | 'filter-reset'
   | 'filter-fields'
+  | 'held-list'
   | InterceptKeyAction;
 
 /** Keys that act on live traffic (ui/intercept-keys.ts); only in the live dashboard. */
-export type InterceptKeyAction = 'breakpoint' | 'forward' | 'forward-all' | 'edit' | 'drop' | 'inject' | 'kill' | 'ping' | 'cut' | 'intercept-off';
+export type InterceptKeyAction = 'breakpoint' | 'forward' | 'forward-all' | 'edit' | 'drop' | 'inject' | 'kill' | 'ping' | 'cut' | 'intercept-off' | 'held-up' | 'held-down';
 
-export const INTERCEPT_ACTIONS: ReadonlySet<Action> = new Set<InterceptKeyAction>(['breakpoint', 'forward', 'forward-all', 'edit', 'drop', 'inject', 'kill', 'ping', 'cut', 'intercept-off']);
+export const INTERCEPT_ACTIONS: ReadonlySet<Action> = new Set<InterceptKeyAction>(['breakpoint', 'forward', 'forward-all', 'edit', 'drop', 'inject', 'kill', 'ping', 'cut', 'intercept-off', 'held-up', 'held-down']);
 
-/** The context a binding applies in: the dashboard, the filter menu, the help. */
-export type KeyMode = 'normal' | 'filter' | 'help';
+/** The context a binding applies in: the dashboard, the filter menu, the help, the list of what is held. */
+export type KeyMode = 'normal' | 'filter' | 'help' | 'held';
 
 export interface KeyBinding {
   readonly mode: KeyMode;
@@ -71,7 +72,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['x'], action: 'payload-view', help: 'payload as text / JSON / hex', hint: 'text/json/hex' },
   { mode: 'normal', keys: ['o'], action: 'fold-tree', help: 'decoded tree: fold to 1, 2, 3 levels / unfold' },
   { mode: 'normal', keys: ['h'], action: 'handshake', help: 'handshake and close summary', hint: 'handshake' },
-  { mode: 'normal', keys: ['S-h', 'H'], action: 'show-http', help: 'plain HTTP requests: list / hide (hidden by default)' },
+  { mode: 'normal', keys: ['r'], action: 'show-http', help: 'plain HTTP requests: list / hide (hidden by default)' },
   { mode: 'normal', keys: ['p'], action: 'pause', help: 'freeze the view (traffic goes on)', hint: 'freeze' },
   { mode: 'normal', keys: ['?'], action: 'help', help: 'this help', hint: 'help' },
   { mode: 'normal', keys: ['escape'], action: 'close-overlay', help: 'close help / filter' },
@@ -85,6 +86,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'normal', keys: ['S-p', 'P'], action: 'ping', help: 'live: ping the client or the server' },
   { mode: 'normal', keys: ['S-x', 'X'], action: 'cut', help: 'live: cut the TCP connection, a 1006 end (asks first)' },
   { mode: 'normal', keys: ['S-i', 'I'], action: 'intercept-off', help: 'live: interception off (everything held goes on) / on' },
+  { mode: 'normal', keys: ['S-h', 'H'], action: 'held-list', help: 'live: list what is held (pick one for a, e, d)' },
   { mode: 'normal', keys: ['q', 'C-c'], action: 'quit', help: 'quit (the capture is flushed)', hint: 'quit' },
   { mode: 'filter', keys: ['d'], action: 'filter-direction', help: 'direction: both / client / server' },
   { mode: 'filter', keys: ['t'], action: 'filter-text', help: 'show text frames/messages on/off' },
@@ -95,6 +97,14 @@ export const KEYMAP: readonly KeyBinding[] = [
   { mode: 'filter', keys: ['r'], action: 'filter-reset', help: 'show everything' },
   { mode: 'filter', keys: ['escape', 'enter', 'f'], action: 'close-overlay', help: 'close the filter menu' },
   { mode: 'filter', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },
+  { mode: 'held', keys: ['up', 'k'], action: 'held-up', help: 'pick the previous held message' },
+  { mode: 'held', keys: ['down', 'j'], action: 'held-down', help: 'pick the next held message' },
+  { mode: 'held', keys: ['a'], action: 'forward', help: 'forward the picked message (or upgrade request, or 101)' },
+  { mode: 'held', keys: ['S-a', 'A'], action: 'forward-all', help: 'forward everything held' },
+  { mode: 'held', keys: ['e'], action: 'edit', help: 'edit the picked message in $EDITOR, then send it' },
+  { mode: 'held', keys: ['d'], action: 'drop', help: 'drop the picked message / refuse the picked upgrade (asks first)' },
+  { mode: 'held', keys: ['escape', 'S-h', 'H'], action: 'close-overlay', help: 'close the list' },
+  { mode: 'held', keys: ['q', 'C-c'], action: 'quit', help: 'quit' },
   { mode: 'help', keys: ['up', 'k'], action: 'up', help: 'scroll up' },
   { mode: 'help', keys: ['down', 'j'], action: 'down', help: 'scroll down' },
   { mode: 'help', keys: ['pageup'], action: 'page-up', help: 'one page up' },

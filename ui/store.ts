@@ -11,7 +11,7 @@ import { messageData, messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
 import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
 import type { PairStats } from '../src/appproto/pairing.js';
-import { rowApp, type RowApp } from './app-view.js';
+import { appOf, rowApp, type RowApp } from './app-view.js';
 import { ConnectionApp } from '../src/appproto/connection-app.js';
 import type {
   CloseEvent,
@@ -152,7 +152,8 @@ export class DashboardStore {
 
   ingest(e: SessionEvent): void {
     if (e.t > this.lastT) this.lastT = e.t;
-    const notes = this.#app?.observe(e);
+    // Decoding that nothing waits for (no pairing, no state) is left for when a row is shown or searched.
+    const notes = this.#app?.observeDeferring(e);
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
@@ -182,8 +183,16 @@ export class DashboardStore {
         c.messageFirstFrame[e.from] = -1;
         const cls = (e.from === 'server' ? C_SERVER : 0) | (e.opcode === 1 ? C_TEXT : C_BINARY);
         const row = this.#append(c.logs.messages, cls, e, frames);
-        const note = notes?.find((n) => n.kind === 'message');
+        const note = notes?.find((n) => n.kind === 'message' || n.kind === 'message-later');
         if (note?.kind === 'message') row.app = rowApp(note.view, !row.slim);
+        else if (note?.kind === 'message-later') {
+          // A slim row keeps only a preview of the bytes: decode the whole payload now, as before.
+          if (row.slim) row.app = rowApp(note.decode(e.data), false);
+          else {
+            const kept = row.event as MessageEvent;
+            row.appLater = () => rowApp(note.decode(kept.data), true);
+          }
+        }
         if (c.appStats === null) c.appStats = this.#app?.connectionStats(e.conn) ?? null;
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
         if (frames && frames[0] === frames[1]) {
@@ -191,7 +200,8 @@ export class DashboardStore {
           const f = c.logs.frames.get(frames[0]);
           if (f && f.event.type === 'frame' && f.event.payload === undefined) {
             f.message = row.event as MessageEvent;
-            f.app = row.app;
+            if (row.appLater) f.appLater = () => appOf(row);
+            else f.app = row.app;
           }
         }
         break;

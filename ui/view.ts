@@ -20,7 +20,8 @@ import { parseFieldTerms } from './field-filter.js';
 
 export type Pane = 'connections' | 'log' | 'detail';
 export type PayloadView = 'text' | 'json' | 'hex';
-export type Overlay = 'help' | 'filter' | null;
+/** `held`: the list of held messages (ui/intercept-keys.ts draws it). */
+export type Overlay = 'help' | 'filter' | 'held' | null;
 
 export class DashboardView {
   focus: Pane = 'log';
@@ -267,7 +268,7 @@ export class DashboardView {
   toggleHttp(): void {
     this.showHttp = !this.showHttp;
     const n = this.store.httpRequests;
-    this.notice = this.showHttp ? `plain HTTP requests listed (${n}; H hides them)` : `plain HTTP requests hidden (${n}; H lists them)`;
+    this.notice = this.showHttp ? `plain HTTP requests listed (${n}; r hides them)` : `plain HTTP requests hidden (${n}; r lists them)`;
   }
 
   togglePause(): void {

@@ -12,7 +12,7 @@ import { decodeJson, looksLikeJson, parseJsonBounded } from './json.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from './limits.js';
 import { decodeMsgpack } from './msgpack.js';
 import { looksLikeMqttConnect, MqttStream } from './mqtt.js';
-import { decodeProtobufRaw } from './protobuf-raw.js';
+import { decodeProtobufRaw, notAMessage } from './protobuf-raw.js';
 import { decodeProtobufSchema, type ProtoSchema } from './protobuf-schema.js';
 import { engineIoVersion, SocketIoDecoder } from './socketio.js';
 import { decodeStomp, STOMP_COMMANDS } from './stomp.js';
@@ -85,6 +85,25 @@ export class AppProtocolContext {
     return this.#decodeAs(view, message);
   }
 
+  /**
+   * For a message whose decoding changes nothing here and pairs with nothing (a binary message
+   * sniffed as msgpack / CBOR / protobuf, or one of those views chosen): how to decode it later,
+   * given its bytes again, with the same result as `push` now. null when it must be pushed now
+   * (text, which may be JSON-RPC or GraphQL and pair; a stateful or locking view; a truncated one).
+   * The dashboard decodes such rows only when they are shown or searched.
+   */
+  deferrable(message: Omit<AppMessage, 'bytes'> & { readonly bytes: Uint8Array }): ((bytes: Uint8Array) => readonly DecodeResult[]) | null {
+    const view = this.#view;
+    if (message.opcode !== 2 || message.truncated) return null;
+    const { from, opcode, t } = message;
+    if (view === null) {
+      if (looksLikeMqttConnect(message.bytes)) return null;
+      return (bytes) => this.#sniffBinary({ from, opcode, t, bytes });
+    }
+    if (view === 'msgpack' || view === 'cbor' || view === 'protobuf') return (bytes) => this.#decodeAs(view, { from, opcode, t, bytes });
+    return null;
+  }
+
   #lose(from: Side): void {
     this.#mqtt?.lose(from);
     this.#socketio?.lose(from);
@@ -144,6 +163,14 @@ export class AppProtocolContext {
       this.#lock('mqtt');
       return this.#decodeAs('mqtt', m);
     }
+    return this.#sniffBinary(m);
+  }
+
+  /**
+   * A binary message that cannot lock the view (not an MQTT CONNECT): msgpack, CBOR or protobuf,
+   * decoded without touching the context's state, and none of them pairs by id.
+   */
+  #sniffBinary(m: AppMessage): readonly DecodeResult[] {
     if (this.#schema) return this.#decodeAs('protobuf', m);
     const first = m.bytes[0];
     if (first === undefined) return [];
@@ -159,6 +186,8 @@ export class AppProtocolContext {
       const r = decodeCbor(m.bytes, this.limits);
       if (r.ok) return [r];
     }
+    // Sniffing keeps only a success: skip the decode of what cannot be a message at all.
+    if (notAMessage(m.bytes)) return [];
     const pb = decodeProtobufRaw(m.bytes, this.limits);
     return pb.ok ? [pb] : [];
   }

@@ -61,6 +61,21 @@ export class ConnectionApp {
     return { results, pairs, summary: summarize(results, pairs) };
   }
 
+  /**
+   * `message` for later, when decoding it now could change nothing (AppProtocolContext.deferrable)
+   * and `--pair PATH` is not asked (it pairs by a decoded field): a function of the message's
+   * bytes giving what `message` would have. null: call `message` now.
+   */
+  messageLater(from: Side, opcode: 1 | 2, bytes: Uint8Array, t: number, truncated = false): ((bytes: Uint8Array) => MessageAppView) | null {
+    if (this.#pairPath !== undefined) return null;
+    const decode = this.context.deferrable({ from, opcode, bytes, t, truncated });
+    if (decode === null) return null;
+    return (later) => {
+      const results = decode(later);
+      return { results, pairs: [], summary: summarize(results, []) };
+    };
+  }
+
   #pairRawJson(from: Side, bytes: Uint8Array, t: number): PairOutcome[] {
     try {
       const key = scalarAt(JSON.parse(Buffer.from(bytes).toString('utf8')), this.#pairPath!);
@@ -94,6 +109,13 @@ export type AppNote =
   | { readonly kind: 'unanswered'; readonly conn: number; readonly items: readonly Unanswered[] }
   | { readonly kind: 'end'; readonly conn: number; readonly stats: PairStats; readonly unanswered: readonly Unanswered[] };
 
+/** From `observeDeferring`: a message to decode later from its bytes (ConnectionApp.messageLater). */
+export interface MessageLaterNote {
+  readonly kind: 'message-later';
+  readonly conn: number;
+  readonly decode: (bytes: Uint8Array) => MessageAppView;
+}
+
 /** Per-bus state: one ConnectionApp per open connection, dropped at its `end`. */
 export class AppViews {
   readonly #conns = new Map<number, ConnectionApp>();
@@ -110,16 +132,28 @@ export class AppViews {
 
   /** Feeds one event; returns what it adds to the views (decoded message, expired requests, final stats). */
   observe(event: SessionEvent): AppNote[] {
+    return this.#observe(event, false) as AppNote[];
+  }
+
+  /** `observe`, but a message whose decoding can wait (nothing depends on it now) comes back as `message-later`. */
+  observeDeferring(event: SessionEvent): (AppNote | MessageLaterNote)[] {
+    return this.#observe(event, true);
+  }
+
+  #observe(event: SessionEvent, defer: boolean): (AppNote | MessageLaterNote)[] {
     switch (event.type) {
       case 'handshake':
         this.#conns.set(event.conn, new ConnectionApp(this.options, { target: event.request.target, protocol: event.protocol }));
         return [];
       case 'message': {
         const app = this.#get(event.conn);
-        const notes: AppNote[] = [];
+        const notes: (AppNote | MessageLaterNote)[] = [];
         const expired = app.expire(event.t);
         if (expired.length > 0) notes.push({ kind: 'unanswered', conn: event.conn, items: expired });
-        notes.push({ kind: 'message', conn: event.conn, view: app.message(event.from, event.opcode, messageData(event), event.t, event.truncated) });
+        const bytes = messageData(event);
+        const later = defer ? app.messageLater(event.from, event.opcode, bytes, event.t, event.truncated) : null;
+        if (later) notes.push({ kind: 'message-later', conn: event.conn, decode: later });
+        else notes.push({ kind: 'message', conn: event.conn, view: app.message(event.from, event.opcode, bytes, event.t, event.truncated) });
         return notes;
       }
       case 'end': {

@@ -11,6 +11,7 @@ import { harToEvents, isHar } from './har-reader.js';
 import { readCapture } from './jsonl-reader.js';
 import { sniffCapture } from '../pcap/block-reader.js';
 import { EventBus } from '../session/event-bus.js';
+import { safeText } from '../render/safe-text.js';
 
 export interface LoadedCapture {
   readonly header: CaptureHeader | null;
@@ -36,7 +37,7 @@ export async function captureFormat(path: string): Promise<'jsonl' | 'har' | 'pa
   try {
     const handle = await fs.promises.open(path, 'r');
     try {
-      const buf = Buffer.alloc(4096);
+      const buf = Buffer.alloc(SNIFF_BYTES);
       const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
       head = buf.toString('utf8', 0, bytesRead);
       magic = buf.subarray(0, Math.min(4, bytesRead));
@@ -49,7 +50,34 @@ export async function captureFormat(path: string): Promise<'jsonl' | 'har' | 'pa
     throw new UsageError(`cannot read '${path}': ${why}; expected a frametap capture (.jsonl, .pcapng), a HAR, or a pcap/pcapng`);
   }
   if (sniffCapture(magic) !== null) return 'packets';
-  return looksLikeHar(head) ? 'har' : 'jsonl';
+  if (looksLikeHar(head)) return 'har';
+  if (!looksLikeCaptureStart(head)) {
+    throw new UsageError(`'${safeText(path)}' is neither a frametap capture nor a HAR (its first line is not a capture header or event)`);
+  }
+  return 'jsonl';
+}
+
+/** How much of a file's start decides what it is. */
+const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * A capture's first line is its `capture` header (capture-format.md), or at least a JSON event with
+ * a `type`: anything else (`/etc/services`, a PNG) is not a capture, which is the user's mistake
+ * (exit 2, one line, for every command that reads one) rather than a "not JSON" warning per line
+ * and an empty export. An empty file passes (nothing recorded yet); so does a first line longer
+ * than the sniffed head when it starts as an event would, since it cannot be judged whole here.
+ */
+function looksLikeCaptureStart(head: string): boolean {
+  if (head.length === 0) return true;
+  const end = head.indexOf('\n');
+  const first = (end < 0 ? head : head.slice(0, end)).trim();
+  if (end < 0 && head.length >= SNIFF_BYTES) return /^\{\s*"type"\s*:/.test(first);
+  try {
+    const value = JSON.parse(first) as unknown;
+    return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+  } catch {
+    return false;
+  }
 }
 
 /** A capture's first line is a complete JSON object with a `type`; a HAR starts `{` + `"log"`. */

@@ -1,6 +1,6 @@
 /**
- * The one way frametap creates a file (captures, the dashboard's temporary capture, exports, and
- * any later spill or key file): mode 0600, since they hold cookies and tokens, and never through a
+ * The one way frametap creates a file (captures, the dashboard's spill file, exports, and
+ * any later key file): mode 0600, since they hold cookies and tokens, and never through a
  * link planted at the path, which would let another local user aim frametap's writes (and its
  * chmod) at a file of their choosing.
  *

@@ -111,7 +111,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
         upstream: upstream ?? 'forward proxy',
         onQuit: () => requestStop(),
         // The dashboard's breakpoints and actions work through the proxy's gate (issue 13).
-        control: options.ui === 'tui' && 'gate' in options.proxy && options.proxy.gate ? new GateControl(options.proxy.gate) : null,
+        control: options.ui === 'tui' && gateOf(options.proxy) ? new GateControl(gateOf(options.proxy)!) : null,
       },
       ...(options.app ? { app: options.app } : {}),
       live: true,
@@ -136,7 +136,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // A closed terminal, tmux kill-session or an ssh drop: stop as for SIGTERM, so the capture is
-  // flushed and the dashboard's temporary capture (which may hold tokens) is removed.
+  // flushed and the dashboard's spill file (which may hold tokens) is removed.
   process.on('SIGHUP', onSignal);
 
   try {
@@ -184,3 +184,7 @@ function withGrace(work: Promise<void>, ms: number): Promise<void> {
   });
 }
 
+/** The proxy's gate (issue 13), in either mode. */
+function gateOf(proxy: LiveOptions['proxy']): import('../gate/gate-setup.js').GateSetup | null {
+  return ('forward' in proxy ? proxy.forward.gate : proxy.gate) ?? null;
+}

@@ -1,13 +1,13 @@
 /**
  * The sinks a command writes to, chosen by `-w` and `--ui` (cli.md): the capture file, the same
  * lines on stdout (`--ui jsonl`), the line log (`--ui log`) or the dashboard (`--ui tui`, which
- * reads old rows back from a capture: `-w FILE`, else a private temporary one deleted on close).
+ * reads old rows back from the capture of `-w FILE`, else from a spill file of its own, private
+ * and deleted on close: src/capture/spill-file.ts).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { FrametapError } from '../errors.js';
 import { JsonlWriter, type PreparedCapture } from '../capture/jsonl-writer.js';
+import { SpillFile } from '../capture/spill-file.js';
+import type { SessionEvent } from '../session/events.js';
 import { CaptureLimit } from '../capture/capture-limit.js';
 import { startLineLog, type LineLog } from '../sinks/line-log.js';
 import { PcapngWriter, type PreparedPcapng } from '../pcap/pcapng-writer.js';
@@ -61,7 +61,7 @@ export interface OutputsOptions {
 }
 
 export interface Outputs {
-  /** The JSON Lines capture writer (`-w`, or the dashboard's temporary capture). */
+  /** The JSON Lines capture writer (`-w`). */
   readonly writer: JsonlWriter | null;
   /** The pcapng writer (`-w FILE.pcapng`, `-w - --format pcapng`). */
   readonly packets: PcapngWriter | null;
@@ -69,7 +69,7 @@ export interface Outputs {
   readonly captureFile: string | null;
   /** true: a writer's queue is over its high-water mark, slow the producers; false: it drained. */
   onPressure(cb: (high: boolean) => void): () => void;
-  /** Flushes and closes every sink (removes the temporary capture). Safe to call twice. */
+  /** Flushes and closes every sink (removes the dashboard's spill file). Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -84,10 +84,9 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const warn = options.warn ?? stderrNotice;
   const stdout = options.stdout ?? process.stdout;
   const closers: (() => Promise<void> | void)[] = [];
-  const writers: (JsonlWriter | PcapngWriter)[] = [];
+  const writers: (JsonlWriter | PcapngWriter | SpillFile)[] = [];
   /** Every sink that can ask the relay to slow down: the writers and the line log. */
   const pressured: { onPressure(cb: (high: boolean) => void): () => void }[] = [];
-  let tempDir: string | null = null;
 
   // Benchmarks only (bench/relay.ts): a sink that takes every event and does nothing with it, so
   // the whole inspection path runs with no output cost (`--ui none` alone skips decoding).
@@ -96,8 +95,6 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
   const closeAll = async (): Promise<void> => {
     // Last opened, first closed: the dashboard goes before the writers flush.
     for (const close of closers.splice(0).reverse()) await close();
-    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
-    tempDir = null;
   };
 
   try {
@@ -124,10 +121,21 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
         await out.close();
       });
     }
+    let spill: SpillFile | null = null;
     if (writer === null && ui === 'tui') {
-      // The dashboard keeps a bounded window in memory and reads older rows back from a capture.
-      tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-'));
-      writer = JsonlWriter.create(path.join(tempDir, 'live.jsonl'), header, { warn });
+      // The dashboard keeps a bounded window in memory and reads older rows back: from the -w
+      // capture when there is one (it is written anyway), else from a spill file of its own that
+      // holds payloads as raw bytes (no capture is written unless -w asks for one).
+      const file = SpillFile.open({ wanted: isRowEvent });
+      spill = file;
+      writers.push(file);
+      const off = bus.subscribe('dashboard spill', (event) => file.write(event), [...ROW_TYPES]);
+      const offProblem = file.onProblem((event) => queueMicrotask(() => bus.publish(event)));
+      closers.push(async () => {
+        off();
+        offProblem();
+        await file.close();
+      });
     }
     if (writer) {
       writers.push(writer);
@@ -160,6 +168,7 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
         captureFile: writer?.path ?? null,
         ...(options.app !== undefined ? { app: options.app } : {}),
         ...(writer ? { captureIndex: (cb) => writer.onLine(cb) } : {}),
+        spill,
       });
       closers.push(() => dashboard.destroy());
     }
@@ -191,6 +200,13 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     await closeAll();
     throw error;
   }
+}
+
+/** The events that become rows of the dashboard's logs: the only ones it reads back. */
+const ROW_TYPES = ['frame', 'message', 'close', 'violation', 'intercept', 'error'] as const;
+
+function isRowEvent(e: SessionEvent): boolean {
+  return e.type !== 'error' || e.conn !== undefined;
 }
 
 function isPreparedPcapng(w: PreparedCapture | PreparedPcapng): w is PreparedPcapng {

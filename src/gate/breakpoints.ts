@@ -8,6 +8,7 @@
  *   $.path  $.path=VALUE     a JSON message has the field (equal to VALUE: JSON, or a bare string)
  *   path:REGEX               the connection's request target matches
  *   handshake                hold the upgrade request itself (with path:REGEX only)
+ *   101                      hold the upstream's 101 response before the client gets it (path:REGEX only)
  *
  * e.g. `client /"type":"order"/ path:^/trade`, `server $.status=error`. An empty filter holds
  * every message.
@@ -24,17 +25,20 @@ export interface Breakpoint {
   /** The filter as typed. */
   readonly source: string;
   readonly match: RuleMatch;
-  /** Holds upgrade requests (the `handshake` term), not messages. */
-  readonly handshake: boolean;
+  /** Holds the upgrade request (the `handshake` term) or the upstream's 101 (the `101` term), not messages. */
+  readonly handshake: HandshakeStage | null;
 }
+
+/** Which half of the upgrade a handshake breakpoint holds. */
+export type HandshakeStage = 'request' | 'response';
 
 /** Parses a breakpoint filter; a mistake is a UsageError whose message the dashboard shows. */
 export function parseBreakpoint(source: string): RuleMatch {
   return parseFilter(source).match;
 }
 
-function parseFilter(source: string): { match: RuleMatch; handshake: boolean } {
-  let handshake = false;
+function parseFilter(source: string): { match: RuleMatch; handshake: HandshakeStage | null } {
+  let handshake: HandshakeStage | null = null;
   let from: Side | null = null;
   let opcode: 1 | 2 | null = null;
   let text: RegExp | null = null;
@@ -53,7 +57,11 @@ function parseFilter(source: string): { match: RuleMatch; handshake: boolean } {
   // Terms are split on spaces, except inside /.../.
   const terms = source.match(/\/(?:\\.|[^/\\])*\/|\S+/g) ?? [];
   for (const term of terms) {
-    if (term === 'handshake') handshake = true;
+    if (term === 'handshake' || term === '101') {
+      const stage = term === 'handshake' ? 'request' : 'response';
+      if (handshake !== null && handshake !== stage) fail("'handshake' holds the upgrade request and '101' the response: one breakpoint holds one of them");
+      handshake = stage;
+    }
     else if (term === 'client' || term === 'server') from = term;
     else if (term === 'text') opcode = 1;
     else if (term === 'binary') opcode = 2;
@@ -73,9 +81,10 @@ function parseFilter(source: string): { match: RuleMatch; handshake: boolean } {
         }
         json = { path: p, equals };
       }
-    } else fail(`unknown term '${term}' (expected client, server, text, binary, /REGEX/, $.json.path[=VALUE], path:REGEX or handshake)`);
+    } else fail(`unknown term '${term}' (expected client, server, text, binary, /REGEX/, $.json.path[=VALUE], path:REGEX, handshake or 101)`);
   }
-  if (handshake && (from !== null || opcode !== null || text !== null || json !== null)) fail("'handshake' holds the upgrade request: it goes with path:REGEX only");
+  if (handshake !== null && (from !== null || opcode !== null || text !== null || json !== null))
+    fail(`'${handshake === 'request' ? 'handshake' : '101'}' holds the ${handshake === 'request' ? 'upgrade request' : "upstream's 101"}: it goes with path:REGEX only`);
   return { match: { from, opcode, text, json, path }, handshake };
 }
 
@@ -123,21 +132,21 @@ export class BreakpointSource implements GateSource {
 
   mayApply(from: Side, ctx: ConnectionContext): boolean {
     if (!this.#enabled) return false;
-    return this.#list.some((b) => !b.handshake && (b.match.from === null || b.match.from === from) && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(ctx.target))));
+    return this.#list.some((b) => b.handshake === null && (b.match.from === null || b.match.from === from) && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(ctx.target))));
   }
 
   decide(view: MessageView, ctx: ConnectionContext): Verdict {
     if (!this.#enabled) return [];
-    const hit = this.#list.find((b) => !b.handshake && matchMessage(b.match, view, ctx.target));
+    const hit = this.#list.find((b) => b.handshake === null && matchMessage(b.match, view, ctx.target));
     if (!hit) return [];
     return [{ kind: 'hold', timeoutMs: this.#holdTimeoutMs, by: 'user', name: `breakpoint ${hit.id}` }];
   }
 }
 
-/** Whether the upgrade request of a connection to `target` is to be held, and by which breakpoint. */
-export function handshakeBreakpoint(source: BreakpointSource, target: string): Breakpoint | null {
+/** Whether the upgrade request (or the 101) of a connection to `target` is to be held, and by which breakpoint. */
+export function handshakeBreakpoint(source: BreakpointSource, target: string, stage: HandshakeStage = 'request'): Breakpoint | null {
   if (!source.enabled) return null;
-  return source.list.find((b) => b.handshake && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(target)))) ?? null;
+  return source.list.find((b) => b.handshake === stage && (b.match.path === null || (resetRe(b.match.path), b.match.path.test(target)))) ?? null;
 }
 
 function resetRe(re: RegExp): void {

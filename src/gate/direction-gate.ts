@@ -513,23 +513,28 @@ export class DirectionGate {
 
   #view(item: MessageItem): MessageView {
     const m = item.message!;
-    const full = this.#fullData(item);
-    const data = full ?? m.data;
     const isText = m.opcode === Opcode.Text && m.utf8Valid;
+    let data: Buffer | undefined;
     let text: string | null | undefined;
-    // `text` is made only when a source reads it (most rules never look at most messages' text).
+    const fullData = (): Buffer => (data ??= this.#fullData(item) ?? m.data);
+    // `data` and `text` are made only when a source reads them: most rules never look at most
+    // messages' bytes, and when the inspector kept none (no sink wants them) making them means
+    // unmasking the whole message again (bench/relay.ts "rules, no match").
     return {
       from: this.#from,
       index: item.index,
       opcode: m.opcode,
       compressed: m.compressed,
       length: m.length,
-      data,
+      get data(): Buffer {
+        return fullData();
+      },
       get text(): string | null {
-        if (text === undefined) text = isText ? data.toString('utf8') : null;
+        if (text === undefined) text = isText ? fullData().toString('utf8') : null;
         return text;
       },
-      truncated: full === null && m.truncated,
+      // Only a compressed message larger than what is kept has no whole data (#fullData).
+      truncated: m.truncated && item.compressed,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Side } from '../session/events.js';
 import type { OutMessage } from './actions.js';
-import { BreakpointSource, handshakeBreakpoint } from './breakpoints.js';
+import { BreakpointSource, handshakeBreakpoint, type HandshakeStage } from './breakpoints.js';
 import type { Actor, GateIntercept } from './actions.js';
 import type { ConnectionContext } from './policy.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -18,14 +18,17 @@ export interface HeldEntry extends HeldMessage {
 
 const USER = { by: 'user' } as const;
 
-/** An upgrade request held at a breakpoint. */
+/** An upgrade request, or the upstream's 101 to it, held at a breakpoint. */
 export interface HeldHandshake {
   readonly conn: number;
   readonly target: string;
+  /** `request`: not sent upstream yet; `response`: the upstream said 101, the client has not heard it. */
+  readonly stage: HandshakeStage;
 }
 
 interface PendingHandshake {
   readonly target: string;
+  readonly stage: HandshakeStage;
   readonly settle: (decision: 'forward' | 'drop', by: 'user' | 'timeout' | 'gone') => void;
 }
 
@@ -42,9 +45,11 @@ export class GateControl {
     const breakpoints = this.breakpoints;
     setup.handshakeHolder = {
       get active() {
-        return breakpoints.enabled && breakpoints.list.some((b) => b.handshake);
+        return breakpoints.enabled && breakpoints.list.some((b) => b.handshake === 'request');
       },
-      hold: (ctx, intercept, timeoutMs) => this.#holdHandshake(ctx, intercept, timeoutMs),
+      hold: (ctx, intercept, timeoutMs) => this.#holdHandshake(ctx, intercept, timeoutMs, 'request'),
+      holdsResponse: (target) => handshakeBreakpoint(breakpoints, target, 'response') !== null,
+      holdResponse: (ctx, intercept, timeoutMs) => this.#holdHandshake(ctx, intercept, timeoutMs, 'response'),
       cancel: (conn) => {
         const h = this.#handshakes.get(conn);
         h?.settle('forward', 'gone');
@@ -52,44 +57,52 @@ export class GateControl {
     };
   }
 
-  /** Upgrade requests held at a breakpoint, oldest first. */
+  /** Upgrade requests and 101 responses held at a breakpoint, oldest first. */
   heldHandshakes(): HeldHandshake[] {
-    return [...this.#handshakes].map(([conn, h]) => ({ conn, target: h.target }));
+    return [...this.#handshakes].map(([conn, h]) => ({ conn, target: h.target, stage: h.stage }));
   }
 
-  /** `a` on a held upgrade request: it goes to the upstream. */
+  /** `a` on a held upgrade request (it goes to the upstream) or 101 (it goes to the client). */
   forwardHandshake(conn: number): boolean {
     const h = this.#handshakes.get(conn);
     h?.settle('forward', 'user');
     return h !== undefined;
   }
 
-  /** `d` on a held upgrade request: frametap refuses it (403). */
+  /** `d` on a held upgrade request or 101: frametap refuses the client (403); a 101's upstream connection is closed. */
   dropHandshake(conn: number): boolean {
     const h = this.#handshakes.get(conn);
     h?.settle('drop', 'user');
     return h !== undefined;
   }
 
-  #holdHandshake(ctx: ConnectionContext, intercept: (event: GateIntercept) => void, timeoutMs: number | null): Promise<{ status: number; body: string; actor: Actor } | null> {
-    const bp = handshakeBreakpoint(this.breakpoints, ctx.target);
+  #holdHandshake(
+    ctx: ConnectionContext,
+    intercept: (event: GateIntercept) => void,
+    timeoutMs: number | null,
+    stage: HandshakeStage,
+  ): Promise<{ status: number; body: string; actor: Actor } | null> {
+    const bp = handshakeBreakpoint(this.breakpoints, ctx.target, stage);
     if (bp === null) return Promise.resolve(null);
     const actor: Actor = { by: 'user', name: `breakpoint ${bp.id}` };
+    // The request is the client's; the 101 is the upstream's (capture-format `intercept`: `from` is the sender).
+    const from = stage === 'request' ? 'client' : 'server';
+    const what = stage === 'request' ? 'upgrade request' : '101 response';
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | null = null;
       const settle = (decision: 'forward' | 'drop', by: 'user' | 'timeout' | 'gone'): void => {
-        if (!this.#handshakes.has(ctx.conn)) return;
+        if (this.#handshakes.get(ctx.conn)?.settle !== settle) return;
         this.#handshakes.delete(ctx.conn);
         if (timer) clearTimeout(timer);
         if (by === 'gone') resolve(null);
         else if (decision === 'forward') {
-          intercept({ from: 'client', action: 'release', by: 'user', detail: by === 'timeout' ? `upgrade request, after the hold timeout (${timeoutMs} ms)` : 'upgrade request' });
+          intercept({ from, action: 'release', by: 'user', detail: by === 'timeout' ? `${what}, after the hold timeout (${timeoutMs} ms)` : what });
           resolve(null);
-        } else resolve({ status: 403, body: 'frametap: the upgrade request was dropped at a breakpoint\n', actor: { by: 'user', name: actor.name! } });
+        } else resolve({ status: 403, body: `frametap: the ${what} was dropped at a breakpoint\n`, actor: { by: 'user', name: actor.name! } });
       };
-      this.#handshakes.set(ctx.conn, { target: ctx.target, settle });
+      this.#handshakes.set(ctx.conn, { target: ctx.target, stage, settle });
       // Listed first, then announced: whoever hears of the hold finds it held.
-      intercept({ from: 'client', action: 'hold', ...actor, detail: `upgrade request ${ctx.target}` });
+      intercept({ from, action: 'hold', ...actor, detail: `${what} ${ctx.target}` });
       if (timeoutMs !== null) timer = setTimeout(() => settle('forward', 'timeout'), timeoutMs);
     });
   }

@@ -16,8 +16,19 @@ export interface HandshakeHolder {
   readonly active: boolean;
   /** Resolves null to let the upgrade go on, or with a refusal (dropped). */
   hold(ctx: ConnectionContext, intercept: (event: GateIntercept) => void, timeoutMs: number | null): Promise<{ status: number; body: string; actor: Actor } | null>;
-  /** The client left while its upgrade request was held. */
+  /** Whether a breakpoint holds the upstream's 101 to an upgrade request for `target`. */
+  holdsResponse(target: string): boolean;
+  /** Holds the upstream's 101: resolves null to relay it, or with the refusal the client gets instead. */
+  holdResponse(ctx: ConnectionContext, intercept: (event: GateIntercept) => void, timeoutMs: number | null): Promise<{ status: number; body: string; actor: Actor } | null>;
+  /** The client (or, for a held 101, either peer) left while the upgrade was held. */
   cancel(conn: number): void;
+}
+/** The hold of one connection's 101 (a `101` breakpoint). */
+export interface ResponseHold {
+  /** Resolves null to relay the 101, or with the refusal the client gets instead. */
+  hold(intercept: (event: GateIntercept) => void): Promise<{ status: number; body: string; actor: Actor } | null>;
+  /** A peer left while the 101 was held: the hold ends (the promise resolves null). */
+  cancel(): void;
 }
 import type { ConnectionGate } from './connection-gate.js';
 import { parseFaults, parseSeed, type Fault } from './fault-spec.js';
@@ -199,6 +210,16 @@ export class GateSetup {
     }
     const r = faults?.refusal(ctx) ?? null;
     return r ? { status: r.status, body: '', actor: r.actor } : null;
+  }
+
+  /**
+   * A hold of the upstream's 101 for a connection, when a breakpoint asks for one (checked when
+   * the 101 arrives: a breakpoint set meanwhile applies); null: relay it at once.
+   */
+  responseHold(ctx: ConnectionContext): ResponseHold | null {
+    const holder = this.handshakeHolder;
+    if (!holder || !holder.holdsResponse(ctx.target)) return null;
+    return { hold: (intercept) => holder.holdResponse(ctx, intercept, this.holdTimeoutMs), cancel: () => holder.cancel(ctx.conn) };
   }
 
   /** Whether anything may act on `from`'s messages of a connection to `target` (for tests and the bench). */

@@ -183,8 +183,9 @@ export class PacketReplay {
       if (this.#mode === 'foreign') this.#finishConn(conn, this.#lastT, false);
     }
     await Promise.all(this.#finishing);
-    // Inflates still in flight for connections without an end.
-    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Connections without an end (a capture cut short): their inflates still in flight are awaited,
+    // not raced against a few event-loop turns (which lost most compressed messages of a busy one).
+    await Promise.all([...this.#conns.values()].map((conn) => (conn.finished ? undefined : conn.session?.whenIdle())));
   }
 
   #newSession(conn: Conn): Session {

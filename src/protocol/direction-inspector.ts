@@ -116,6 +116,11 @@ export class DirectionInspector {
     return this.#assembler.idle;
   }
 
+  /** Resolves once every event of the bytes pushed so far has been delivered (no inflate in flight). */
+  whenIdle(): Promise<void> {
+    return this.#assembler.whenIdle();
+  }
+
   /** Inspection of this direction stopped (length-msb-set, length-too-large, or an internal failure). */
   get stopped(): boolean {
     return this.failure !== null || this.#decoder.stopped;

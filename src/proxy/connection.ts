@@ -15,14 +15,16 @@ import type net from 'node:net';
 import type { HandshakeResponse, Leg, RawHeaders, Side } from '../session/events.js';
 import { preciseNow, type Session } from '../session/session.js';
 import { finalResponseHeadEnd } from './http-heads.js';
-import { closeWhenFlushed, writeBadGateway } from './refusal.js';
+import { closeWhenFlushed, writeBadGateway, writeStatus } from './refusal.js';
 import { Tee } from './tee.js';
 import { codedError, failureStage, flatHeaders, pairHeaders, type DialProgress, type Upstream } from './upstream.js';
 import { ConnectionGate } from '../gate/connection-gate.js';
-import type { ConnectionSetup } from '../gate/gate-setup.js';
+import type { ConnectionSetup, ResponseHold } from '../gate/gate-setup.js';
 import type { GateLimits } from '../gate/direction-gate.js';
+import type { Actor } from '../gate/actions.js';
 
-type State = 'pending' | 'upgraded' | 'refused' | 'failed' | 'closed';
+/** `held`: the upstream said 101 and a breakpoint holds it; the client has not heard it yet. */
+type State = 'pending' | 'held' | 'upgraded' | 'refused' | 'failed' | 'closed';
 
 /**
  * Bytes that crossed one TCP leg outside the tee (packet captures, capture-format `chunk`): `leg`
@@ -35,6 +37,9 @@ export type HandshakeBytesHook = (leg: Leg, from: Side, bytes: Buffer, t: number
  * 16 KiB per head, this bounds a stream of interim 1xx responses (RFC 9110 §15.2) as well.
  */
 const MAX_RESPONSE_HEADS = 64 * 1024;
+
+/** What a client may send while its 101 is held before it is no longer read (it should send nothing: RFC 6455 §4.1). */
+const MAX_HELD_CLIENT_BYTES = 64 * 1024;
 
 export interface UpgradeConnectionOptions {
   readonly session: Session;
@@ -64,6 +69,8 @@ export interface UpgradeConnectionOptions {
     readonly limits?: GateLimits;
     /** The gate is live (registered for the dashboard's commands) until the connection ends. */
     readonly register?: (gate: ConnectionGate | null) => void;
+    /** Asked when the upstream's 101 arrives: a breakpoint's hold of it, or null to relay it at once. */
+    readonly responseHold?: () => ResponseHold | null;
   } | null;
   /** The request head as the client sent it (server.ts taps it when someone wants `chunk` events). */
   readonly requestHead?: Buffer | null;
@@ -102,6 +109,10 @@ export class UpgradeConnection {
   #readT = 0;
   #refusal: { readonly response: HandshakeResponse; body: Buffer[]; kept: number; truncated: boolean; done: boolean } | null = null;
   #shuttingDown = false;
+  /** Ends the hold of a held 101 (a peer left). */
+  #heldCancel: (() => void) | null = null;
+  /** Stops reading the client while its 101 is held; what it sent becomes its early bytes. */
+  #unwatchHeldClient: (() => void) | null = null;
   /**
    * Client bytes read with the request head, and when; dropped once used: Node's `head` is a view
    * of the whole chunk it came in, which an idle connection must not keep alive.
@@ -126,6 +137,7 @@ export class UpgradeConnection {
     });
     options.client.once('close', () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
+      else if (this.#state === 'held') this.#heldLeft('client');
       else if (this.#state === 'refused') this.#endRefusal('cut');
     });
     if (options.gate) {
@@ -251,7 +263,6 @@ export class UpgradeConnection {
       socket.destroy();
       return;
     }
-    this.#state = 'upgraded';
     this.#upstreamSocket = socket;
     // The request is spent once upgraded; holding it would keep its headers and listeners alive
     // for the whole connection (bench/memory.ts).
@@ -260,6 +271,36 @@ export class UpgradeConnection {
     const read = this.#takeRead();
     const head = read.subarray(0, read.length - upstreamHead.length);
     this.#report('upstream', 'server', head, this.#readT);
+    const hold = this.#o.gate?.responseHold?.() ?? null;
+    if (hold === null) return this.#relayUpgrade(res, socket, head, upstreamHead);
+    // A `101` breakpoint: nothing goes either way until a person decides (the upstream's first
+    // frames wait in its socket, unread, with the 101's leftover bytes).
+    this.#state = 'held';
+    socket.pause();
+    const upstreamGone = (): void => this.#heldLeft('server');
+    // A reset while held must not be an uncaught 'error'; its 'close' says it all.
+    const ignore = (): void => {};
+    socket.on('error', ignore);
+    socket.once('close', upstreamGone);
+    this.#heldCancel = hold.cancel;
+    this.#watchHeldClient();
+    void hold.hold((g) => this.session.intercept(g, g.from)).then((refusal) => {
+      socket.off('close', upstreamGone);
+      this.#heldCancel = null;
+      if (this.#state !== 'held') return;
+      this.#unwatchHeldClient?.();
+      if (refusal === null) {
+        socket.off('error', ignore);
+        socket.resume();
+        return this.#relayUpgrade(res, socket, head, upstreamHead);
+      }
+      this.#refuseHeld(res, refusal);
+    });
+  }
+
+  /** The upstream's 101 goes to the client as read, then the tee (and the gate) take over. */
+  #relayUpgrade(res: http.IncomingMessage, socket: net.Socket, head: Buffer, upstreamHead: Buffer): void {
+    this.#state = 'upgraded';
     this.session.handshake({ ...this.#handshakeRequest(), response: responseOf(res) });
     const client = this.#o.client;
     client.write(head);
@@ -426,6 +467,8 @@ export class UpgradeConnection {
       this.session.handshake({ ...this.#handshakeRequest(), response: null });
     } else if (this.#state === 'refused') {
       this.#endRefusal('cut');
+    } else if (this.#state === 'held') {
+      this.#heldLeft('client');
     }
     this.#finish();
     this.#request?.destroy();
@@ -437,6 +480,82 @@ export class UpgradeConnection {
 
   throttle(paused: boolean): void {
     this.#tee?.throttle(paused);
+  }
+
+  /**
+   * `d` on a held 101: the client gets frametap's refusal (its `handshake` event's response is
+   * frametap's own, as for `refuse`), the upstream's connection is closed; the 101 the upstream
+   * sent is in the `chunk` events and the `hold` intercept.
+   */
+  #refuseHeld(res: http.IncomingMessage, refusal: { status: number; body: string; actor: Actor }): void {
+    this.#state = 'closed';
+    const reason = http.STATUS_CODES[refusal.status] ?? 'Refused';
+    this.session.handshake({
+      ...this.#handshakeRequest(),
+      response: {
+        status: refusal.status,
+        reason,
+        httpVersion: '1.1',
+        headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(refusal.body))], ['Connection', 'close']],
+        byFrametap: true,
+      },
+    });
+    this.session.intercept(
+      { from: 'server', action: 'refuse', by: refusal.actor.by, ...(refusal.actor.name ? { name: refusal.actor.name } : {}), detail: `${refusal.status} ${reason} instead of the upstream's ${res.statusCode ?? 101}` },
+      'server',
+    );
+    this.#reportEarlyClientBytes();
+    const written = writeStatus(this.#o.client, refusal.status, reason, refusal.body);
+    if (written) this.#report('client', 'server', written, preciseNow());
+    this.#upstreamSocket?.end();
+    this.#upstreamSocket?.destroySoon();
+    this.#finish();
+  }
+
+  /**
+   * While the 101 is held the client's socket is read, or its leaving (a FIN) would go unseen:
+   * what it sends meanwhile is kept with its early bytes (relayed after the 101), up to a bound
+   * past which it is paused (TCP backpressure).
+   */
+  #watchHeldClient(): void {
+    const client = this.#o.client;
+    const kept: Buffer[] = this.#earlyClientBytes ? [this.#earlyClientBytes] : [];
+    let length = this.#earlyClientBytes?.length ?? 0;
+    const onData = (chunk: Buffer): void => {
+      kept.push(chunk);
+      length += chunk.length;
+      if (length >= MAX_HELD_CLIENT_BYTES) client.pause();
+    };
+    const onEnd = (): void => this.#heldLeft('client');
+    client.on('data', onData);
+    client.once('end', onEnd);
+    this.#unwatchHeldClient = () => {
+      this.#unwatchHeldClient = null;
+      client.off('data', onData);
+      client.off('end', onEnd);
+      client.pause();
+      this.#earlyClientBytes = kept.length === 0 ? null : kept.length === 1 ? kept[0]! : Buffer.concat(kept, length);
+    };
+  }
+
+  /** A peer left while its 101 was held: the upgrade never happened for the client. */
+  #heldLeft(who: Side): void {
+    if (this.#state !== 'held') return;
+    this.#state = 'closed';
+    this.#unwatchHeldClient?.();
+    const cancel = this.#heldCancel;
+    this.#heldCancel = null;
+    cancel?.();
+    this.session.handshake({ ...this.#handshakeRequest(), response: null });
+    this.#reportEarlyClientBytes();
+    if (who === 'server') {
+      this.session.error('handshake', new Error('the upstream closed its connection while its 101 was held at a breakpoint'));
+      const written = writeBadGateway(this.#o.client, `upstream ${this.#o.upstream.url.host} closed while its 101 was held`);
+      if (written) this.#report('client', 'server', written, preciseNow());
+    } else {
+      this.#upstreamSocket?.destroy();
+    }
+    this.#finish();
   }
 
   #clientLeftEarly(): void {

@@ -20,6 +20,7 @@ import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter } from '../protocol/inflate
 import { keylogAgent as keylogAgentFor } from './forward/dialer.js';
 import type { Keylog } from './forward/keylog.js';
 import { writeStatus } from './refusal.js';
+import { decideUpgrade, upgradeGateOption } from './upgrade-gate.js';
 import { codedError, describeUpstream, failureStage, forwardedHeaders, pairHeaders, sameHeaders, upstreamPath, webSocketUrl, type DialProgress } from './upstream.js';
 
 /**
@@ -217,35 +218,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const ctx = { conn, target: req.url ?? '/' };
     const connectionGate = gate ? gate.connection(ctx) : null;
     const dial = (): void => upgrade(req, socket, head, requestHead, session, path, requestHeaders, connectionGate);
-    if (!gate || !gate.mayRefuse) return dial();
-    // frametap may answer the upgrade itself (a script's onHandshake, `refuse=STATUS`): decide first.
-    const leftEarly = (): void => gate.handshakeHolder?.cancel(conn);
-    socket.once('close', leftEarly);
-    void gate.refusal(ctx, requestHeaders, connectionGate?.faults ?? null, (g) => session.intercept(g, 'client')).then((refusal) => {
-      socket.off('close', leftEarly);
-      if (socket.destroyed) {
-        // The client left while frametap was deciding (a held upgrade request): nothing was dialled.
-        session.handshake({ request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: requestHeaders }, response: null });
-        void session.finish();
-        return;
-      }
-      if (refusal === null) return dial();
-      const reason = http.STATUS_CODES[refusal.status] ?? 'Refused';
-      const body = refusal.body || `frametap: refused (${refusal.actor.by}${refusal.actor.name ? ` ${refusal.actor.name}` : ''})\n`;
-      session.handshake({
-        request: { method: req.method ?? 'GET', target: req.url ?? '/', httpVersion: req.httpVersion, headers: requestHeaders },
-        response: {
-          status: refusal.status,
-          reason,
-          httpVersion: '1.1',
-          headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))], ['Connection', 'close']],
-          byFrametap: true,
-        },
-      });
-      session.intercept({ from: 'client', action: 'refuse', by: refusal.actor.by, ...(refusal.actor.name ? { name: refusal.actor.name } : {}), detail: `${refusal.status} ${reason}` }, 'client');
-      writeStatus(socket, refusal.status, reason, body);
-      void session.finish();
-    });
+    if (!gate || !connectionGate) return dial();
+    decideUpgrade(gate, ctx, connectionGate, req, socket, session, requestHeaders, dial);
   });
 
   function upgrade(
@@ -277,14 +251,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       // Bus-only `chunk` events (packet captures), in the session's event order; the session
       // publishes the tee's chunks itself.
       onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
-      gate:
-        connectionGate && gate
-          ? {
-              setup: connectionGate,
-              holdTimeoutMs: gate.holdTimeoutMs,
-              register: (g) => (g ? gate.register(session.conn, g) : gate.unregister(session.conn)),
-            }
-          : null,
+      gate: connectionGate && gate ? upgradeGateOption(gate, { conn: session.conn, target: req.url ?? '/' }, connectionGate) : null,
     });
     live.add(connection);
     void connection.done.then(() => live.delete(connection));

@@ -270,6 +270,15 @@ export class Session {
   }
 
   /**
+   * Resolves once both directions have delivered every event of the bytes pushed so far (inflates
+   * done, events held for wire order out), without ending anything: a capture read back that stops
+   * with the connection still open (cut short by a crash) still shows every message it holds.
+   */
+  async whenIdle(): Promise<void> {
+    await Promise.all([this.#client.inspector?.whenIdle(), this.#server.inspector?.whenIdle()]);
+  }
+
+  /**
    * `from`'s byte stream ended (`how`: FIN, reset, or cut by frametap): a frame in progress is
    * reported incomplete. Resolves once every event of that direction is out.
    */

@@ -118,7 +118,8 @@ function paint(on: boolean, code: string, s: string): string {
 }
 
 function formatOpen(e: OpenEvent): string {
-  return `open ${field(e.client)} → ${field(e.target)}`;
+  // A HAR records no client address (har-reader gives ''): say so rather than print a blank.
+  return `open ${e.client === '' ? '(client unknown)' : field(e.client)} → ${field(e.target)}`;
 }
 
 function formatHandshake(e: HandshakeEvent): string {

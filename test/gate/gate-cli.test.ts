@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -20,8 +21,8 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: readonly string[]): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: readonly string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -81,6 +82,56 @@ describe('gate flags on the command line', () => {
       check();
       await withTimeout(logged.promise, 'the intercept log line');
       ws.close();
+    } finally {
+      r.child.kill('SIGINT');
+      await withTimeout(r.exited, 'exit', 15_000);
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+  });
+
+  it('forward mode (no -u): a bad --fault is exit 2, and --rules edits what crosses', async () => {
+    const home = path.join(dir, 'home');
+    const bad = run(['-l', '127.0.0.1:0', '--ui', 'none', '--fault', 'drop=5'], { FRAMETAP_HOME: home });
+    expect(await withTimeout(bad.exited, 'exit', 15_000)).toBe(2);
+    expect(bad.err()).toMatch(/^frametap: bad --fault 'drop=5': /);
+
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    const got = deferred<string>();
+    wss.on('connection', (ws) => ws.on('message', (d) => got.resolve(d.toString())));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const upstream = (server.address() as AddressInfo).port;
+    const file = path.join(dir, 'forward-rules.json');
+    fs.writeFileSync(file, JSON.stringify([{ name: 'shout', match: { from: 'client', path: '^/fwd' }, action: 'edit', replace: { regex: 'hi', with: 'HI' } }]));
+    const r = run(['-l', '127.0.0.1:0', '--ui', 'none', '--rules', file], { FRAMETAP_HOME: home });
+    try {
+      const listening = deferred<string>();
+      const onErr = (): void => {
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(r.err());
+        if (m) listening.resolve(m[1]!);
+      };
+      r.child.stderr!.on('data', onErr);
+      onErr();
+      const port = Number(await withTimeout(listening.promise, 'the listening line', 15_000));
+      // An absolute-form upgrade through the proxy (RFC 9112 §3.2.2), then a masked "hi".
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(
+        `GET http://127.0.0.1:${upstream}/fwd HTTP/1.1\r\nHost: 127.0.0.1:${upstream}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      const upgraded = deferred<void>();
+      let head = '';
+      socket.on('data', (d: Buffer) => {
+        head += d.toString('latin1');
+        if (head.includes('\r\n\r\n')) upgraded.resolve();
+      });
+      await withTimeout(upgraded.promise, 'the 101');
+      expect(head).toMatch(/^HTTP\/1\.1 101/);
+      socket.write(Buffer.from([0x81, 0x82, 1, 2, 3, 4, 'h'.charCodeAt(0) ^ 1, 'i'.charCodeAt(0) ^ 2]));
+      expect(await withTimeout(got.promise, 'the edited message')).toBe('HI');
+      socket.destroy();
     } finally {
       r.child.kill('SIGINT');
       await withTimeout(r.exited, 'exit', 15_000);

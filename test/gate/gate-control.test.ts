@@ -23,6 +23,7 @@ interface Setup {
   readonly atServer: string[];
   readonly atClient: string[];
   readonly changed: (notify: () => void) => () => void;
+  readonly wss: WebSocketServer;
 }
 
 async function setup(): Promise<Setup> {
@@ -68,7 +69,7 @@ async function setup(): Promise<Setup> {
       off();
     };
   };
-  return { h, control, client, server, atServer, atClient, changed };
+  return { h, control, client, server, atServer, atClient, changed, wss };
 }
 
 describe('GateControl', () => {
@@ -128,7 +129,7 @@ describe('GateControl', () => {
     held.on('error', () => {});
     const opened = new Promise((r) => held.once('open', r));
     await waitFor(s.changed, () => s.control.heldHandshakes().length === 1, 'the held upgrade');
-    expect(s.control.heldHandshakes()).toEqual([{ conn: 2, target: '/hold/1' }]);
+    expect(s.control.heldHandshakes()).toEqual([{ conn: 2, target: '/hold/1', stage: 'request' }]);
     // Another path is not held.
     const free = new WebSocket(`${s.h.wsUrl}/free`);
     await new Promise((r) => free.once('open', r));
@@ -146,6 +147,60 @@ describe('GateControl', () => {
     expect(await withTimeout(status.promise, 'the refusal')).toBe(403);
     const actions = s.h.events.filter((e) => e.type === 'intercept').map((e) => `${(e as { action: string }).action}:${(e as { conn: number }).conn}`);
     expect(actions).toEqual(['hold:2', 'release:2', 'hold:4', 'refuse:4']);
+  });
+
+  it("a 101 breakpoint holds the upstream's 101: a relays it (and what followed it), d refuses the client with 403 and closes the upstream", async () => {
+    const s = await setup();
+    s.control.breakpoints.add('101 path:^/late');
+    expect(() => s.control.breakpoints.add('101 server')).toThrow(/goes with path:REGEX only/);
+    expect(() => s.control.breakpoints.add('101 handshake')).toThrow(/one breakpoint holds one of them/);
+    // The upstream speaks first, right after its 101: those frames must wait with the 101.
+    const upstreamSide: WebSocket[] = [];
+    s.wss.on('connection', (ws, req) => {
+      if (!req.url?.startsWith('/late')) return;
+      upstreamSide.push(ws);
+      ws.send(`first ${req.url}`);
+    });
+    const held = new WebSocket(`${s.h.wsUrl}/late/1`);
+    held.on('error', () => {});
+    let opened = false;
+    const got = deferred<string>();
+    held.once('open', () => (opened = true));
+    held.once('message', (d) => got.resolve(d.toString()));
+    await waitFor(s.changed, () => s.control.heldHandshakes().length === 1, 'the held 101');
+    expect(s.control.heldHandshakes()).toEqual([{ conn: 2, target: '/late/1', stage: 'response' }]);
+    // The upstream accepted and spoke; the client has heard nothing.
+    await waitFor(s.changed, () => upstreamSide.length === 1, 'the upstream side');
+    expect(opened).toBe(false);
+    expect(s.control.held()).toEqual([]);
+    expect(s.control.forwardHandshake(2)).toBe(true);
+    expect(await withTimeout(got.promise, 'the first message after the 101')).toBe('first /late/1');
+    expect(opened).toBe(true);
+    held.send('and back');
+    await waitFor(s.changed, () => s.atServer.includes('and back') || upstreamSide[0]!.readyState !== WebSocket.OPEN, 'the reply');
+    held.close();
+
+    const refused = new WebSocket(`${s.h.wsUrl}/late/2`);
+    const status = deferred<{ code: number; body: string }>();
+    refused.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => status.resolve({ code: res.statusCode ?? 0, body }));
+    });
+    refused.on('error', () => {});
+    await waitFor(s.changed, () => s.control.heldHandshakes().length === 1, 'the second held 101');
+    await waitFor(s.changed, () => upstreamSide.length === 2, 'the second upstream side');
+    const upstreamClosed = new Promise<number>((r) => upstreamSide[1]!.once('close', (code) => r(code)));
+    expect(s.control.dropHandshake(s.control.heldHandshakes()[0]!.conn)).toBe(true);
+    expect(await withTimeout(status.promise, 'the refusal')).toEqual({ code: 403, body: 'frametap: the 101 response was dropped at a breakpoint\n' });
+    // The upstream's connection is closed without a close frame (it never became a WebSocket for the client).
+    expect(await withTimeout(upstreamClosed, 'the upstream closed')).toBe(1006);
+    const intercepts = s.h.events
+      .filter((e) => e.type === 'intercept')
+      .map((e) => `${(e as { action: string }).action}:${(e as { from: string }).from}:${(e as { conn: number }).conn}`);
+    expect(intercepts).toEqual(['hold:server:2', 'release:server:2', 'hold:server:3', 'refuse:server:3']);
+    const refusedHandshake = s.h.events.find((e) => e.type === 'handshake' && e.conn === 3) as { response: { status: number; byFrametap?: boolean } } | undefined;
+    expect(refusedHandshake?.response).toMatchObject({ status: 403, byFrametap: true });
   });
 
   it('cut ends both sides with 1006', async () => {

@@ -68,7 +68,7 @@ describe('export --har OUT', () => {
   });
 });
 
-describe('captures (-w, the dashboard\'s temporary capture, replay and serve -w)', () => {
+describe('captures (-w, replay and serve -w)', () => {
   it('replay -w through a planted symlink: replaced, the target untouched', async () => {
     const victim = plantVictim();
     const out = join(dir, 'replay.jsonl');

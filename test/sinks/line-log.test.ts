@@ -23,6 +23,8 @@ describe('formatLogLine', () => {
     expect(line({ type: 'open', conn: 1, t: T + 12.3456, client: '127.0.0.1:5000', target: 'ws://u/chat' })).toBe(
       '09:00:00.012 #1 open 127.0.0.1:5000 → ws://u/chat',
     );
+    // A HAR has no client address: never a blank field ("open  → …").
+    expect(line({ type: 'open', conn: 1, t: T, client: '', target: 'ws://u/chat' })).toBe('09:00:00.000 #1 open (client unknown) → ws://u/chat');
     const base = {
       type: 'handshake', conn: 2, t: T, upgraded: true, accept: 'ok', protocol: 'chat',
       request: { method: 'GET', target: '/', httpVersion: '1.1', headers: [] },

@@ -98,13 +98,13 @@ describe('dashboard app-protocol view in a terminal', () => {
     expect(filtered).toContain('socket.io upload ack 1');
     expect(filtered).not.toContain('socket.io chat ack 0');
 
-    // A plain HTTP request relayed: counted in the status bar, listed only after H.
+    // A plain HTTP request relayed: counted in the status bar, listed only after r.
     const polled = await withTimeout(fetch(`http://127.0.0.1:${proxyPort}/socket.io/?EIO=4&transport=polling`), 'plain request');
     await polled.arrayBuffer();
     const counted = await s.waitFor(/\| http 1/);
     expect(counted).not.toContain('GET /socket.i');
-    s.keys('H');
-    await s.waitFor('plain HTTP requests listed (1; H hides them)');
+    s.keys('r');
+    await s.waitFor('plain HTTP requests listed (1; r hides them)');
     // The server takes the websocket transport only: the polling request is answered 400.
     expect(await s.waitFor(/ http +- +GET \/socket\.i/)).toMatch(/#2 +http +- +GET \/socket\.i.* 400 /);
 

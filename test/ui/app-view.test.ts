@@ -6,6 +6,8 @@ import { detailLines } from '../../ui/panes/frame-detail.js';
 import { logLines } from '../../ui/panes/frame-log.js';
 import { DashboardStore } from '../../ui/store.js';
 import { DashboardView } from '../../ui/view.js';
+import { appOf } from '../../ui/app-view.js';
+import { AppViews } from '../../src/appproto/connection-app.js';
 import { mqttSession, socketIoVectors } from '../appproto/vectors.js';
 import { T0 } from './events.js';
 import * as fs from 'node:fs';
@@ -185,5 +187,34 @@ describe('dashboard app-protocol view', () => {
     mqtt.setFieldFilter('topic:sensors/*');
     expect(text(logLines(mqtt, 200))).toContain('MQTT PUBLISH sensors/1 qos1 id 2');
     expect(text(logLines(mqtt, 200))).not.toContain('CONNECT');
+  });
+
+  it('binary msgpack / protobuf rows are decoded when shown or searched, to what eager decoding gives', async () => {
+    // msgpack {"op":"hi"}; protobuf field 1 = 150 (protobuf.dev's example), and field 2 = "ok".
+    const msgpack = Buffer.from([0x81, 0xa2, 0x6f, 0x70, 0xa2, 0x68, 0x69]);
+    const protobuf = Buffer.from([0x08, 0x96, 0x01, 0x12, 0x02, 0x6f, 0x6b]);
+    const events = session('/bin', null, [
+      { from: 'client', opcode: 2, bytes: msgpack },
+      { from: 'server', opcode: 2, bytes: protobuf },
+    ]);
+    const eager = new AppViews();
+    const summaries = events.flatMap((e) => eager.observe(e)).flatMap((n) => (n.kind === 'message' ? [n.view.summary] : []));
+    expect(summaries).toHaveLength(2);
+
+    const view = load(events);
+    const log = view.store.connections.get(1)!.logs.messages;
+    const rows = [log.get(0)!, log.get(1)!];
+    // Not decoded while only ingested.
+    expect(rows.map((r) => [r.app, typeof r.appLater])).toEqual([[undefined, 'function'], [undefined, 'function']]);
+    const shown = text(logLines(view, 200));
+    for (const s of summaries) expect(shown).toContain(s);
+    expect(rows.map((r) => appOf(r)?.summary)).toEqual(summaries);
+    expect(rows.every((r) => r.appLater === undefined)).toBe(true);
+
+    // Search finds a decoded field of a row not decoded yet.
+    const again = load(events);
+    expect(again.store.connections.get(1)!.logs.messages.get(0)!.appLater).toBeTypeOf('function');
+    expect(await again.find('protobuf fields')).toBe(true);
+    expect(again.selectedRow()!.event).toMatchObject({ from: 'server' });
   });
 });

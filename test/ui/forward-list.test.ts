@@ -37,17 +37,17 @@ describe('forward mode in the connection list', () => {
     expect(lines.indexOf(row)).toBeGreaterThan(lines.findIndex((l) => l.includes('app.example.test')));
   });
 
-  it('plain HTTP requests are hidden by default and listed with H (issue 12)', () => {
+  it('plain HTTP requests are hidden by default and listed with r (issue 12)', () => {
     const store = new DashboardStore();
     const view = new DashboardView(store);
     const host: CommandHost = { view, zoom: false, startSearch: () => {}, startFieldFilter: () => {}, searchAgain: () => {}, quit: () => {}, wake: () => {} };
     store.ingest({ type: 'http', conn: 7, t: T0 + 1, method: 'GET', target: 'http://app.example.test/index.html', status: 200, durationMs: 12 });
     const hidden = connectionLines(view, 10, 160, T0 + 10).map((l) => l.text);
     expect(hidden.join('\n')).not.toContain('index.html');
-    expect(hidden.join('\n')).toContain('1 plain HTTP request hidden (H lists them)');
-    const action = actionFor('normal', 'S-h');
+    expect(hidden.join('\n')).toContain('1 plain HTTP request hidden (r lists them)');
+    const action = actionFor('normal', 'r');
     expect(action).toBe('show-http');
-    expect(helpLines().some((l) => /^H\s+plain HTTP requests: list \/ hide/.test(l))).toBe(true);
+    expect(helpLines().some((l) => /^r\s+plain HTTP requests: list \/ hide/.test(l))).toBe(true);
     runCommand(action!, host);
     const listed = connectionLines(view, 10, 160, T0 + 10).map((l) => l.text);
     const row = listed.find((l) => l.includes('GET http://app.example.test/index.html'))!;

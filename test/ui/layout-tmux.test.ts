@@ -127,20 +127,24 @@ describe('layout', () => {
 describe('closing the terminal', () => {
   afterAll(() => killTmuxServer());
 
-  itWith('tmux')('SIGHUP (tmux kill-session) stops the dashboard like SIGTERM: the temporary capture is removed', async () => {
+  itWith('tmux')('SIGHUP (tmux kill-session) stops the dashboard like SIGTERM: its spill file is removed', async () => {
+    const temp = await fsp.mkdtemp(path.join(os.tmpdir(), 'frametap-hup-'));
+    const spillDir = async (): Promise<string | undefined> => (await fsp.readdir(temp)).find((f) => f.startsWith('frametap-spill-'));
     const s = new TmuxSession();
-    s.start('node bin/frametap.js demo', ROOT, { cols: 220, rows: 40 });
+    s.start(`TMPDIR='${temp}' node bin/frametap.js demo`, ROOT, { cols: 220, rows: 40 });
     try {
-      const screen = await s.waitFor(/capture (\/\S+\/live\.jsonl)/, 15_000);
-      const file = /capture (\/\S+\/live\.jsonl)/.exec(screen)![1]!;
-      expect(existsSync(file)).toBe(true);
+      await s.waitFor(/conns \d+ open/, 15_000);
+      const dir = await spillDir();
+      expect(dir).toBeDefined();
+      expect(existsSync(path.join(temp, dir!, 'rows.spill'))).toBe(true);
       s.kill();
       // Polled, bounded: the process removes it while shutting down.
       const deadline = Date.now() + 10_000;
-      while (existsSync(path.dirname(file)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(existsSync(path.dirname(file))).toBe(false);
+      while ((await spillDir()) !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await spillDir()).toBeUndefined();
     } finally {
       s.kill();
+      rmSync(temp, { recursive: true, force: true });
     }
   }, 30_000);
 });

@@ -8,8 +8,10 @@ import { readEventAt } from '../../src/capture/jsonl-reader.js';
 import { EventBus } from '../../src/session/event-bus.js';
 import type { CaptureHeader, SessionEvent } from '../../src/session/events.js';
 import { formatRow } from '../../ui/panes/frame-log.js';
-import { DashboardStore, type Row } from '../../ui/store.js';
-import { exchange, handshake, open, T0, text } from './events.js';
+import { DashboardStore, DEFAULT_FILTER, type Row } from '../../ui/store.js';
+import { findRow } from '../../ui/search.js';
+import { SpillFile } from '../../src/capture/spill-file.js';
+import { binary, exchange, handshake, open, T0, text } from './events.js';
 
 describe('read-back after eviction', () => {
   let dir: string | null = null;
@@ -57,5 +59,51 @@ describe('rates', () => {
     // Recorded without frames (a HAR): 10 bytes a message, 20 B/s.
     expect(store.totalBytes).toBe(200);
     expect(store.rates().bytes).toBeCloseTo(20, 5);
+  });
+});
+
+describe('read-back and search from the spill file (live without -w)', () => {
+  it('evicted rows come back and are found by search, bytes intact', async () => {
+    const spill = SpillFile.open({ wanted: (e) => e.type !== 'error' || e.conn !== undefined });
+    try {
+      const bus = new EventBus();
+      let notify: () => void = () => {};
+      const store = new DashboardStore({ maxRows: 50, readBack: (o, l) => spill.read(o, l), onChange: () => notify() });
+      spill.onLine((e, o, l) => store.located(e, o, l));
+      bus.subscribe('spill', (e) => spill.write(e));
+      bus.subscribe('store', (e) => store.ingest(e));
+      bus.publish(open(1));
+      bus.publish(handshake(1));
+      for (let i = 0; i < 200; i++) for (const e of exchange(1, 'client', `message number ${i}`)) bus.publish(e);
+      bus.publish(binary(1, 'server', Buffer.from([0, 1, 2, 255])));
+      for (let i = 0; i < 100; i++) for (const e of exchange(1, 'client', `later ${i}`)) bus.publish(e);
+      // Everything written: the rows know where they are.
+      await new Promise<void>((resolve) => {
+        const messages = store.connections.get(1)!.logs.messages;
+        const wait = (): void => void (messages.location(messages.count - 1) ? resolve() : setTimeout(wait, 5));
+        wait();
+      });
+
+      const { messages, frames } = store.connections.get(1)!.logs;
+      expect(messages.firstRetained).toBeGreaterThan(200);
+      expect(store.row(messages, 3)).toEqual({ index: 3, pending: true });
+      await new Promise<void>((resolve) => (notify = resolve));
+      expect((store.row(messages, 3) as Row).event).toMatchObject({ type: 'message', data: Buffer.from('message number 3') });
+      expect(store.row(messages, 200)).toEqual({ index: 200, pending: true });
+      await new Promise<void>((resolve) => (notify = resolve));
+      expect((store.row(messages, 200) as Row).event).toMatchObject({ type: 'message', opcode: 2, data: Buffer.from([0, 1, 2, 255]) });
+      // A whole-message frame read back borrows its message's payload again.
+      store.row(frames, 0);
+      await new Promise<void>((resolve) => (notify = resolve));
+      const f = store.row(frames, 0) as Row;
+      expect(formatRow(f.event, 120, f.message, f.wireLength)).toContain('message number 0');
+
+      const found = await findRow({ log: messages, filter: DEFAULT_FILTER, re: /number 17\b/, from: messages.count - 1, limit: messages.count, direction: 1, lines: (start) => spill.records(start) });
+      expect(found).toEqual({ raw: 17, partial: false });
+      const none = await findRow({ log: messages, filter: DEFAULT_FILTER, re: /no such row/, from: -1, limit: messages.count, direction: 1, lines: (start) => spill.records(start) });
+      expect(none).toEqual({ raw: null, partial: false });
+    } finally {
+      await spill.close();
+    }
   });
 });

@@ -109,7 +109,7 @@ export function formatTunnelRow(t: TunnelEvent, width = 160, withOptional = fals
   return cells(layout.map(({ column }) => value(column.title)), layout);
 }
 
-/** A plain HTTP request (`http` event, listed with H): method and target, duration, status. */
+/** A plain HTTP request (`http` event, listed with r): method and target, duration, status. */
 export function formatHttpRow(e: HttpEvent, width = 160, withOptional = false): string {
   const layout = connectionColumns(width, withOptional);
   const value = (title: string): string => {
@@ -150,7 +150,7 @@ export function connectionLines(view: DashboardView, rows: number, width: number
   const visible = ids.slice(view.connTop, view.connTop + rows - 1).map((id) => view.store.connections.get(id)!);
   const withPairs = visible.some((c) => pairColumn(c.appStats?.() ?? null) !== '');
   const out: Line[] = [line(fit(` ${connectionHeader(width - 1, withPairs)}`, width), 'heading')];
-  // Raw tunnels and, when listed (H), plain HTTP requests: not selectable, newest last.
+  // Raw tunnels and, when listed (r), plain HTTP requests: not selectable, newest last.
   const extras = [...view.store.tunnels, ...(view.showHttp ? view.store.httpRecent : [])].sort((a, b) => a.t - b.t);
   const extraLine = (e: TunnelEvent | HttpEvent): Line =>
     line(fit(` ${e.type === 'tunnel' ? formatTunnelRow(e, width - 1, withPairs) : formatHttpRow(e, width - 1, withPairs)}`, width), 'dim');
@@ -160,7 +160,7 @@ export function connectionLines(view: DashboardView, rows: number, width: number
   }
   if (ids.length === 0) {
     const hidden = view.store.httpRequests;
-    out.push(line(hidden > 0 && !view.showHttp ? `no WebSocket connections yet; ${hidden} plain HTTP request${hidden === 1 ? '' : 's'} hidden (H lists them)` : 'no connections yet: point a WebSocket client at the listen address', 'dim'));
+    out.push(line(hidden > 0 && !view.showHttp ? `no WebSocket connections yet; ${hidden} plain HTTP request${hidden === 1 ? '' : 's'} hidden (r lists them)` : 'no connections yet: point a WebSocket client at the listen address', 'dim'));
     return out;
   }
   const withHost = showsHosts(view.store);

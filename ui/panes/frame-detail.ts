@@ -6,7 +6,7 @@ import { arrow, bytesOf, hexBytesPerLine, printableText, formatClock, formatClos
 import type { Row, RowLog, DashboardStore } from '../store.js';
 import type { PayloadView } from '../view.js';
 import { line, wrap, type Line } from './lines.js';
-import { appTreeLines } from '../app-view.js';
+import { appOf, appTreeLines } from '../app-view.js';
 
 const MAX_PAYLOAD_LINES = 400;
 
@@ -59,7 +59,7 @@ export function detailLines(row: Row, ctx: DetailContext, width: number): Line[]
         : `length ${formatSize(e.length)}`;
       out.push(line(`${sizes}, ${e.frames} frame${e.frames === 1 ? '' : 's'}${e.truncated ? ', truncated' : ''}`));
       if (row.frames && e.frames > 1) out.push(...fragmentLines(ctx.framesLog, row, e.from));
-      out.push(...appTreeLines(row.app, ctx.treeDepth));
+      out.push(...appTreeLines(appOf(row), ctx.treeDepth));
       out.push(...payloadLines(e.data, messageText(e), ctx.payloadView, width));
       break;
     }

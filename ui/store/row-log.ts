@@ -4,7 +4,7 @@
  * filtered positions. Pure: no files, no screen.
  */
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
-import type { RowApp } from '../app-view.js';
+import { appOf, type RowApp } from '../app-view.js';
 import { fieldsMatch, type FieldTerm } from '../field-filter.js';
 
 export type LogMode = 'frames' | 'messages';
@@ -52,6 +52,11 @@ export interface Row {
   wireLength?: number;
   /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
   app?: RowApp;
+  /**
+   * Instead of `app` until the row is shown or searched: decodes it from the row's own payload
+   * (a message whose decoding nothing else waits for). Read both through `appOf` (ui/app-view.ts).
+   */
+  appLater?: () => RowApp | undefined;
 }
 
 export interface PendingRow {
@@ -180,7 +185,7 @@ export class RowLog {
     if (known !== 0) return known === 1;
     // Only a retained row carries its decoding (a row read back into the cache has none).
     if (index < this.firstRetained || index >= this.count) return undefined;
-    const ok = fieldsMatch(terms, this.#rows[this.#head + index - this.firstRetained]!.app?.fieldText);
+    const ok = fieldsMatch(terms, appOf(this.#rows[this.#head + index - this.firstRetained]!)?.fieldText);
     this.#fieldState[index] = ok ? 1 : 2;
     return ok;
   }

@@ -16,7 +16,7 @@ import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 export const HELP = `usage: frametap export FILE --har OUT | --pcapng OUT | --jsonl OUT
 
 Writes the capture FILE (.jsonl, a HAR, or a pcapng / pcap, frametap's or another tool's) as
-OUT (mode 0600, replaced if it exists):
+OUT (mode 0600, replaced if it exists; OUT '-' is stdout, as for 'frametap -w -'):
 
   --har OUT     a HAR 1.2 file as Chrome DevTools writes it: one entry per WebSocket connection
                 (upgrade request, response, _webSocketMessages) and one per plain HTTP request
@@ -56,17 +56,25 @@ export async function run(argv: readonly string[]): Promise<number> {
   return exportPcapng(input, header, out);
 }
 
-function exportHar(input: LoadedCapture, out: string): number {
+/** OUT `-` is stdout, as `-w -` is for the proxy (cli.md): never a file named `-`. */
+const STDOUT = '-';
+
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+async function exportHar(input: LoadedCapture, out: string): Promise<number> {
   const har = buildHar(input.header, input.events, toolVersion());
-  writeHar(out, har);
+  if (out === STDOUT) await writeStdout(`${JSON.stringify(har, null, 2)}\n`);
+  else writeHar(out, har);
   const ws = har.log.entries.filter((e) => e._resourceType === 'websocket').length;
-  process.stderr.write(`frametap: wrote ${out}: ${ws} WebSocket connection${ws === 1 ? '' : 's'}, ${har.log.entries.length - ws} HTTP request${har.log.entries.length - ws === 1 ? '' : 's'}\n`);
+  process.stderr.write(`frametap: wrote ${out === STDOUT ? 'stdout' : out}: ${ws} WebSocket connection${ws === 1 ? '' : 's'}, ${har.log.entries.length - ws} HTTP request${har.log.entries.length - ws === 1 ? '' : 's'}\n`);
   return 0;
 }
 
 async function exportJsonl(input: LoadedCapture, header: CaptureHeader, out: string): Promise<number> {
   const { JsonlWriter } = await import('../../capture/jsonl-writer.js');
-  const writer = JsonlWriter.create(out, header, { warn: stderrNotice });
+  const writer = out === STDOUT ? JsonlWriter.toStream(process.stdout, header, { warn: stderrNotice }) : JsonlWriter.create(out, header, { warn: stderrNotice });
   let n = 0;
   for (const event of input.events) {
     if (event.type === 'chunk') continue;
@@ -74,14 +82,15 @@ async function exportJsonl(input: LoadedCapture, header: CaptureHeader, out: str
     if (++n % 5000 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   await writer.close();
-  process.stderr.write(`frametap: wrote ${out}: ${n} event${n === 1 ? '' : 's'}\n`);
+  process.stderr.write(`frametap: wrote ${out === STDOUT ? 'stdout' : out}: ${n} event${n === 1 ? '' : 's'}\n`);
   return 0;
 }
 
 async function exportPcapng(input: LoadedCapture, header: CaptureHeader, out: string): Promise<number> {
   const { PcapngWriter } = await import('../../pcap/pcapng-writer.js');
   const { EventsToPcapng, describeNotes } = await import('../../pcap/events-to-pcapng.js');
-  const writer = PcapngWriter.prepare(out).start(header, { maxPayload: DEFAULT_MAX_PAYLOAD, warn: stderrNotice });
+  const options = { maxPayload: DEFAULT_MAX_PAYLOAD, warn: stderrNotice };
+  const writer = out === STDOUT ? PcapngWriter.toStream(process.stdout, header, options) : PcapngWriter.prepare(out).start(header, options);
   const rebuild = new EventsToPcapng({ record: (event) => writer.write(event) }, input.events);
   let n = 0;
   for (const event of input.events) {
@@ -90,7 +99,7 @@ async function exportPcapng(input: LoadedCapture, header: CaptureHeader, out: st
   }
   await writer.close();
   const conns = new Set(input.events.filter((e) => e.type === 'open').map((e) => e.conn)).size;
-  process.stderr.write(`frametap: wrote ${out}: ${conns} connection${conns === 1 ? '' : 's'} as packets\n`);
+  process.stderr.write(`frametap: wrote ${out === STDOUT ? 'stdout' : out}: ${conns} connection${conns === 1 ? '' : 's'} as packets\n`);
   const notes = describeNotes(rebuild.notes);
   if (notes !== null) process.stderr.write(`frametap: ${out}: ${notes}\n`);
   return 0;

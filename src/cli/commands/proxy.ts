@@ -15,6 +15,7 @@ export const HELP = `usage: frametap [proxy] -u URL [-l [HOST:]PORT] [-w FILE] [
                        [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
        frametap [proxy] [-l [HOST:]PORT] [-w FILE] [--ui MODE] [--ignore-hosts GLOB]... [--upstream-ca FILE]...
                        [--allow-remote] [--upstream-proxy URL] [--keylog FILE] [-H 'HOST: Name: value']...
+                       [--rules FILE] [--script FILE.mjs] [--fault SPEC]... [--seed N] [--hold-timeout S]
 
 With -u: relays WebSocket (and plain HTTP) traffic to URL untouched and shows every frame.
 Without -u: a forward proxy; set it as a browser's HTTP and HTTPS proxy and every WebSocket the
@@ -106,12 +107,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError(`proxy: unexpected argument '${positionals[0]}' (see 'frametap proxy --help')`);
   }
-  if (values.upstream === undefined) {
-    for (const flag of ['rules', 'script', 'fault', 'seed', 'hold-timeout'] as const) {
-      if (values[flag] !== undefined) throw new UsageError(`proxy: --${flag} applies with -u only for now (the forward proxy relays untouched); see 'frametap proxy --help'`);
-    }
-    return runForward(values);
-  }
+  if (values.upstream === undefined) return runForward(values);
   for (const flag of FORWARD_ONLY) {
     if (values[flag] !== undefined) throw new UsageError(`proxy: --${flag} applies to forward mode only (without -u); see 'frametap proxy --help'`);
   }
@@ -238,6 +234,9 @@ async function runForward(values: Values): Promise<number> {
   const extraCa = (values['upstream-ca'] ?? []).flatMap((file) => readCertificates(file, '--upstream-ca'));
   const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
   if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
+  // As in reverse mode: checked and loaded before anything listens (a bad rules file is exit 2).
+  const { GateSetup } = await import('../../gate/gate-setup.js');
+  const gate = (await GateSetup.fromFlags(values, (line) => process.stderr.write(`${line}\n`))) ?? (ui === 'tui' ? GateSetup.empty() : null);
   const keylog = await openKeylogFlag(values.keylog);
   const { loadOrCreateCa, frametapHome } = await import('../../ca/ca-store.js');
   const { LeafIssuer } = await import('../../ca/leaf-issuer.js');
@@ -245,28 +244,33 @@ async function runForward(values: Values): Promise<number> {
   const ca = loadOrCreateCa(frametapHome());
 
   const { runLive } = await import('../live.js');
-  return runLive({
-    command: 'proxy',
-    mode: 'forward',
-    proxy: {
-      forward: {
-        listen,
-        maxPayload,
-        insecure: values.insecure ?? false,
-        headers,
-        redact,
-        ignoreHosts,
-        issuer: new LeafIssuer(ca),
-        upstreamTrust: upstreamTrust(extraCa),
-        dialer: upstreamProxy ? upstreamProxyDialer(upstreamProxy) : directDialer(),
-        keylog,
+  try {
+    return await runLive({
+      command: 'proxy',
+      mode: 'forward',
+      proxy: {
+        forward: {
+          listen,
+          maxPayload,
+          insecure: values.insecure ?? false,
+          headers,
+          redact,
+          ignoreHosts,
+          issuer: new LeafIssuer(ca),
+          upstreamTrust: upstreamTrust(extraCa),
+          dialer: upstreamProxy ? upstreamProxyDialer(upstreamProxy) : directDialer(),
+          keylog,
+          gate,
+        },
       },
-    },
-    ui,
-    app,
-    write: capture,
-    frames: values.frames ?? false,
-    maxCapture,
-    banner: (url) => `frametap listening on ${url} -> forward proxy (CA ${ca.certPath}, SPKI ${ca.spki})`,
-  });
+      ui,
+      app,
+      write: capture,
+      frames: values.frames ?? false,
+      maxCapture,
+      banner: (url) => `frametap listening on ${url} -> forward proxy (CA ${ca.certPath}, SPKI ${ca.spki})`,
+    });
+  } finally {
+    await gate?.close();
+  }
 }

@@ -3,7 +3,6 @@
  * (JSONL) or a HAR; with --ui log or jsonl it prints the events instead of drawing.
  */
 import { markTerminalLost } from '../../terminal-lost.js';
-import { UsageError } from '../../errors.js';
 import { EventBus } from '../../session/event-bus.js';
 import type { SessionEvent } from '../../session/events.js';
 import type { AppViewOptions } from '../../appproto/connection-app.js';
@@ -49,7 +48,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   const { captureFormat, loadCapture } = await import('../../capture/load.js');
   const onWarning = (m: string): void => void process.stderr.write(`frametap: warning: ${m}\n`);
   const format = await captureFormat(file);
-  if (format === 'jsonl') await requireCaptureStart(file);
   if (format === 'jsonl') {
     if (ui === 'tui') return viewCaptureStreaming(file, app);
     // Streamed: memory stays flat in the file's size.
@@ -91,40 +89,6 @@ export async function run(argv: readonly string[]): Promise<number> {
     await outputs.close();
   }
   return 0;
-}
-
-/** How much of a file's start decides whether it is a capture at all. */
-const SNIFF_BYTES = 64 * 1024;
-
-/**
- * A capture's first line is its `capture` header (capture-format.md), or at least a JSON event with
- * a `type`: anything else (`/etc/services`, a PNG) is not a capture, which is the user's mistake
- * (exit 2, one line) rather than hundreds of "not JSON" warnings.
- */
-async function requireCaptureStart(file: string): Promise<void> {
-  const { promises: fsp } = await import('node:fs');
-  const handle = await fsp.open(file, 'r');
-  let head: Buffer;
-  try {
-    const buf = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    head = buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-  if (head.length === 0) return;
-  const end = head.indexOf(0x0a);
-  const first = head.toString('utf8', 0, end < 0 ? head.length : end).trim();
-  let value: unknown;
-  try {
-    value = JSON.parse(first);
-  } catch {
-    value = null;
-  }
-  if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') {
-    const { safeText } = await import('../../render/safe-text.js');
-    throw new UsageError(`'${safeText(file)}' is neither a frametap capture nor a HAR (its first line is not a capture header or event)`);
-  }
 }
 
 /**

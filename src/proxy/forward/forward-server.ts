@@ -25,6 +25,8 @@ import { Redactor } from '../../session/redact.js';
 import { preciseNow, Session } from '../../session/session.js';
 import { ClientHeadTap } from '../client-head-tap.js';
 import { UpgradeConnection } from '../connection.js';
+import type { GateSetup } from '../../gate/gate-setup.js';
+import { decideUpgrade, upgradeGateOption } from '../upgrade-gate.js';
 import { writeStatus } from '../refusal.js';
 import {
   clientErrorAnswer,
@@ -68,6 +70,8 @@ export interface ForwardProxyOptions {
   readonly firstByteTimeoutMs?: number;
   /** ClientHello + TLS handshake with the client; default 10000. */
   readonly tlsHandshakeTimeoutMs?: number;
+  /** Rules, script, faults, the dashboard's breakpoints (issue 13); null: every upgrade relayed untouched. */
+  readonly gate?: GateSetup | null;
 }
 
 interface WebContext {
@@ -92,6 +96,10 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   let nextConn = 1;
   let throttled = false;
   const live = new Set<UpgradeConnection>();
+  const gate = options.gate ?? null;
+  const stopWatchingGate = gate?.onChange(() => {
+    for (const c of live) c.refreshGate();
+  });
   const tunnels = new WeakMap<net.Socket, TunnelContext>();
   /** Packet captures (`chunk` events) need each upgrade request head as it arrived. */
   const heads = new WeakMap<net.Socket, ClientHeadTap>();
@@ -251,6 +259,9 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       requestHeaders.filter(([name]) => !PROXY_HEADERS.has(name.toLowerCase())),
       { hostHeader: route.absolute ? route.upstream.hostHeader : null, extra: extraHeaders(route) },
     );
+    // The gate's `path:` and `~REGEX` see the path and query sent upstream, as in reverse mode.
+    const ctx = { conn, target: route.path };
+    const connectionGate = gate ? gate.connection(ctx) : null;
     const start = (dialed: net.Socket | null, failure: Error | null = null): void => {
       const connection = new UpgradeConnection({
         session,
@@ -269,21 +280,26 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
         requestHead,
         // Bus-only `chunk` events (packet captures); inside a TLS tunnel, the decrypted bytes.
         onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
+        gate: gate && connectionGate ? upgradeGateOption(gate, ctx, connectionGate) : null,
       });
       live.add(connection);
       void connection.done.then(() => live.delete(connection));
       connection.start();
     };
-    if (!dialer.viaProxy) {
-      start(null);
-      return;
-    }
-    dialFirst(route.upstream, (error, dialed) => {
-      if (socket.destroyed) return void dialed?.destroy();
-      // A failed dial through the other proxy fails the upgrade's own request: a 502 and an error event.
-      if (error) start(null, error);
-      else start(dialed);
-    });
+    const dial = (): void => {
+      if (!dialer.viaProxy) {
+        start(null);
+        return;
+      }
+      dialFirst(route.upstream, (error, dialed) => {
+        if (socket.destroyed) return void dialed?.destroy();
+        // A failed dial through the other proxy fails the upgrade's own request: a 502 and an error event.
+        if (error) start(null, error);
+        else start(dialed);
+      });
+    };
+    if (!gate || !connectionGate) return dial();
+    decideUpgrade(gate, ctx, connectionGate, req, socket, session, requestHeaders, dial);
   });
 
   server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
@@ -364,6 +380,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       const ended = Promise.all([...live].map((c) => c.shutdown()));
       // Not server.closeAllConnections(): it would destroy a CONNECT socket under its TLS wrap.
       for (const socket of sockets) if (!wrapped.has(socket)) socket.destroy();
+      stopWatchingGate?.();
       stopping = Promise.all([closed, ended]).then(() => {
         proxy.close();
         keylog?.close();

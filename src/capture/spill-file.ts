@@ -1,0 +1,392 @@
+/**
+ * The dashboard's spill file: where rows it cannot keep in memory go, so it can read them back
+ * when scrolled to or searched (`--ui tui` without `-w`, which writes no capture). Its format is
+ * the dashboard's own and private (not a capture: nothing else reads it, it is deleted on close):
+ *
+ *   record = u32 BE metaLength, u32 BE payloadLength, meta (UTF-8 JSON), payload (raw bytes)
+ *
+ * `meta` is the event without its payload (a frame's `payload`, a message's `data`); the bytes
+ * follow as they are, so the per-event cost is one small JSON.stringify and no base64. The rare
+ * events that carry bytes elsewhere (an intercept's `message.data`) tag them in the JSON.
+ *
+ * Events are queued as they come and encoded and written per turn of the event loop, one `writev`
+ * per batch, off the relay's per-event path;
+ * the queue is bounded (pressure above HIGH_WATER, as the capture writer asks the relay to slow;
+ * events past HARD_LIMIT are not spilled and their rows read back as gone). The file is mode 0600
+ * (it holds what the capture would: cookies, tokens) in a private mkdtemp directory (0700), both
+ * removed on close.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openPrivateFile } from './safe-file.js';
+import type { ErrorEvent, SessionEvent } from '../session/events.js';
+
+const HEAD = 8;
+/** A meta JSON longer than this is not one this writer wrote: the reader stops there. */
+const MAX_META = 16 * 1024 * 1024;
+const HIGH_WATER = 8 * 1024 * 1024;
+const LOW_WATER = 1024 * 1024;
+/** Queued bytes past which events are not spilled at all (a disk that stopped taking writes). */
+const HARD_LIMIT = 256 * 1024 * 1024;
+/** Sequential reads (search) go through the file in chunks of this size. */
+const READ_CHUNK = 1024 * 1024;
+/** writev takes at most IOV_MAX buffers (1024 on Linux). */
+const MAX_IOV = 1024;
+
+type LineListener = (event: SessionEvent, offset: number, length: number) => void;
+type PressureListener = (high: boolean) => void;
+type ProblemListener = (event: ErrorEvent) => void;
+
+/** Event fields that carry the record's payload bytes. */
+function payloadOf(event: SessionEvent): Buffer | undefined {
+  if (event.type === 'frame') return event.payload;
+  if (event.type === 'message') return event.data;
+  return undefined;
+}
+
+/** JSON.stringify replacer: a Buffer anywhere else becomes `{ "$bytes": base64 }` (rare events only). */
+function tagBytes(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  return Buffer.isBuffer(raw) ? { $bytes: raw.toString('base64') } : value;
+}
+
+function untagBytes(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const b = (value as { $bytes?: unknown }).$bytes;
+    if (typeof b === 'string' && Object.keys(value).length === 1) return Buffer.from(b, 'base64');
+  }
+  return value;
+}
+
+/** The two pieces of one record: its head (lengths + meta) and its payload bytes (maybe empty). */
+export function encodeSpillRecord(event: SessionEvent): { readonly head: Buffer; readonly payload: Buffer } {
+  let meta: string;
+  let payload: Buffer;
+  if (event.type === 'frame' || event.type === 'message') {
+    const bytes = payloadOf(event);
+    // `p` says whether the payload field was there at all (a whole-message frame has none).
+    const { payload: _p, data: _d, ...rest } = event as SessionEvent & { payload?: Buffer; data?: Buffer };
+    meta = JSON.stringify(bytes === undefined ? rest : { ...rest, $p: 1 });
+    payload = bytes ?? EMPTY;
+  } else {
+    meta = JSON.stringify(event, tagBytes);
+    payload = EMPTY;
+  }
+  const metaLength = Buffer.byteLength(meta, 'utf8');
+  const head = Buffer.allocUnsafe(HEAD + metaLength);
+  head.writeUInt32BE(metaLength, 0);
+  head.writeUInt32BE(payload.length, 4);
+  head.write(meta, HEAD, 'utf8');
+  return { head, payload };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** One whole record (as `encodeSpillRecord` wrote it) back to its event; null when it is not one. */
+export function decodeSpillRecord(record: Buffer): SessionEvent | null {
+  if (record.length < HEAD) return null;
+  const metaLength = record.readUInt32BE(0);
+  const payloadLength = record.readUInt32BE(4);
+  if (metaLength > MAX_META || HEAD + metaLength + payloadLength !== record.length) return null;
+  let meta: unknown;
+  try {
+    meta = JSON.parse(record.toString('utf8', HEAD, HEAD + metaLength), untagBytes);
+  } catch {
+    return null;
+  }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return null;
+  const m = meta as Record<string, unknown>;
+  if (typeof m.type !== 'string' || typeof m.t !== 'number') return null;
+  // Its own copy: the record buffer may be a chunk of many records.
+  const bytes = Buffer.from(record.subarray(HEAD + metaLength));
+  if (m.type === 'frame') {
+    const hadPayload = m.$p === 1;
+    delete m.$p;
+    if (hadPayload) m.payload = bytes;
+    else if (bytes.length > 0) return null;
+  } else if (m.type === 'message') {
+    delete m.$p;
+    m.data = bytes;
+  } else if (bytes.length > 0) {
+    return null;
+  }
+  return m as unknown as SessionEvent;
+}
+
+/** Length of the record starting at `at` in `buf`, or null when its head is not all there. */
+function recordLength(buf: Buffer, at: number): number | null {
+  if (buf.length - at < HEAD) return null;
+  return HEAD + buf.readUInt32BE(at) + buf.readUInt32BE(at + 4);
+}
+
+export interface SpillRecord {
+  readonly offset: number;
+  readonly value: SessionEvent;
+}
+
+/**
+ * Records of the spill file at `file` from byte `start`, in order. Stops at the first record that
+ * is torn (the file ends inside it: a write still under way, or a crash) or not one of ours.
+ */
+export async function* readSpillRecords(file: string, start = 0): AsyncGenerator<SpillRecord> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    let offset = start;
+    let buf = EMPTY;
+    let bufStart = start;
+    let eof = false;
+    for (;;) {
+      const at = offset - bufStart;
+      const length = recordLength(buf, at);
+      if (length === null || buf.length - at < length) {
+        if (eof) return;
+        // A head claiming more than the file holds (a torn tail, or not ours): nothing to allocate for.
+        if (length !== null && (buf.readUInt32BE(at) > MAX_META || offset + length > (await handle.stat()).size)) return;
+        // Refill from `offset`: at least a chunk, or the whole record when it is larger.
+        const want = Math.max(READ_CHUNK, length ?? 0);
+        const next = Buffer.allocUnsafe(want);
+        const { bytesRead } = await handle.read(next, 0, want, offset);
+        if (bytesRead < want) eof = true;
+        buf = next.subarray(0, bytesRead);
+        bufStart = offset;
+        if (bytesRead === 0) return;
+        continue;
+      }
+      const event = decodeSpillRecord(buf.subarray(at, at + length));
+      if (!event) return;
+      yield { offset, value: event };
+      offset += length;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+interface Queued {
+  readonly event: SessionEvent;
+  /** Bytes counted for it in the queue until it is encoded. */
+  readonly estimate: number;
+}
+
+/** What a record's head is counted as while queued (a frame's or message's meta JSON is ~200 bytes). */
+const META_ESTIMATE = 256;
+
+export class SpillFile {
+  /** The spill file, inside its private directory. */
+  readonly path: string;
+  readonly #dir: string;
+  readonly #fd: number;
+  #readFd: number | null = null;
+  #queue: Queued[] = [];
+  #queuedBytes = 0;
+  #inFlightBytes = 0;
+  #inFlight = false;
+  #scheduled = false;
+  /** Where the next record written will start (everything before it is on disk). */
+  #written = 0;
+  #pressure = false;
+  #failed = false;
+  #closed = false;
+  #finished = false;
+  #dropped = 0;
+  #closeWaiters: (() => void)[] = [];
+  #lineListeners: LineListener[] = [];
+  #pressureListeners: PressureListener[] = [];
+  #problemListeners: ProblemListener[] = [];
+  /** Which events get a record (the dashboard's rows); every event when absent. */
+  readonly #wanted: (event: SessionEvent) => boolean;
+
+  private constructor(dir: string, file: string, fd: number, wanted: (event: SessionEvent) => boolean) {
+    this.#dir = dir;
+    this.path = file;
+    this.#fd = fd;
+    this.#wanted = wanted;
+  }
+
+  /** A new, empty spill file in a fresh private directory under the system's temporary directory. */
+  static open(options: { readonly dir?: string; readonly wanted?: (event: SessionEvent) => boolean } = {}): SpillFile {
+    // mkdtemp(3) creates the directory with a unique name, mode 0700, or fails: never an existing one.
+    const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), 'frametap-spill-'));
+    try {
+      const file = path.join(dir, 'rows.spill');
+      return new SpillFile(dir, file, openPrivateFile(file), options.wanted ?? (() => true));
+    } catch (error) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Queues one event's record. Never throws; a failed file is reported once and takes no more. */
+  write(event: SessionEvent): void {
+    if (this.#failed || this.#closed || !this.#wanted(event)) return;
+    // (A payload past what a u32 length can say cannot be spilled either; none is that large in practice.)
+    if (this.#queuedBytes + this.#inFlightBytes > HARD_LIMIT || (payloadOf(event)?.length ?? 0) > 0xffff_ffff) {
+      this.#dropped++;
+      return;
+    }
+    // Encoded when the batch is written (#flush), not here on the relay's per-event path.
+    const estimate = (payloadOf(event)?.length ?? 0) + META_ESTIMATE;
+    this.#queue.push({ event, estimate });
+    this.#queuedBytes += estimate;
+    if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > HIGH_WATER) this.#setPressure(true);
+    if (!this.#inFlight && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        this.#flush();
+      });
+    }
+  }
+
+  /** Each record once on disk: its event, offset and length (for `read`). */
+  onLine(cb: LineListener): () => void {
+    this.#lineListeners = [...this.#lineListeners, cb];
+    return () => {
+      this.#lineListeners = this.#lineListeners.filter((l) => l !== cb);
+    };
+  }
+
+  /** true: the queue passed the high-water mark, slow the producers; false: it drained. */
+  onPressure(cb: PressureListener): () => void {
+    this.#pressureListeners = [...this.#pressureListeners, cb];
+    return () => {
+      this.#pressureListeners = this.#pressureListeners.filter((l) => l !== cb);
+    };
+  }
+
+  /** An `error` event (stage `capture`) when the file cannot be written, for the owner to publish. */
+  onProblem(cb: ProblemListener): () => void {
+    this.#problemListeners = [...this.#problemListeners, cb];
+    return () => {
+      this.#problemListeners = this.#problemListeners.filter((l) => l !== cb);
+    };
+  }
+
+  /** Events not spilled because the queue was over its hard limit. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** The record at (offset, length) as reported by onLine; null when it is not there or not whole. */
+  async read(offset: number, length: number): Promise<SessionEvent | null> {
+    if (this.#finished) return null;
+    if (offset < 0 || length < HEAD || offset + length > this.#written) return null;
+    this.#readFd ??= fs.openSync(this.path, 'r');
+    const fd = this.#readFd;
+    const buf = Buffer.allocUnsafe(length);
+    const bytesRead = await new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, length, offset, (e, n) => (e ? reject(e) : resolve(n))));
+    return bytesRead === length && !this.#finished ? decodeSpillRecord(buf) : null;
+  }
+
+  /** The records from byte `start` on, in order (the dashboard's search over evicted rows). */
+  records(start = 0): AsyncGenerator<SpillRecord> {
+    return readSpillRecords(this.path, start);
+  }
+
+  /** Writes what is queued, then closes and removes the file and its directory. Safe to call twice. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return new Promise<void>((resolve) => {
+      this.#closeWaiters.push(resolve);
+      this.#maybeFinish();
+    });
+  }
+
+  #flush(): void {
+    if (this.#inFlight || this.#failed || this.#queue.length === 0) {
+      this.#maybeFinish();
+      return;
+    }
+    const batch = this.#queue.length > MAX_IOV / 2 ? this.#queue.splice(0, MAX_IOV / 2) : this.#queue;
+    if (batch === this.#queue) this.#queue = [];
+    const buffers: Buffer[] = [];
+    const lengths: number[] = [];
+    let bytes = 0;
+    let estimated = 0;
+    for (const q of batch) {
+      estimated += q.estimate;
+      let record: { readonly head: Buffer; readonly payload: Buffer };
+      try {
+        record = encodeSpillRecord(q.event);
+      } catch {
+        // Not JSON-able (no event is, today): no record, its row reads back as gone.
+        lengths.push(0);
+        continue;
+      }
+      const { head, payload } = record;
+      buffers.push(head);
+      if (payload.length > 0) buffers.push(payload);
+      lengths.push(head.length + payload.length);
+      bytes += head.length + payload.length;
+    }
+    this.#inFlight = true;
+    this.#queuedBytes -= estimated;
+    this.#inFlightBytes = bytes;
+    writevAll(this.#fd, buffers, this.#written, (error) => {
+      this.#inFlight = false;
+      this.#inFlightBytes = 0;
+      if (error) {
+        this.#fail(error);
+        return;
+      }
+      let offset = this.#written;
+      this.#written += bytes;
+      const listeners = this.#lineListeners;
+      for (let i = 0; i < batch.length; i++) {
+        const length = lengths[i]!;
+        if (length === 0) continue;
+        for (const l of listeners) l(batch[i]!.event, offset, length);
+        offset += length;
+      }
+      if (this.#pressure && this.#queuedBytes <= LOW_WATER) this.#setPressure(false);
+      this.#flush();
+    });
+  }
+
+  #fail(error: Error): void {
+    this.#failed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (this.#pressure) this.#setPressure(false);
+    const event: ErrorEvent = {
+      type: 'error',
+      t: Date.now(),
+      stage: 'capture',
+      detail: `the dashboard's spill file ${this.path} cannot be written (${error.message}); rows scrolled out of memory cannot be read back`,
+    };
+    for (const l of this.#problemListeners) l(event);
+    this.#maybeFinish();
+  }
+
+  #setPressure(on: boolean): void {
+    this.#pressure = on;
+    for (const l of this.#pressureListeners) l(on);
+  }
+
+  #maybeFinish(): void {
+    if (!this.#closed || this.#inFlight || (this.#queue.length > 0 && !this.#failed)) return;
+    if (!this.#finished) {
+      this.#finished = true;
+      fs.closeSync(this.#fd);
+      if (this.#readFd !== null) fs.closeSync(this.#readFd);
+      this.#readFd = null;
+      fs.rmSync(this.#dir, { recursive: true, force: true });
+    }
+    for (const done of this.#closeWaiters.splice(0)) done();
+  }
+}
+
+/** writev until every byte of `buffers` is at `position` on (writev may write less than asked). */
+function writevAll(fd: number, buffers: Buffer[], position: number, done: (error: Error | null) => void): void {
+  fs.writev(fd, buffers, position, (error, written) => {
+    if (error) return done(error);
+    let left = written;
+    let i = 0;
+    while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
+    if (i === buffers.length) return done(null);
+    const rest = buffers.slice(i);
+    rest[0] = rest[0]!.subarray(left);
+    writevAll(fd, rest, position + written, done);
+  });
+}
