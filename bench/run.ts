@@ -11,6 +11,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   memory: () => import('./memory.js'),
   forward: () => import('./forward.js'),
   'view-memory': () => import('./view-memory.js'),
+  'inflate-wait': () => import('./inflate-wait.js'),
 };
 
 const wanted = process.argv.slice(2);

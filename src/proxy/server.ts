@@ -16,7 +16,7 @@ import { preciseNow, Session } from '../session/session.js';
 import { ClientHeadTap } from './client-head-tap.js';
 import { UpgradeConnection } from './connection.js';
 import type { GateSetup } from '../gate/gate-setup.js';
-import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter } from '../protocol/inflate-limiter.js';
+import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter, type InflateLimiterStats } from '../protocol/inflate-limiter.js';
 import { keylogAgent as keylogAgentFor } from './forward/dialer.js';
 import type { Keylog } from './forward/keylog.js';
 import { writeStatus } from './refusal.js';
@@ -65,6 +65,8 @@ export interface RunningProxy {
   /** `http://host:port` */
   readonly url: string;
   readonly openConnections: number;
+  /** The shared inflate bound's figures (how often and how long inflates waited for a slot). */
+  readonly inflateStats: InflateLimiterStats;
   /** Capture backpressure: pause/resume reading every relayed socket. */
   throttle(paused: boolean): void;
   /** Stop accepting, close open connections (one `end` with `shutdown: true` each); resolves when all ended. */
@@ -297,6 +299,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     url: `http://${formatHost(host)}:${address.port}`,
     get openConnections() {
       return live.size;
+    },
+    get inflateStats() {
+      return inflateLimiter.stats;
     },
     throttle(paused: boolean) {
       throttled = paused;

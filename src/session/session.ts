@@ -78,6 +78,8 @@ type Queued = WireEvent | { readonly kind: 'error'; readonly t: number; readonly
 interface DirectionState {
   readonly from: Side;
   inspector: DirectionInspector | null;
+  /** Inspect this direction (with these deflate parameters) once its first bytes arrive. */
+  inspect: { readonly deflate: ConstructorParameters<typeof DirectionInspector>[0]['deflate'] } | null;
   ended: Promise<void> | null;
   /** How the sender's TCP stream ended (capture-format `end.tcp`), null while open. */
   tcp: TcpEnd | null;
@@ -104,7 +106,7 @@ interface DirectionState {
 }
 
 function direction(from: Side): DirectionState {
-  return { from, inspector: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: [], head: 0, lowerBound: Infinity, tap: null, gated: false };
+  return { from, inspector: null, inspect: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: [], head: 0, lowerBound: Infinity, tap: null, gated: false };
 }
 
 export class Session {
@@ -169,9 +171,10 @@ export class Session {
     this.#chunks = this.#upgraded && this.#bus.wants('chunk');
     if (this.#upgraded && analysis) this.#deflate = analysis.deflate;
     if (this.#upgraded && analysis && (this.#inspectAlways || this.#wantsInspection())) {
+      // Made on a direction's first bytes: an idle connection costs no decoder (bench/memory.ts).
       const deflate = analysis.deflate;
-      this.#client.inspector = this.#inspector('client', deflate ? deflate.client : null);
-      this.#server.inspector = this.#inspector('server', deflate ? deflate.server : null);
+      this.#client.inspect = { deflate: deflate ? deflate.client : null };
+      this.#server.inspect = { deflate: deflate ? deflate.server : null };
     }
     if (this.#bus.wants('handshake')) {
       const r = this.#redactor;
@@ -259,8 +262,12 @@ export class Session {
       this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'client' : 'upstream', from, bytes: chunk });
       if (!dir.gated) this.#publish({ type: 'chunk', conn: this.conn, t, leg: from === 'client' ? 'upstream' : 'client', from, bytes: chunk });
     }
-    const inspector = dir.inspector;
-    if (inspector === null) return;
+    let inspector = dir.inspector;
+    if (inspector === null) {
+      if (dir.inspect === null || dir.ended !== null) return;
+      inspector = dir.inspector = this.#inspector(from, dir.inspect.deflate);
+      dir.inspect = null;
+    }
     const wasIdle = dir.lowerBound === Infinity;
     // The inspector never throws: a limit or an internal failure stops it and is reported through
     // its onFailure, once.

@@ -23,6 +23,7 @@ import type { EventBus } from '../../session/event-bus.js';
 import type { RawHeaders } from '../../session/events.js';
 import { Redactor } from '../../session/redact.js';
 import { preciseNow, Session } from '../../session/session.js';
+import { DEFAULT_INFLATE_CONCURRENCY, InflateLimiter } from '../../protocol/inflate-limiter.js';
 import { ClientHeadTap } from '../client-head-tap.js';
 import { UpgradeConnection } from '../connection.js';
 import type { GateSetup } from '../../gate/gate-setup.js';
@@ -88,6 +89,8 @@ const PROXY_HEADERS = new Set(['proxy-authorization', 'proxy-connection']);
 export async function startForwardProxy(options: ForwardProxyOptions): Promise<RunningProxy> {
   const bus = options.bus;
   const redactor = new Redactor(options.redact);
+  // One bound on concurrent inflates for every connection of this proxy (inflate-limiter.ts).
+  const inflateLimiter = new InflateLimiter(DEFAULT_INFLATE_CONCURRENCY);
   const timeoutMs = options.upstreamTimeoutMs ?? 10_000;
   const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 1000;
   const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? 10_000;
@@ -252,7 +255,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       return;
     }
     const conn = nextConn++;
-    const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor });
+    const session = new Session({ conn, bus, maxPayload: options.maxPayload, redactor, inflateLimiter });
     session.open(clientAddress(socket), webSocketUrl(route.upstream, route.path));
     const requestHeaders = pairHeaders(req.rawHeaders);
     const forwarded = forwardedHeaders(
@@ -369,6 +372,9 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     url: `http://${formatAuthority(host, address.port).replace(/:\d+$/, '')}:${address.port}`,
     get openConnections() {
       return live.size;
+    },
+    get inflateStats() {
+      return inflateLimiter.stats;
     },
     throttle(paused: boolean) {
       throttled = paused;
