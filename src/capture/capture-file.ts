@@ -3,27 +3,15 @@
  * (as `tcpdump -w` does). A regular file is unlinked and re-created exclusively, so the new file
  * gets mode 0600 even when the old one was world-readable (a capture holds cookies and tokens),
  * and a symlink planted at the path is replaced, not followed. Anything else (a FIFO, /dev/null)
- * is opened as is. Same rules as JsonlWriter.prepare (src/capture/jsonl-writer.ts).
+ * is opened as is (safe-file.ts). JSON Lines and pcapng captures both open theirs here.
  */
 import * as fs from 'node:fs';
 import { UsageError } from '../errors.js';
+import { openPrivateFile } from './safe-file.js';
 
 export function openCaptureFile(path: string): number {
   try {
-    let existing: fs.Stats | null = null;
-    try {
-      existing = fs.lstatSync(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    if (existing?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    if (existing === null || existing.isFile() || existing.isSymbolicLink()) {
-      if (existing) fs.unlinkSync(path);
-      const fd = fs.openSync(path, 'wx', 0o600);
-      fs.fchmodSync(fd, 0o600);
-      return fd;
-    }
-    return fs.openSync(path, 'w');
+    return openPrivateFile(path);
   } catch (error) {
     throw new UsageError(`cannot write capture file '${path}': ${fileErrorReason(error)}`);
   }

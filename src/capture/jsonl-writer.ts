@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
 import { packBatch } from './batch-pack.js';
 import { encodeEventLine } from './line-encoder.js';
-import { openPrivateFile } from './safe-file.js';
+import { fileErrorReason, openCaptureFile, writeAllSync } from './capture-file.js';
 
 export interface JsonlWriterOptions {
   /** Queued bytes above which `onPressure(true)` fires (default 8 MiB). */
@@ -130,7 +130,7 @@ export class JsonlWriter {
           writeAllSync(fd, line);
         } catch (error) {
           fs.closeSync(fd);
-          throw new UsageError(`cannot write capture file '${path}': ${reason(error)}`);
+          throw new UsageError(`cannot write capture file '${path}': ${fileErrorReason(error)}`);
         }
         return new JsonlWriter(path, options.worker === false ? fileTarget(path, fd) : workerFileTarget(path, fd), line.length, options);
       },
@@ -274,7 +274,7 @@ export class JsonlWriter {
     this.#failed = true;
     this.#events = [];
     this.#queuedBytes = 0;
-    const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${reason(error)}`;
+    const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${fileErrorReason(error)}`;
     this.#warn(detail);
     if (this.#pressure) this.#setPressure(false);
     this.#problem(detail, (error as NodeJS.ErrnoException).code);
@@ -306,45 +306,6 @@ export class JsonlWriter {
 /** ms since the epoch with µs resolution, as every `t` of the capture. */
 function nowMs(): number {
   return performance.timeOrigin + performance.now();
-}
-
-function reason(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  switch (e.code) {
-    case 'ENOENT':
-      return 'its directory does not exist';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'EPIPE':
-      return 'the reader went away (broken pipe)';
-    default:
-      return e.code ? `${e.code}: ${e.message}` : String(e.message ?? error);
-  }
-}
-
-/**
- * A new capture replaces an old one, created private without following a link (safe-file.ts):
- * the new file gets mode 0600 even when the old one was world-readable, and a symlink planted at
- * the path is replaced, not followed. A FIFO or a device (/dev/null, /dev/full) is opened as is.
- */
-function openCaptureFile(path: string): number {
-  try {
-    return openPrivateFile(path);
-  } catch (error) {
-    throw new UsageError(`cannot write capture file '${path}': ${reason(error)}`);
-  }
-}
-
-function writeAllSync(fd: number, chunk: Buffer): void {
-  let done = 0;
-  while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done);
 }
 
 /** Each event's line (null: no line) and their sizes. */
