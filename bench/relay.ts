@@ -121,7 +121,7 @@ async function freePort(): Promise<number> {
  * The dashboard (`--ui tui`, no -w) in a real terminal: a detached tmux session of 200×50. Its
  * relay CPU is the frametap process's (the pane's). Needs tmux; skipped without it.
  */
-async function spawnDashboard(name: string, cli: string, upstream: string): Promise<Relay | null> {
+async function spawnDashboard(name: string, cli: string, upstream: string, extra: readonly string[] = []): Promise<Relay | null> {
   try {
     execFileSync('tmux', ['-V']);
   } catch {
@@ -129,9 +129,9 @@ async function spawnDashboard(name: string, cli: string, upstream: string): Prom
     return null;
   }
   const port = await freePort();
-  const socket = `frametap-bench-${process.pid}`;
+  const socket = `frametap-bench-${process.pid}-${extra.length}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
-  tmux('new-session', '-d', '-s', 'bench', '-x', '200', '-y', '50', `exec ${process.execPath} ${cli} -u ${upstream} -l 127.0.0.1:${port} --ui tui`);
+  tmux('new-session', '-d', '-s', 'bench', '-x', '200', '-y', '50', `exec ${process.execPath} ${cli} -u ${upstream} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`);
   const pid = Number(tmux('list-panes', '-t', 'bench', '-F', '#{pane_pid}').trim());
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -281,6 +281,9 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   delete process.env.FRAMETAP_BENCH_DISCARD;
   const dashboard = await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url);
   if (dashboard) relays.push(dashboard);
+  // The dashboard recording packets as well (issue 14's goal: ≥ 0.75× bare at 64 B and 4 KiB).
+  const recording = await spawnDashboard('frametap --ui tui -w cap.pcapng', cli, echo.url, ['-w', join(dir, 'tui.pcapng')]);
+  if (recording) relays.push(recording);
   const samples = new Map<string, Sample[]>();
   const latencies = new Map<string, number[]>();
   try {
