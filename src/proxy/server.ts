@@ -271,25 +271,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     if (bus.wants('chunk')) heads.set(socket, new ClientHeadTap(socket, http.maxHeaderSize));
   });
 
-  server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
-    // A plain request's body that stalls past requestTimeout while its response is already going
-    // out: no second status line in the middle of it, just the end of the connection.
-    if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    const [status, reason, detail] = clientErrorAnswer(error.code);
-    writeStatus(socket, status, reason, `frametap: ${detail}\n`);
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: Error & { code?: string }) =>
-      reject(new FrametapError(`cannot listen on ${options.listen.host}:${options.listen.port}: ${error.code ?? error.message}`, { stage: 'listen', cause: error })),
-    );
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
-  server.on('error', () => {});
-  const address = server.address() as AddressInfo;
+  answerClientErrors(server, responding);
+  const address = await listenOn(server, options.listen);
   const host = address.address;
   let stopping: Promise<void> | null = null;
 
@@ -367,3 +350,30 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * A malformed or timed-out request gets its status (clientErrorAnswer) and the connection ends. A
+ * plain request's body that stalls past requestTimeout while its response is already going out: no
+ * second status line in the middle of it, just the end of the connection.
+ */
+export function answerClientErrors(server: http.Server, responding: WeakMap<net.Socket, http.ServerResponse>): void {
+  server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, detail] = clientErrorAnswer(error.code);
+    writeStatus(socket, status, reason, `frametap: ${detail}\n`);
+  });
+}
+
+/** Listens (a failure is a `listen`-stage FrametapError) and returns the address bound. */
+export async function listenOn(server: http.Server, listen: { readonly host: string; readonly port: number }): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: Error & { code?: string }) =>
+      reject(new FrametapError(`cannot listen on ${listen.host}:${listen.port}: ${error.code ?? error.message}`, { stage: 'listen', cause: error })),
+    );
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  server.on('error', () => {});
+  return server.address() as AddressInfo;
+}

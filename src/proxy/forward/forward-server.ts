@@ -15,9 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
-import { FrametapError } from '../../errors.js';
 import type { LeafIssuer } from '../../ca/leaf-issuer.js';
 import type { EventBus } from '../../session/event-bus.js';
 import type { RawHeaders } from '../../session/events.js';
@@ -30,10 +28,11 @@ import type { GateSetup } from '../../gate/gate-setup.js';
 import { decideUpgrade, upgradeGateOption } from '../upgrade-gate.js';
 import { writeStatus } from '../refusal.js';
 import {
-  clientErrorAnswer,
+  answerClientErrors,
   DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  listenOn,
   refuseUpgrade,
   type RunningProxy,
 } from '../server.js';
@@ -346,23 +345,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     track(socket);
     if (bus.wants('chunk')) heads.set(socket, new ClientHeadTap(socket, http.maxHeaderSize));
   });
-  server.on('clientError', (error: Error & { code?: string }, socket: net.Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || responding.get(socket)?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    const [status, reason, detail] = clientErrorAnswer(error.code);
-    writeStatus(socket, status, reason, `frametap: ${detail}\n`);
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: Error & { code?: string }) =>
-      reject(new FrametapError(`cannot listen on ${options.listen.host}:${options.listen.port}: ${error.code ?? error.message}`, { stage: 'listen', cause: error })),
-    );
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
-  server.on('error', () => {});
-  const address = server.address() as AddressInfo;
+  answerClientErrors(server, responding);
+  const address = await listenOn(server, options.listen);
   const host = address.address;
   let stopping: Promise<void> | null = null;
 
