@@ -3,7 +3,7 @@
  * proxy (src/cli/outputs.ts in tui mode), by `view` and by `replay`. Traffic only marks the screen
  * dirty; it is redrawn at most 10 times a second, and at once after a key so typing feels immediate.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import blessed from 'blessed';
 import { markTerminalLost } from '../src/terminal-lost.js';
@@ -429,8 +429,11 @@ function startStatsFile(file: string, snapshot: () => object): NodeJS.Timeout {
     if (writing) return;
     writing = true;
     // Asynchronous, so the measurement does not block the loop it measures.
+    // O_NOFOLLOW: a link planted at the temporary name is refused, not written through.
+    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW;
     fsp
-      .writeFile(`${file}.tmp`, JSON.stringify(snapshot()))
+      .open(`${file}.tmp`, flags, 0o600)
+      .then((handle) => handle.writeFile(JSON.stringify(snapshot())).finally(() => handle.close()))
       .then(() => fsp.rename(`${file}.tmp`, file))
       .catch(() => {})
       .finally(() => (writing = false));

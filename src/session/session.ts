@@ -443,12 +443,8 @@ export class Session {
       if (next.kind === 'error') this.#publish(next.event);
       else this.#process(dir.from, next);
     }
-    for (const d of [c, s]) {
-      if (d.head === d.queue.length && d.head > 0) {
-        d.queue = [];
-        d.head = 0;
-      }
-    }
+    compact(c);
+    compact(s);
   }
 
   #process(from: Side, event: WireEvent): void {
@@ -531,6 +527,14 @@ export class Session {
 
   #publish(event: SessionEvent): void {
     this.#bus.publish(event);
+  }
+}
+
+/** Drops a direction's published queue entries once they are all out (no array per flush). */
+function compact(d: DirectionState): void {
+  if (d.head === d.queue.length && d.head > 0) {
+    d.queue = [];
+    d.head = 0;
   }
 }
 

@@ -353,7 +353,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   return {
     host,
     port: address.port,
-    url: `http://${formatAuthority(host, address.port).replace(/:\d+$/, '')}:${address.port}`,
+    url: `http://${formatAuthority(host, address.port)}`,
     get openConnections() {
       return live.size;
     },
