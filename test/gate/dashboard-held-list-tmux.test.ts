@@ -96,7 +96,9 @@ describe('dashboard: the held list', () => {
     expect(received).toEqual(['msg from b']);
     // The list follows: the forwarded message is gone from it.
     await s.waitFor((t) => !t.includes('msg from b') && t.includes('msg from a'));
+    // Each key once the one before it took effect: an Esc followed at once by a key reads as Alt+key.
     s.keys('Escape');
+    await s.waitFor((t) => !t.includes('▶'));
     s.keys('?');
     await s.waitFor('list what is held');
     // The held list's own keys are in the help too (generated from ui/keymap.ts), a page or two down.
@@ -106,6 +108,7 @@ describe('dashboard: the held list', () => {
     }
     await s.waitFor('pick the previous held message');
     s.keys('Escape');
+    await s.waitFor((t) => !/help \(Esc or \? closes/.test(t));
     s.keys('q');
     await s.waitFor('EXIT=0', 10_000);
   });
