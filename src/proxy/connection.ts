@@ -137,6 +137,7 @@ export class UpgradeConnection {
   #done: Promise<void> | null = null;
   #resolveDone: (() => void) | null = null;
   #ended = false;
+  #clientOnClose: (() => void) | null;
 
   constructor(options: UpgradeConnectionOptions) {
     const { head, requestHead, ...rest } = options;
@@ -148,17 +149,19 @@ export class UpgradeConnection {
     this.#requestHead = requestHead ?? null;
     this.#earlyClientBytes = head.length > 0 ? head : null;
     // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
-    // kills the process. A peer's reset is the end of its stream (`end.tcp`), not frametap's
+    // kills the process (this is the client's listener from here on: the servers drop theirs). A peer's reset is the end of its stream (`end.tcp`), not frametap's
     // failure: no error event; after the 101 it is passed on as a reset, the upstream side `cut`.
     options.client.on('error', (error: Error & { code?: string }) => {
       if (this.#state === 'upgraded' && error.code === 'ECONNRESET') this.#tee?.cut('server', true);
     });
-    // `close` comes once: `on` spares the `once` wrapper an idle connection would keep.
-    options.client.on('close', () => {
+    // Until the upgrade (the tee watches the client from then on). `close` comes once: `on`
+    // spares the `once` wrapper.
+    this.#clientOnClose = () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
       else if (this.#state === 'held') this.#heldLeft('client');
       else if (this.#state === 'refused') this.#endRefusal('cut');
-    });
+    };
+    options.client.on('close', this.#clientOnClose);
     if (options.gate) {
       // The gate reads each direction's decoded frames and messages as they come.
       const tap = (from: 'client' | 'server') => ({
@@ -348,11 +351,15 @@ export class UpgradeConnection {
       s.setNoDelay(true);
       s.setKeepAlive(true);
     }
+    // What the client's leaving means is the tee's from here on.
+    if (this.#clientOnClose) client.off('close', this.#clientOnClose);
+    this.#clientOnClose = null;
     const session = this.session;
     const tee = new Tee(client, socket, {
       client: session.direction('client'),
       server: session.direction('server'),
-      onClosed: () => this.#finish(),
+      // Bound, not an arrow property (which tsx names: a property dictionary per connection).
+      onClosed: this.#finish.bind(this),
     });
     this.#tee = tee;
     const gate = this.#o.gate;

@@ -238,6 +238,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     connectionGate: ReturnType<GateSetup['connection']> | null,
   ): void {
     const forwarded = forwardedHeaders(requestHeaders, { hostHeader: options.keepHost ? null : upstream.hostHeader, extra: options.headers });
+    // The connection listens for the client's errors from here on (a third listener would cost
+    // the socket an array of ~20 slots).
+    socket.off('error', ignoreSocketError);
     const connection = new UpgradeConnection({
       session,
       req,

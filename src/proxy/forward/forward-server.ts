@@ -273,6 +273,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     const ctx = { conn, target: route.path };
     const connectionGate = gate ? gate.connection(ctx) : null;
     const start = (dialed: net.Socket | null, failure: Error | null = null): void => {
+      // The connection listens for the client's errors from here on.
+      socket.off('error', ignoreSocketError);
       const connection = new UpgradeConnection({
         session,
         req,
