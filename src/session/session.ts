@@ -387,27 +387,30 @@ export class Session {
     // has the bytes already, or `--ui none` counting ends) only what a close frame can carry is
     // kept, for its code and reason; UTF-8 and inflate are still judged on every byte.
     const payloads = this.#bus.wants('frame') || this.#bus.wants('message');
+    const session = this;
     return new DirectionInspector({
       from,
       maxPayload: payloads ? this.#maxPayload : Math.min(this.#maxPayload, MAX_CONTROL_PAYLOAD),
       deflate,
       inflateLimiter: this.#inflateLimiter,
-      onEvent: (event: WireEvent) => {
+      // Methods, not arrow properties: tsx (esbuild's keepNames) names every arrow property, and a
+      // named function carries a property dictionary of its own (~300 bytes each, per direction).
+      onEvent(event: WireEvent) {
         dir.tap?.event(event);
-        this.#onWire(dir, event);
+        session.#onWire(dir, event);
       },
-      onIdle: () => {
+      onIdle() {
         dir.lowerBound = Infinity;
-        this.#flush();
+        session.#flush();
       },
-      onFailure: (failure) => {
+      onFailure(failure: unknown) {
         const inspector = dir.inspector;
         dir.inspector = null;
         dir.lowerBound = Infinity;
         inspector?.dispose();
         dir.tap?.stopped();
         // Named: the limit (or failure), the connection and the direction (`conn`, `from`).
-        this.error('relay', failure, from);
+        session.error('relay', failure, from);
       },
     });
   }
