@@ -149,8 +149,9 @@ export class UpgradeConnection {
     this.#requestHead = requestHead ?? null;
     this.#earlyClientBytes = head.length > 0 ? head : null;
     // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
-    // kills the process (this is the client's listener from here on: the servers drop theirs). A peer's reset is the end of its stream (`end.tcp`), not frametap's
-    // failure: no error event; after the 101 it is passed on as a reset, the upstream side `cut`.
+    // kills the process (this is the client's listener from here on: the servers drop theirs).
+    // A peer's reset is the end of its stream (`end.tcp`), not frametap's failure: no error
+    // event; after the 101 it is passed on as a reset, the upstream side `cut`.
     options.client.on('error', (error: Error & { code?: string }) => {
       if (this.#state === 'upgraded' && error.code === 'ECONNRESET') this.#tee?.cut('server', true);
     });
