@@ -196,6 +196,7 @@ describe('Session playbook', () => {
     await session.finish();
     expect(events).toEqual([expect.objectContaining({ type: 'end', frames: { client: 2, server: 0 }, bytes: { client: f.length * 2, server: 0 } })]);
   });
+
   it('publishes frame events with the capture\'s keys in the capture\'s order (optional keys in place)', async () => {
     const bus = new EventBus((name, error) => {
       throw new Error(`${name}: ${String(error)}`);
