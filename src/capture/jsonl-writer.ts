@@ -407,7 +407,7 @@ function workerFileTarget(path: string, fd: number): Target {
       const id = nextId++;
       pending.set(id, done);
       const batch = packBatch(events);
-      worker.postMessage({ id, metas: batch.metas, bytes: batch.bytes }, [batch.bytes.buffer as ArrayBuffer]);
+      worker.postMessage({ id, items: batch.items, bytes: batch.bytes }, [batch.bytes.buffer as ArrayBuffer]);
     },
     close(done) {
       if (dead) {

@@ -7,10 +7,10 @@
 import { Opcode } from '../protocol/constants.js';
 import type { SessionEvent } from '../session/events.js';
 import { toCaptured } from './capture-object.js';
-import { base64Length, writeBase64 } from './payload.js';
+import { base64Length, encodePayload, textOf, writeBase64 } from './payload.js';
 
 /** Below this a plain `JSON.stringify` is as fast. */
-const RAW_MIN = 256;
+export const RAW_MIN = 256;
 
 /** The bytes written as base64 straight into the line, and under which key; null: plain JSON. */
 function rawField(event: SessionEvent): { readonly key: 'payload' | 'data'; readonly bytes: Buffer } | null {
@@ -26,8 +26,8 @@ function rawField(event: SessionEvent): { readonly key: 'payload' | 'data'; read
 export function encodeEventLine(event: SessionEvent): Buffer | null {
   const raw = rawField(event);
   if (raw === null) {
-    const captured = toCaptured(event);
-    return captured === null ? null : Buffer.from(`${JSON.stringify(captured)}\n`, 'utf8');
+    const text = eventLineText(event);
+    return text === null ? null : Buffer.from(text, 'utf8');
   }
   let head = '{';
   let tail = '';
@@ -54,4 +54,38 @@ export function encodeEventLine(event: SessionEvent): Buffer | null {
   writeBase64(raw.bytes, line, headBytes);
   line.write(tail, headBytes + rawBytes, 'utf8');
   return line;
+}
+
+/**
+ * The line (newline included) of an event whose payload is small enough to go through a string:
+ * `JSON.stringify(toCaptured(event))`, built directly for frames and messages, the events of the
+ * hot path (no spread, no key reordering, no intermediate object: a third of the time).
+ */
+export function eventLineText(event: SessionEvent): string | null {
+  // A frame without payload bytes is its own capture object, and native JSON is fastest for it.
+  if ((event.type !== 'frame' || event.payload === undefined) && event.type !== 'message') {
+    const captured = toCaptured(event);
+    return captured === null ? null : `${JSON.stringify(captured)}\n`;
+  }
+  const fields = event as unknown as Record<string, unknown>;
+  let line = '{';
+  for (const key in fields) {
+    const value = fields[key];
+    if (value === undefined || key === 'invalidUtf8') continue;
+    let name = key;
+    let json: string;
+    if (typeof value === 'number') json = Number.isFinite(value) ? String(value) : 'null';
+    else if (typeof value === 'boolean') json = value ? 'true' : 'false';
+    else if (typeof value === 'string') json = JSON.stringify(value);
+    else if (event.type === 'frame' && key === 'payload') json = `"${encodePayload(value as Buffer)}"`;
+    else if (event.type === 'message' && key === 'data') {
+      // capture-format: a text message with valid UTF-8 as `text`, anything else as base64 `data`.
+      if (event.opcode === Opcode.Text && event.invalidUtf8 !== true) {
+        name = 'text';
+        json = JSON.stringify(textOf(event.data, event.truncated));
+      } else json = `"${encodePayload(event.data)}"`;
+    } else json = JSON.stringify(value);
+    line += `${line.length > 1 ? ',' : ''}"${name}":${json}`;
+  }
+  return `${line}}\n`;
 }
