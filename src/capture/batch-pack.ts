@@ -11,9 +11,10 @@ import type { SessionEvent } from '../session/events.js';
 import { eventLineText, RAW_MIN } from './line-encoder.js';
 
 /**
- * Per event, in order, what it takes of `bytes` (consecutively): a number is a finished line of
- * that many bytes (0: an event with no line, such as `chunk`); an object is the event without its
- * payload, whose `p` is the payload's byte length.
+ * Per event, in order: a number is a finished line of that many bytes (0: an event with no line,
+ * such as `chunk`), the lines one after the other from the start of `bytes`; an object is the
+ * event without its payload, whose `p` is the payload's byte length, the payloads one after the
+ * other after the lines.
  */
 export type PackedItem = number | Readonly<Record<string, unknown>>;
 
@@ -22,57 +23,71 @@ export interface PackedBatch {
   readonly bytes: Uint8Array;
 }
 
+/** Where lines are written before the batch's own buffer is cut to size: reused, so a batch costs one allocation. */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+/** A scratch grown past this for one huge batch is not kept. */
+const SCRATCH_KEPT = 4 * 1024 * 1024;
+
 function largePayload(event: SessionEvent): Buffer | null {
   const payload = event.type === 'frame' ? event.payload : event.type === 'message' ? event.data : undefined;
   return payload !== undefined && payload.length >= RAW_MIN ? payload : null;
 }
 
 export function packBatch(events: readonly SessionEvent[]): PackedBatch {
-  const texts: (string | null)[] = new Array<string | null>(events.length);
-  let total = 0;
+  const items: PackedItem[] = new Array<PackedItem>(events.length);
+  let large: Buffer[] | null = null;
+  let largeBytes = 0;
+  let at = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     const payload = largePayload(e);
     if (payload !== null) {
-      texts[i] = null;
-      total += payload.length;
+      const key = e.type === 'frame' ? 'payload' : 'data';
+      // Keys in the event's order, the payload's key kept in place so the line reads the same.
+      const meta: Record<string, unknown> = {};
+      for (const k in e) meta[k] = k === key ? null : (e as unknown as Record<string, unknown>)[k];
+      meta.p = payload.length;
+      items[i] = meta;
+      (large ??= []).push(payload);
+      largeBytes += payload.length;
       continue;
     }
-    const text = eventLineText(e) ?? '';
-    texts[i] = text;
-    total += Buffer.byteLength(text, 'utf8');
+    const text = eventLineText(e);
+    if (text === null) {
+      items[i] = 0;
+      continue;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (at + text.length * 3 > scratch.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + text.length * 3));
+      scratch.copy(bigger, 0, 0, at);
+      scratch = bigger;
+    }
+    const n = scratch.write(text, at, 'utf8');
+    items[i] = n;
+    at += n;
   }
   // Not from Node's shared pool: the whole ArrayBuffer is transferred.
-  const arrayBuffer = new ArrayBuffer(total);
-  const bytes = Buffer.from(arrayBuffer);
-  const items: PackedItem[] = new Array<PackedItem>(events.length);
-  let at = 0;
-  for (let i = 0; i < events.length; i++) {
-    const text = texts[i];
-    if (text !== null && text !== undefined) {
-      const n = text.length === 0 ? 0 : bytes.write(text, at, 'utf8');
-      items[i] = n;
-      at += n;
-      continue;
+  const bytes = new Uint8Array(new ArrayBuffer(at + largeBytes));
+  bytes.set(scratch.subarray(0, at), 0);
+  if (large !== null) {
+    let p = at;
+    for (const payload of large) {
+      bytes.set(payload, p);
+      p += payload.length;
     }
-    const e = events[i]!;
-    const payload = largePayload(e)!;
-    bytes.set(payload, at);
-    const key = e.type === 'frame' ? 'payload' : 'data';
-    // Keys in the event's order, the payload's key kept in place so the line reads the same.
-    const meta: Record<string, unknown> = {};
-    for (const k in e) meta[k] = k === key ? null : (e as unknown as Record<string, unknown>)[k];
-    meta.p = payload.length;
-    items[i] = meta;
-    at += payload.length;
   }
-  return { items, bytes: new Uint8Array(arrayBuffer) };
+  if (scratch.length > SCRATCH_KEPT) scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  return { items, bytes };
 }
 
 /** Each event's line, or for an event with a large payload the event itself (payload restored). */
 export function unpackBatch(batch: PackedBatch): (Buffer | SessionEvent | null)[] {
   const buf = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+  let lines = 0;
+  for (const item of batch.items) if (typeof item === 'number') lines += item;
   let at = 0;
+  let payloadAt = lines;
   return batch.items.map((item) => {
     if (typeof item === 'number') {
       if (item === 0) return null;
@@ -83,8 +98,8 @@ export function unpackBatch(batch: PackedBatch): (Buffer | SessionEvent | null)[
     const { p, ...rest } = item as Record<string, unknown>;
     const length = p as number;
     const key = rest.type === 'frame' ? 'payload' : 'data';
-    rest[key] = buf.subarray(at, at + length);
-    at += length;
+    rest[key] = buf.subarray(payloadAt, payloadAt + length);
+    payloadAt += length;
     return rest as unknown as SessionEvent;
   });
 }

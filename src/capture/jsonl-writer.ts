@@ -64,6 +64,9 @@ type ProblemListener = (event: ErrorEvent) => void;
 
 const DEFAULT_HIGH_WATER = 8 * 1024 * 1024;
 const DEFAULT_LOW_WATER = 1024 * 1024;
+/** A batch this large goes to the output without waiting for more. */
+const BATCH_EVENTS = 512;
+const BATCH_BYTES = 256 * 1024;
 
 export class JsonlWriter {
   /** The capture file, null for a stream (`--ui jsonl`). */
@@ -217,11 +220,15 @@ export class JsonlWriter {
   #schedule(): void {
     if (this.#inFlight || this.#scheduled || this.#failed) return;
     this.#scheduled = true;
-    // Gather every line produced in this turn of the event loop into one write.
-    setImmediate(() => {
+    const flush = (): void => {
       this.#scheduled = false;
       this.#flush();
-    });
+    };
+    // A full batch goes at the end of this turn of the event loop; a few events wait a millisecond
+    // for the ones that follow. One batch per turn was one hand-over to the writer's thread per
+    // handful of events at 64 B, then the largest cost of recording (bench/relay.ts).
+    if (this.#closed || this.#events.length >= BATCH_EVENTS || this.#queuedBytes >= BATCH_BYTES) setImmediate(flush);
+    else setTimeout(flush, 1);
   }
 
   #flush(): void {
@@ -243,7 +250,7 @@ export class JsonlWriter {
       }
       this.#announce(events, sizes);
       if (this.#pressure && this.#queuedBytes <= this.#low) this.#setPressure(false);
-      if (this.#events.length > 0) this.#flush();
+      if (this.#events.length > 0) this.#schedule();
       else this.#maybeFinish();
     });
   }
