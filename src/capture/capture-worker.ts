@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { unpackBatch, type PackedBatch } from './batch-pack.js';
-import { encodeEventLine } from './line-encoder.js';
+import { joinRawLine } from './line-encoder.js';
 
 const port = parentPort!;
 const fd = (workerData as { fd: number }).fd;
@@ -41,8 +41,7 @@ port.on('message', (message: PackedBatch & { readonly id: number } | { readonly 
   const sizes: number[] = [];
   try {
     const lines: Buffer[] = [];
-    for (const item of unpackBatch(message)) {
-      const line = item === null || Buffer.isBuffer(item) ? item : encodeEventLine(item);
+    for (const line of unpackBatch(message, joinRawLine)) {
       sizes.push(line === null ? 0 : line.length);
       if (line !== null) lines.push(line);
     }

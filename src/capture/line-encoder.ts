@@ -24,11 +24,22 @@ function rawField(event: SessionEvent): { readonly key: 'payload' | 'data'; read
 
 /** `JSON.stringify(toCaptured(event)) + '\n'` as UTF-8 bytes; null for events never written (`chunk`). */
 export function encodeEventLine(event: SessionEvent): Buffer | null {
-  const raw = rawField(event);
-  if (raw === null) {
+  const parts = rawLineParts(event);
+  if (parts === null) {
     const text = eventLineText(event);
     return text === null ? null : Buffer.from(text, 'utf8');
   }
+  return joinRawLine(parts.head, parts.raw, parts.tail);
+}
+
+/**
+ * A line with a large payload in three parts: the JSON before the payload's base64 (up to and
+ * including its opening quote), the payload's bytes, and the JSON after it (newline included).
+ * null when the event's line is small enough to be made as one string (`eventLineText`).
+ */
+export function rawLineParts(event: SessionEvent): { readonly head: string; readonly raw: Buffer; readonly tail: string } | null {
+  const raw = rawField(event);
+  if (raw === null) return null;
   let head = '{';
   let tail = '';
   let seenRaw = false;
@@ -46,13 +57,20 @@ export function encodeEventLine(event: SessionEvent): Buffer | null {
     if (seenRaw) tail += `,"${key}":${json}`;
     else head += `${head.length > 1 ? ',' : ''}"${key}":${json}`;
   }
-  tail = `"${tail}}\n`;
-  const headBytes = Buffer.byteLength(head, 'utf8');
-  const rawBytes = base64Length(raw.bytes.length);
-  const line = Buffer.allocUnsafe(headBytes + rawBytes + Buffer.byteLength(tail, 'utf8'));
-  line.write(head, 0, 'utf8');
-  writeBase64(raw.bytes, line, headBytes);
-  line.write(tail, headBytes + rawBytes, 'utf8');
+  return { head, raw: raw.bytes, tail: `"${tail}}\n` };
+}
+
+/** `head`, the base64 of `raw`, `tail` (each given as a string or as its UTF-8 bytes), as one line. */
+export function joinRawLine(head: string | Uint8Array, raw: Uint8Array, tail: string | Uint8Array): Buffer {
+  const headBytes = typeof head === 'string' ? Buffer.byteLength(head, 'utf8') : head.length;
+  const rawBytes = base64Length(raw.length);
+  const tailBytes = typeof tail === 'string' ? Buffer.byteLength(tail, 'utf8') : tail.length;
+  const line = Buffer.allocUnsafe(headBytes + rawBytes + tailBytes);
+  if (typeof head === 'string') line.write(head, 0, 'utf8');
+  else line.set(head, 0);
+  writeBase64(raw, line, headBytes);
+  if (typeof tail === 'string') line.write(tail, headBytes + rawBytes, 'utf8');
+  else line.set(tail, headBytes + rawBytes);
   return line;
 }
 
