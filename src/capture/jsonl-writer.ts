@@ -40,6 +40,8 @@ interface Target {
   close(done: () => void): void;
   /** Resolves once the target can take batches (a worker thread is up). */
   readonly ready: Promise<void>;
+  /** Handing a batch over has a cost of its own (a thread): a few events wait for more. */
+  readonly gathers: boolean;
 }
 
 /** What an event will take in the queue before it is encoded (base64 is 4/3 of the bytes). */
@@ -224,10 +226,11 @@ export class JsonlWriter {
       this.#scheduled = false;
       this.#flush();
     };
-    // A full batch goes at the end of this turn of the event loop; a few events wait a millisecond
-    // for the ones that follow. One batch per turn was one hand-over to the writer's thread per
-    // handful of events at 64 B, then the largest cost of recording (bench/relay.ts).
-    if (this.#closed || this.#events.length >= BATCH_EVENTS || this.#queuedBytes >= BATCH_BYTES) setImmediate(flush);
+    // A full batch goes at the end of this turn of the event loop; for the writer's thread a few
+    // events wait a millisecond for the ones that follow. One batch per turn was one hand-over per
+    // handful of events at 64 B, then the largest cost of recording (bench/relay.ts). A stream
+    // (`--ui jsonl`, `-w -`) gets each turn's lines at once.
+    if (!this.#target.gathers || this.#closed || this.#events.length >= BATCH_EVENTS || this.#queuedBytes >= BATCH_BYTES) setImmediate(flush);
     else setTimeout(flush, 1);
   }
 
@@ -349,6 +352,7 @@ function fileTarget(path: string, fd: number): Target {
       fs.close(fd, () => done());
     },
     ready: Promise.resolve(),
+    gathers: false,
   };
 }
 
@@ -427,6 +431,7 @@ function workerFileTarget(path: string, fd: number): Target {
       worker.postMessage({ close: true });
     },
     ready,
+    gathers: true,
   };
 }
 
@@ -473,5 +478,6 @@ function streamTarget(stream: NodeJS.WritableStream): Target {
       done();
     },
     ready: Promise.resolve(),
+    gathers: false,
   };
 }
