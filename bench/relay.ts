@@ -13,7 +13,10 @@
  * It prints round-trip messages/s, the ratio to direct and to bare, and the relay process's CPU
  * µs per message (utime+stime from /proc/PID/stat), medians of the passes.
  *
- *   node bin/run-ts.js bench/relay.ts [--passes N]
+ *   node bin/run-ts.js bench/relay.ts [--passes N] [--only KEY,…]
+ *
+ * `--only` runs some targets (direct and bare always run: the ratios are to them), by key: none, w,
+ * pcapng, rules, discard, dashboard, dashboard-pcapng. Without it, all of them.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -259,30 +262,41 @@ function median(values: readonly number[]): number {
 }
 
 export async function main(argv: readonly string[] = []): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { passes: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({ args: [...argv], options: { passes: { type: 'string', default: '5' }, only: { type: 'string' } } });
   const passes = Math.max(1, Number(values.passes));
+  const keys = ['none', 'w', 'pcapng', 'rules', 'discard', 'dashboard', 'dashboard-pcapng'] as const;
+  const only = values.only === undefined ? null : new Set(values.only.split(',').map((k) => k.trim()).filter((k) => k !== '' && k !== 'direct' && k !== 'bare'));
+  const unknown = [...(only ?? [])].filter((k) => !(keys as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    process.stderr.write(`relay: unknown --only target ${unknown.join(', ')}; choose from direct, bare, ${keys.join(', ')}\n`);
+    process.exit(2);
+  }
+  const runs = (key: (typeof keys)[number]): boolean => only === null || only.has(key);
   const echo = await startEcho();
   const dir = mkdtempSync(join(tmpdir(), 'frametap-bench-'));
   const runTs = join(ROOT, 'bin/run-ts.js');
   const cli = join(ROOT, 'bin/frametap.js');
   const noMatch = join(dir, 'no-match.json');
   writeFileSync(noMatch, JSON.stringify([{ name: 'never', match: { from: 'client', text: '^never matches$' }, action: 'drop' }]));
+  const listening = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
   const relays: Relay[] = [
     { name: 'direct', url: echo.url, pid: null, stop: async () => {} },
     await spawnRelay('bare http-proxy', [runTs, fileURLToPath(import.meta.url), '--serve-bare', echo.url], /listening on (\d+)/),
-    await spawnRelay('frametap --ui none', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
-    await spawnRelay('frametap --ui none -w', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'capture.jsonl')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
-    await spawnRelay('frametap --ui none -w cap.pcapng', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'cap.pcapng')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
-    await spawnRelay('frametap --rules (no match, client)', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '--rules', noMatch], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
   ];
-  // Every event built and handed to a sink that drops it: the cost of inspection itself.
-  process.env.FRAMETAP_BENCH_DISCARD = '1';
-  relays.push(await spawnRelay('frametap inspect→discard', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/));
-  delete process.env.FRAMETAP_BENCH_DISCARD;
-  const dashboard = await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url);
+  if (runs('none')) relays.push(await spawnRelay('frametap --ui none', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], listening));
+  if (runs('w')) relays.push(await spawnRelay('frametap --ui none -w', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'capture.jsonl')], listening));
+  if (runs('pcapng')) relays.push(await spawnRelay('frametap --ui none -w cap.pcapng', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'cap.pcapng')], listening));
+  if (runs('rules')) relays.push(await spawnRelay('frametap --rules (no match, client)', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '--rules', noMatch], listening));
+  if (runs('discard')) {
+    // Every event built and handed to a sink that drops it: the cost of inspection itself.
+    process.env.FRAMETAP_BENCH_DISCARD = '1';
+    relays.push(await spawnRelay('frametap inspect→discard', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], listening));
+    delete process.env.FRAMETAP_BENCH_DISCARD;
+  }
+  const dashboard = runs('dashboard') ? await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url) : null;
   if (dashboard) relays.push(dashboard);
   // The dashboard recording packets as well (issue 14's goal: ≥ 0.75× bare at 64 B and 4 KiB).
-  const recording = await spawnDashboard('frametap --ui tui -w cap.pcapng', cli, echo.url, ['-w', join(dir, 'tui.pcapng')]);
+  const recording = runs('dashboard-pcapng') ? await spawnDashboard('frametap --ui tui -w cap.pcapng', cli, echo.url, ['-w', join(dir, 'tui.pcapng')]) : null;
   if (recording) relays.push(recording);
   const samples = new Map<string, Sample[]>();
   const latencies = new Map<string, number[]>();

@@ -1,0 +1,139 @@
+/**
+ * Where the dashboard's time goes under relay load: `frametap --ui tui` (optionally with more
+ * flags, e.g. `-w cap.pcapng`) in a detached tmux 200×50 under `node --cpu-prof`, driven by
+ * bench/relay.ts's load (4 connections × 32 in flight, 64 B and 4 KiB binary), then quit with `q`
+ * so the profile is written. Prints the top self-time and total-time functions.
+ *
+ *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--top N] [--keep DIR] [-- extra frametap flags]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { load, startEcho } from './relay.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly children?: readonly number[];
+}
+interface Profile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Self and total (inclusive, each sample counted once per function) shares of the samples, by function. */
+export function summarize(profile: Profile): { self: Map<string, number>; total: Map<string, number>; samples: number } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (n: ProfileNode): string => {
+    const url = n.callFrame.url.replace(/^file:\/\//, '');
+    const where = url ? `${url.startsWith(ROOT) ? relative(ROOT, url) : url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}` : '';
+    return `${n.callFrame.functionName || '(anonymous)'} ${where}`.trim();
+  };
+  const labels = new Map(profile.nodes.map((n) => [n.id, label(n)]));
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  const chains = new Map<number, readonly string[]>();
+  for (const id of profile.samples) {
+    const l = labels.get(id)!;
+    self.set(l, (self.get(l) ?? 0) + 1);
+    let chain = chains.get(id);
+    if (!chain) {
+      const seen = new Set<string>();
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) seen.add(labels.get(byId.get(at)!.id)!);
+      chain = [...seen];
+      chains.set(id, chain);
+    }
+    for (const f of chain) total.set(f, (total.get(f) ?? 0) + 1);
+  }
+  return { self, total, samples: profile.samples.length };
+}
+
+function top(map: Map<string, number>, samples: number, n: number): string[] {
+  return [...map.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((100 * v) / samples).toFixed(1).padStart(5)}%  ${k}`);
+}
+
+export async function main(argv: readonly string[] = []): Promise<void> {
+  const dash = argv.indexOf('--');
+  const own = dash >= 0 ? argv.slice(0, dash) : argv;
+  const extra = dash >= 0 ? argv.slice(dash + 1) : [];
+  const arg = (name: string, def: string): string => {
+    const i = own.indexOf(name);
+    return i >= 0 ? own[i + 1]! : def;
+  };
+  const rounds = Number(arg('--rounds', '3'));
+  const n = Number(arg('--top', '30'));
+  const keep = arg('--keep', '');
+  const dir = keep || mkdtempSync(join(tmpdir(), 'frametap-prof-'));
+  mkdirSync(dir, { recursive: true });
+  const echo = await startEcho();
+  const port = await freePort();
+  const socket = `frametap-prof-${process.pid}`;
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
+  const cmd = `exec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} ${join(ROOT, 'bin/frametap.js')} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
+  tmux('new-session', '-d', '-s', 'prof', '-x', '200', '-y', '50', cmd);
+  const pid = Number(tmux('list-panes', '-t', 'prof', '-F', '#{pane_pid}').trim());
+  try {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const up = await new Promise<boolean>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+        ws.once('open', () => (ws.terminate(), resolve(true)));
+        ws.once('error', () => resolve(false));
+      });
+      if (up) break;
+      if (Date.now() > deadline) throw new Error('dashboard-profile: the dashboard did not listen');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const [size, per] of [
+        [64, 1500],
+        [4096, 800],
+      ] as const) {
+        const s = await load(`ws://127.0.0.1:${port}`, size, per, pid);
+        process.stdout.write(`round ${r + 1} ${size} B: ${s.msgPerSec.toFixed(0)} msg/s, ${s.cpuUsPerMsg!.toFixed(1)} CPU µs/msg\n`);
+      }
+    }
+    tmux('send-keys', '-t', 'prof', 'q');
+    const quitBy = Date.now() + 20_000;
+    while (!readdirSync(dir).some((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`)) && Date.now() < quitBy) await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+    await echo.close();
+  }
+  // tsx's loader runs on a worker thread that writes a profile of its own: the main thread's
+  // (thread 0 in the file name) is the dashboard's.
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`));
+  if (!file) throw new Error(`dashboard-profile: no profile of process ${pid} written in ${dir}`);
+  const { self, total, samples } = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile);
+  process.stdout.write(`\n${samples} samples; top self time:\n${top(self, samples, n).join('\n')}\n\ntop total time:\n${top(total, samples, n).join('\n')}\n`);
+  if (keep) process.stdout.write(`\nprofile: ${join(dir, file)}\n`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+
+await main(process.argv.slice(2));
