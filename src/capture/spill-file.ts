@@ -5,10 +5,9 @@
  * records as src/capture/spill-record.ts lays them out (a fixed binary head for frames and
  * messages, then the payload's raw bytes).
  *
- * Events are queued as they come and encoded and written per turn of the event loop, packed into
- * one buffer per batch (a payload past INLINE_MAX goes as its own buffer of the same `writev`, not
- * copied), off the relay's per-event path;
- * the queue is bounded (pressure above HIGH_WATER, as the capture writer asks the relay to slow;
+ * Events are queued as they come and encoded and written in batches, off the relay's per-event path:
+ * every FLUSH_MS, or at once when a batch is full; each batch packed into one buffer (a payload past
+ * INLINE_MAX goes as its own buffer of the same `writev`, not copied). The queue is bounded (pressure above HIGH_WATER, as the capture writer asks the relay to slow;
  * events past HARD_LIMIT are not spilled and their rows read back as gone). The file is mode 0600
  * (it holds what the capture would: cookies, tokens) in a private mkdtemp directory (0700), both
  * removed on close.
@@ -34,6 +33,8 @@ const MAX_IOV = 1024;
 const INLINE_MAX = 64 * 1024;
 /** A batch stops taking events once its packed buffer reaches this. */
 const BATCH_BYTES = 1024 * 1024;
+/** A batch smaller than that is written this long after its first event. */
+const FLUSH_MS = 20;
 const EMPTY = Buffer.alloc(0);
 
 type LineListener = (event: SessionEvent, offset: number, length: number) => void;
@@ -108,7 +109,8 @@ export class SpillFile {
   #queuedBytes = 0;
   #inFlightBytes = 0;
   #inFlight = false;
-  #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
+  #immediate = false;
   /** Where the next record written will start (everything before it is on disk). */
   #written = 0;
   #pressure = false;
@@ -156,12 +158,29 @@ export class SpillFile {
     this.#queue.push(event);
     this.#queuedBytes += bytes;
     if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > HIGH_WATER) this.#setPressure(true);
-    if (!this.#inFlight && !this.#scheduled) {
-      this.#scheduled = true;
+    if (!this.#inFlight && (this.#timer === null || this.#queuedBytes >= BATCH_BYTES)) this.#schedule();
+  }
+
+  /**
+   * The next write: at once (next turn) when a batch is full or on close, else after FLUSH_MS so
+   * that a batch gathers many events (each write is a trip through libuv's thread pool, whose
+   * wake-ups cost the event loop more than the bytes do).
+   */
+  #schedule(): void {
+    if (this.#inFlight || this.#immediate || this.#queueHead === this.#queue.length) return;
+    if (this.#closed || this.#queuedBytes >= BATCH_BYTES) {
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#immediate = true;
       setImmediate(() => {
-        this.#scheduled = false;
+        this.#immediate = false;
         this.#flush();
       });
+    } else if (this.#timer === null) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        this.#flush();
+      }, FLUSH_MS);
     }
   }
 
@@ -215,6 +234,7 @@ export class SpillFile {
     this.#closed = true;
     return new Promise<void>((resolve) => {
       this.#closeWaiters.push(resolve);
+      this.#schedule();
       this.#maybeFinish();
     });
   }
@@ -301,7 +321,8 @@ export class SpillFile {
         offset += length;
       }
       if (this.#pressure && this.#queuedBytes <= LOW_WATER) this.#setPressure(false);
-      this.#flush();
+      this.#schedule();
+      this.#maybeFinish();
     });
   }
 
