@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { load, startEcho } from './relay.js';
+import { cpuMicros, load, startEcho } from './relay.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -90,9 +90,18 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const port = await freePort();
   const socket = `frametap-prof-${process.pid}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
-  const cmd = `exec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} ${join(ROOT, 'bin/frametap.js')} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
+  const stats = join(dir, 'stats.json');
+  const cmd = `FRAMETAP_DASHBOARD_STATS=${stats} exec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} ${join(ROOT, 'bin/frametap.js')} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
   tmux('new-session', '-d', '-s', 'prof', '-x', '200', '-y', '50', cmd);
   const pid = Number(tmux('list-panes', '-t', 'prof', '-F', '#{pane_pid}').trim());
+  const tmuxPid = Number(tmux('display-message', '-p', '-t', 'prof', '#{pid}').trim());
+  const readStats = (): { redraws: number; renderMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number } | null => {
+    try {
+      return JSON.parse(readFileSync(stats, 'utf8'));
+    } catch {
+      return null;
+    }
+  };
   try {
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -110,8 +119,15 @@ export async function main(argv: readonly string[] = []): Promise<void> {
         [64, 1500],
         [4096, 800],
       ] as const) {
+        const before = readStats();
+        const tmuxBefore = cpuMicros(tmuxPid);
         const s = await load(`ws://127.0.0.1:${port}`, size, per, pid);
-        process.stdout.write(`round ${r + 1} ${size} B: ${s.msgPerSec.toFixed(0)} msg/s, ${s.cpuUsPerMsg!.toFixed(1)} CPU µs/msg\n`);
+        const tmuxCpu = (cpuMicros(tmuxPid) - tmuxBefore) / (per * 4);
+        // The stats file is rewritten every 250 ms: let it catch up with the round.
+        await new Promise((r) => setTimeout(r, 300));
+        const after = readStats();
+        const draws = before && after ? `, ${after.redraws - before.redraws} redraws taking ${(after.renderMs - before.renderMs).toFixed(0)} ms, loop delay p99 ${after.loopDelayP99Ms} ms max ${after.loopDelayMaxMs} ms` : '';
+        process.stdout.write(`round ${r + 1} ${size} B: ${s.msgPerSec.toFixed(0)} msg/s, ${s.cpuUsPerMsg!.toFixed(1)} CPU µs/msg (tmux ${tmuxCpu.toFixed(1)})${draws}\n`);
       }
     }
     tmux('send-keys', '-t', 'prof', 'q');

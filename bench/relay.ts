@@ -63,7 +63,7 @@ const CLK_TCK = (() => {
 })();
 
 /** utime + stime of a process, in µs (proc(5): fields 14 and 15, in clock ticks). */
-function cpuMicros(pid: number): number {
+export function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
@@ -85,7 +85,7 @@ export async function startEcho(): Promise<{ url: string; close(): Promise<void>
 }
 
 /** Spawns a relay process and resolves once `pattern` matches a line it prints (stdout or stderr). */
-async function spawnRelay(name: string, args: readonly string[], pattern: RegExp): Promise<Relay> {
+export async function spawnRelay(name: string, args: readonly string[], pattern: RegExp): Promise<Relay> {
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -124,7 +124,10 @@ async function freePort(): Promise<number> {
  * The dashboard (`--ui tui`, no -w) in a real terminal: a detached tmux session of 200×50. Its
  * relay CPU is the frametap process's (the pane's). Needs tmux; skipped without it.
  */
-async function spawnDashboard(name: string, cli: string, upstream: string, extra: readonly string[] = []): Promise<Relay | null> {
+/** tmux servers started (each dashboard has its own socket). */
+let dashboards = 0;
+
+export async function spawnDashboard(name: string, cli: string, upstream: string, extra: readonly string[] = []): Promise<Relay | null> {
   try {
     execFileSync('tmux', ['-V']);
   } catch {
@@ -132,7 +135,7 @@ async function spawnDashboard(name: string, cli: string, upstream: string, extra
     return null;
   }
   const port = await freePort();
-  const socket = `frametap-bench-${process.pid}-${extra.length}`;
+  const socket = `frametap-bench-${process.pid}-${++dashboards}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
   tmux('new-session', '-d', '-s', 'bench', '-x', '200', '-y', '50', `exec ${process.execPath} ${cli} -u ${upstream} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`);
   const pid = Number(tmux('list-panes', '-t', 'bench', '-F', '#{pane_pid}').trim());
