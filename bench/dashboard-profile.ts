@@ -4,7 +4,7 @@
  * bench/relay.ts's load (4 connections × 32 in flight, 64 B and 4 KiB binary), then quit with `q`
  * so the profile is written. Prints the top self-time and total-time functions.
  *
- *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--top N] [--keep DIR] [-- extra frametap flags]
+ *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [-- extra frametap flags]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -84,6 +84,11 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const rounds = Number(arg('--rounds', '3'));
   const n = Number(arg('--top', '30'));
   const keep = arg('--keep', '');
+  // bench/relay.ts's round trips per connection for these sizes.
+  const sizes = arg('--sizes', '64,4096')
+    .split(',')
+    .map((x) => Number(x))
+    .map((size) => [size, size <= 64 ? 1500 : size <= 4096 ? 800 : 24] as const);
   const dir = keep || mkdtempSync(join(tmpdir(), 'frametap-prof-'));
   mkdirSync(dir, { recursive: true });
   const echo = await startEcho();
@@ -115,10 +120,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     for (let r = 0; r < rounds; r++) {
-      for (const [size, per] of [
-        [64, 1500],
-        [4096, 800],
-      ] as const) {
+      for (const [size, per] of sizes) {
         const before = readStats();
         const tmuxBefore = cpuMicros(tmuxPid);
         const s = await load(`ws://127.0.0.1:${port}`, size, per, pid);

@@ -36,6 +36,8 @@ const BATCH_BYTES = 1024 * 1024;
 /** A batch smaller than that is written this long after its first event. */
 const FLUSH_MS = 20;
 const EMPTY = Buffer.alloc(0);
+/** The reused buffer a batch is packed into: a full batch plus the record that crossed the mark. */
+const PACK_BUFFER = BATCH_BYTES + INLINE_MAX + 4096;
 
 type LineListener = (event: SessionEvent, offset: number, length: number) => void;
 type PressureListener = (high: boolean) => void;
@@ -108,6 +110,8 @@ export class SpillFile {
   #queueHead = 0;
   #queuedBytes = 0;
   #inFlightBytes = 0;
+  /** The batch's packed records (see #flush). */
+  #packBuffer = EMPTY;
   #inFlight = false;
   #timer: NodeJS.Timeout | null = null;
   #immediate = false;
@@ -276,7 +280,16 @@ export class SpillFile {
       this.#queueHead = end;
     }
     // Then write them, one after the other, into one buffer (large payloads between its pieces).
-    const out = Buffer.allocUnsafe(packed);
+    let out: Buffer;
+    // One write is in flight at a time and nothing keeps its buffer after it: the next batch reuses
+    // it (a fresh megabyte per batch costs page faults and GC, not just the copy).
+    // A batch past the usual size (a record with a large JSON meta) gets a buffer of its own.
+    if (packed > PACK_BUFFER) {
+      out = Buffer.allocUnsafe(packed);
+    } else {
+      if (this.#packBuffer.length === 0) this.#packBuffer = Buffer.allocUnsafeSlow(PACK_BUFFER);
+      out = this.#packBuffer;
+    }
     const buffers: Buffer[] = [];
     const lengths = new Float64Array(end - first);
     const events = first === 0 && end === queue.length ? queue : queue.slice(first, end);
