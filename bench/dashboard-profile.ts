@@ -138,6 +138,12 @@ export async function main(argv: readonly string[] = []): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   } finally {
     try {
+      // The dashboard this run started, should it not have quit.
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // it quit
+    }
+    try {
       tmux('kill-server');
     } catch {
       // already gone

@@ -153,7 +153,8 @@ export class DashboardStore {
   ingest(e: SessionEvent): void {
     if (e.t > this.lastT) this.lastT = e.t;
     // Decoding that nothing waits for (no pairing, no state) is left for when a row is shown or searched.
-    const notes = this.#app?.observeDeferring(e);
+    // Only these event types say anything to the app-protocol views (AppViews.observe).
+    const notes = e.type === 'message' || e.type === 'handshake' || e.type === 'end' ? this.#app?.observeDeferring(e) : undefined;
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
@@ -380,11 +381,11 @@ export class DashboardStore {
     const max = this.#slimOver;
     if (e.type === 'frame' && e.payload !== undefined) {
       const cut = e.payload.length > max;
-      if (cut || isView(e.payload)) return { event: { ...e, payload: Buffer.from(e.payload.subarray(0, max)) }, cut };
+      if (cut || isView(e.payload)) return { event: { ...e, payload: copyOf(e.payload, max) }, cut };
     }
     if (e.type === 'message') {
       const cut = e.data.length > max;
-      if (cut || isView(e.data)) return { event: { ...e, data: Buffer.from(e.data.subarray(0, max)) }, cut };
+      if (cut || isView(e.data)) return { event: { ...e, data: copyOf(e.data, max) }, cut };
     }
     return { event: e, cut: false };
   }
@@ -488,6 +489,14 @@ function pathOf(target: string): string {
   } catch {
     return target;
   }
+}
+
+/** Its own copy of the first `max` bytes of `b` (small ones from Node's shared pool). */
+function copyOf(b: Buffer, max: number): Buffer {
+  const n = Math.min(b.length, max);
+  const out = Buffer.allocUnsafe(n);
+  b.copy(out, 0, 0, n);
+  return out;
 }
 
 /** A Buffer that shares its memory with more than itself (a slice of a received chunk). */
