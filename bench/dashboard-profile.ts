@@ -4,7 +4,7 @@
  * bench/relay.ts's load (4 connections × 32 in flight, 64 B and 4 KiB binary), then quit with `q`
  * so the profile is written. Prints the top self-time and total-time functions.
  *
- *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [-- extra frametap flags]
+ *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [-- extra frametap flags]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +35,22 @@ async function freePort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/** CPU ticks (user + system) of each thread of `pid` (proc(5): /proc/PID/task/TID/stat). */
+function threadTicks(pid: number): Map<string, { comm: string; ticks: number }> {
+  const out = new Map<string, { comm: string; ticks: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}${tid === String(pid) ? ' (main)' : ''}`;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { comm, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 /** Self and total (inclusive, each sample counted once per function) shares of the samples, by function. */
@@ -84,6 +100,8 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const rounds = Number(arg('--rounds', '3'));
   const n = Number(arg('--top', '30'));
   const keep = arg('--keep', '');
+  // Another checkout's CLI, to compare with (e.g. main's).
+  const cli = arg('--cli', join(ROOT, 'bin/frametap.js'));
   // bench/relay.ts's round trips per connection for these sizes.
   const sizes = arg('--sizes', '64,4096')
     .split(',')
@@ -96,7 +114,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const socket = `frametap-prof-${process.pid}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
   const stats = join(dir, 'stats.json');
-  const cmd = `FRAMETAP_DASHBOARD_STATS=${stats} exec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} ${join(ROOT, 'bin/frametap.js')} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
+  const cmd = `FRAMETAP_DASHBOARD_STATS=${stats} exec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} ${cli} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
   tmux('new-session', '-d', '-s', 'prof', '-x', '200', '-y', '50', cmd);
   const pid = Number(tmux('list-panes', '-t', 'prof', '-F', '#{pane_pid}').trim());
   const tmuxPid = Number(tmux('display-message', '-p', '-t', 'prof', '#{pid}').trim());
@@ -119,6 +137,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
       if (Date.now() > deadline) throw new Error('dashboard-profile: the dashboard did not listen');
       await new Promise((r) => setTimeout(r, 100));
     }
+    const threadsBefore = threadTicks(pid);
     for (let r = 0; r < rounds; r++) {
       for (const [size, per] of sizes) {
         const before = readStats();
@@ -132,6 +151,12 @@ export async function main(argv: readonly string[] = []): Promise<void> {
         process.stdout.write(`round ${r + 1} ${size} B: ${s.msgPerSec.toFixed(0)} msg/s, ${s.cpuUsPerMsg!.toFixed(1)} CPU µs/msg (tmux ${tmuxCpu.toFixed(1)})${draws}\n`);
       }
     }
+    const threadsAfter = threadTicks(pid);
+    const lines = [...threadsAfter]
+      .map(([tid, t]) => ({ comm: t.comm, ticks: t.ticks - (threadsBefore.get(tid)?.ticks ?? 0) }))
+      .filter((t) => t.ticks > 0)
+      .sort((a, b) => b.ticks - a.ticks);
+    process.stdout.write(`threads during the rounds (CPU ticks, user+system): ${lines.map((t) => `${t.comm} ${t.ticks}`).join(', ')}\n`);
     tmux('send-keys', '-t', 'prof', 'q');
     const quitBy = Date.now() + 20_000;
     while (!readdirSync(dir).some((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`)) && Date.now() < quitBy) await new Promise((r) => setTimeout(r, 200));
