@@ -11,7 +11,7 @@ import { messageData, messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
 import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
 import type { PairStats } from '../src/appproto/pairing.js';
-import { appOf, rowApp, type RowApp } from './app-view.js';
+import { rowApp, type RowApp } from './app-view.js';
 import { ConnectionApp } from '../src/appproto/connection-app.js';
 import type {
   CloseEvent,
@@ -189,10 +189,7 @@ export class DashboardStore {
         else if (note?.kind === 'message-later') {
           // A slim row keeps only a preview of the bytes: decode the whole payload now, as before.
           if (row.slim) row.app = rowApp(note.decode(e.data), false);
-          else {
-            const kept = row.event as MessageEvent;
-            row.appLater = () => rowApp(note.decode(kept.data), true);
-          }
+          else row.appLater = note.decode;
         }
         if (c.appStats === null) c.appStats = this.#app?.connectionStats(e.conn) ?? null;
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
@@ -201,7 +198,8 @@ export class DashboardStore {
           const f = c.logs.frames.get(frames[0]);
           if (f && f.event.type === 'frame' && f.event.payload === undefined) {
             f.message = row.event as MessageEvent;
-            if (row.appLater) f.appLater = () => appOf(row);
+            // Decoded from the same bytes (the message's), when shown.
+            if (row.appLater) f.appLater = row.appLater;
             else f.app = row.app;
           }
         }
