@@ -4,7 +4,7 @@
  * bench/relay.ts's load (4 connections × 32 in flight, 64 B and 4 KiB binary), then quit with `q`
  * so the profile is written. Prints the top self-time and total-time functions.
  *
- *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [-- extra frametap flags]
+ *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [--node-flags '…'] [-- extra frametap flags]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -102,6 +102,8 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const keep = arg('--keep', '');
   // Another checkout's CLI, to compare with (e.g. main's).
   const cli = arg('--cli', join(ROOT, 'bin/frametap.js'));
+  // More flags for node (e.g. `--single-threaded-gc`, to see the GC's share on the main thread).
+  const nodeFlags = arg('--node-flags', '');
   // bench/relay.ts's round trips per connection for these sizes.
   const sizes = arg('--sizes', '64,4096')
     .split(',')
@@ -114,7 +116,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const socket = `frametap-prof-${process.pid}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
   const stats = join(dir, 'stats.json');
-  const cmd = `FRAMETAP_DASHBOARD_STATS=${stats} exec ${process.execPath} --cpu-prof --cpu-prof-dir=${dir} ${cli} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
+  const cmd = `FRAMETAP_DASHBOARD_STATS=${stats} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4} exec ${process.execPath} ${nodeFlags} --cpu-prof --cpu-prof-dir=${dir} ${cli} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
   tmux('new-session', '-d', '-s', 'prof', '-x', '200', '-y', '50', cmd);
   const pid = Number(tmux('list-panes', '-t', 'prof', '-F', '#{pane_pid}').trim());
   const tmuxPid = Number(tmux('display-message', '-p', '-t', 'prof', '#{pid}').trim());
