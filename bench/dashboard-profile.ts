@@ -4,7 +4,7 @@
  * bench/relay.ts's load (4 connections × 32 in flight, 64 B and 4 KiB binary), then quit with `q`
  * so the profile is written. Prints the top self-time and total-time functions.
  *
- *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [--node-flags '…'] [-- extra frametap flags]
+ *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [--node-flags '…'] [--ui tui|discard|none] [-- extra frametap flags]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -104,6 +104,10 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const cli = arg('--cli', join(ROOT, 'bin/frametap.js'));
   // More flags for node (e.g. `--single-threaded-gc`, to see the GC's share on the main thread).
   const nodeFlags = arg('--node-flags', '');
+  // `--ui discard`: the relay inspecting into a sink that drops every event (bench/relay.ts's
+  // inspect→discard), to tell the dashboard's own share from inspection's.
+  const ui = arg('--ui', 'tui');
+  const uiArgs = ui === 'discard' ? 'FRAMETAP_BENCH_DISCARD=1' : '';
   // bench/relay.ts's round trips per connection for these sizes.
   const sizes = arg('--sizes', '64,4096')
     .split(',')
@@ -116,7 +120,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const socket = `frametap-prof-${process.pid}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
   const stats = join(dir, 'stats.json');
-  const cmd = `FRAMETAP_DASHBOARD_STATS=${stats} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4} exec ${process.execPath} ${nodeFlags} --cpu-prof --cpu-prof-dir=${dir} ${cli} -u ${echo.url} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`;
+  const cmd = `${uiArgs} FRAMETAP_DASHBOARD_STATS=${stats} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4} exec ${process.execPath} ${nodeFlags} --cpu-prof --cpu-prof-dir=${dir} ${cli} -u ${echo.url} -l 127.0.0.1:${port} --ui ${ui === 'discard' ? 'none' : ui} ${extra.join(' ')}`;
   tmux('new-session', '-d', '-s', 'prof', '-x', '200', '-y', '50', cmd);
   const pid = Number(tmux('list-panes', '-t', 'prof', '-F', '#{pane_pid}').trim());
   const tmuxPid = Number(tmux('display-message', '-p', '-t', 'prof', '#{pid}').trim());
@@ -159,7 +163,9 @@ export async function main(argv: readonly string[] = []): Promise<void> {
       .filter((t) => t.ticks > 0)
       .sort((a, b) => b.ticks - a.ticks);
     process.stdout.write(`threads during the rounds (CPU ticks, user+system): ${lines.map((t) => `${t.comm} ${t.ticks}`).join(', ')}\n`);
-    tmux('send-keys', '-t', 'prof', 'q');
+    // The dashboard quits on q; the other modes on SIGINT (which writes the profile too).
+    if (ui === 'tui') tmux('send-keys', '-t', 'prof', 'q');
+    else process.kill(pid, 'SIGINT');
     const quitBy = Date.now() + 20_000;
     while (!readdirSync(dir).some((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`)) && Date.now() < quitBy) await new Promise((r) => setTimeout(r, 200));
     await new Promise((r) => setTimeout(r, 500));
