@@ -29,10 +29,15 @@ const HARD_LIMIT = 256 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
 /** writev takes at most IOV_MAX buffers (1024 on Linux). */
 const MAX_IOV = 1024;
-/** Payloads up to this are copied into the batch's buffer; larger ones are written from where they are. */
-const INLINE_MAX = 64 * 1024;
-/** A batch stops taking events once its packed buffer reaches this. */
+/**
+ * Payloads up to this are copied into the batch's buffer; larger ones are written from where they
+ * are (the kernel copies them, on a thread-pool thread instead of the event loop).
+ */
+const INLINE_MAX = 1024;
+/** A batch stops taking events once its packed buffer reaches this… */
 const BATCH_BYTES = 1024 * 1024;
+/** …or once it holds this many bytes in all (packed and written from where they are). */
+const BATCH_TOTAL = 8 * 1024 * 1024;
 /** A batch smaller than that is written this long after its first event. */
 const FLUSH_MS = 20;
 const EMPTY = Buffer.alloc(0);
@@ -255,8 +260,9 @@ export class SpillFile {
     let packed = 0;
     let iov = 1;
     let estimated = 0;
+    let outside = 0;
     let end = first;
-    for (; end < queue.length && packed < BATCH_BYTES && iov < MAX_IOV - 2; end++) {
+    for (; end < queue.length && packed < BATCH_BYTES && packed + outside < BATCH_TOTAL && iov < MAX_IOV - 2; end++) {
       const event = queue[end]!;
       estimated += estimate(event);
       let meta: SpillMeta | null;
@@ -270,8 +276,12 @@ export class SpillFile {
       if (meta === null) continue;
       const payload = payloadOf(event)?.length ?? 0;
       packed += HEAD + meta.size;
-      if (payload > INLINE_MAX) iov += 2;
-      else packed += payload;
+      if (payload > INLINE_MAX) {
+        iov += 2;
+        outside += payload;
+      } else {
+        packed += payload;
+      }
     }
     if (end === queue.length) {
       this.#queue = [];
