@@ -4,7 +4,8 @@
  * bench/relay.ts's load (4 connections × 32 in flight, 64 B and 4 KiB binary), then quit with `q`
  * so the profile is written. Prints the top self-time and total-time functions.
  *
- *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [--node-flags '…'] [--ui tui|discard|none] [-- extra frametap flags]
+ *   node bin/run-ts.js bench/dashboard-profile.ts [--rounds N] [--sizes 64,4096] [--top N] [--keep DIR] [--cli PATH] [--node-flags '…'] [--ui tui|discard|none] [--pane-log FILE]
+ *     [-- extra frametap flags]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -123,6 +124,9 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const cmd = `${uiArgs} FRAMETAP_DASHBOARD_STATS=${stats} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4} exec ${process.execPath} ${nodeFlags} --cpu-prof --cpu-prof-dir=${dir} ${cli} -u ${echo.url} -l 127.0.0.1:${port} --ui ${ui === 'discard' ? 'none' : ui} ${extra.join(' ')}`;
   tmux('new-session', '-d', '-s', 'prof', '-x', '200', '-y', '50', cmd);
   const pid = Number(tmux('list-panes', '-t', 'prof', '-F', '#{pane_pid}').trim());
+  // Everything the pane shows, V8's traces among it (e.g. --node-flags '--trace-deopt').
+  const paneLog = arg('--pane-log', '');
+  if (paneLog) tmux('pipe-pane', '-t', 'prof', '-o', `cat >> ${paneLog}`);
   const tmuxPid = Number(tmux('display-message', '-p', '-t', 'prof', '#{pid}').trim());
   const readStats = (): { redraws: number; renderMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number } | null => {
     try {
