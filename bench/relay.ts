@@ -32,6 +32,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONNECTIONS = 4;
+/** Passes' worth of traffic each target gets before measuring. */
+const WARM_UP = 1;
 const IN_FLIGHT = 32;
 /** Round trips per connection per pass, chosen so a pass takes a fraction of a second. */
 const SIZES: ReadonlyArray<{ readonly size: number; readonly label: string; readonly perConnection: number }> = [
@@ -304,8 +306,9 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const samples = new Map<string, Sample[]>();
   const latencies = new Map<string, number[]>();
   try {
-    // Warm-up: JIT every path once, not measured.
-    for (const r of relays) for (const s of SIZES) await load(r.url, s.size, Math.ceil(s.perConnection / 4), r.pid);
+    // Warm-up, not measured: a whole pass per target, so every path is compiled and every heap is
+    // grown (a quarter pass left the dashboard climbing for several passes).
+    for (const r of relays) for (const s of SIZES) await load(r.url, s.size, WARM_UP * s.perConnection, r.pid);
     for (let p = 0; p < passes; p++) {
       for (const s of SIZES) {
         // Rotate the order each pass so no relay always runs first or last.
@@ -356,8 +359,8 @@ export async function main(argv: readonly string[] = []): Promise<void> {
     process.stdout.write(`| ${r.name.padEnd(34)} | ${l.toFixed(0).padStart(6)} µs | +${(l - direct).toFixed(0).padStart(5)} µs | ${r.name === 'direct' ? '' : `bare +${(l - bare).toFixed(0)} µs`} |\n`);
   }
   process.stdout.write(`\nwriting to the page cache here (${dir}): ${pageCache.cpuUsPerMiB.toFixed(0)} µs CPU per MiB (${pageCache.wallUsPerMiB.toFixed(0)} µs wall), 256 MiB in 1 MiB writes\n`);
-  const roundTrips = SIZES.reduce((n, sz) => n + CONNECTIONS * (Math.ceil(sz.perConnection / 4) + passes * sz.perConnection), 0);
-  const payload = SIZES.reduce((n, sz) => n + CONNECTIONS * (Math.ceil(sz.perConnection / 4) + passes * sz.perConnection) * sz.size, 0);
+  const roundTrips = SIZES.reduce((n, sz) => n + CONNECTIONS * (WARM_UP * sz.perConnection + passes * sz.perConnection), 0);
+  const payload = SIZES.reduce((n, sz) => n + CONNECTIONS * (WARM_UP * sz.perConnection + passes * sz.perConnection) * sz.size, 0);
   for (const [name, bytes] of written) {
     process.stdout.write(`${name}: wrote ${(bytes / 2 ** 20).toFixed(0)} MiB, ${(bytes / payload).toFixed(2)}× the messages' payload bytes (${roundTrips} round trips)\n`);
   }
