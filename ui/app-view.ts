@@ -53,17 +53,42 @@ export interface LazyAppRow {
 }
 
 /**
- * A row's decoding: kept, or done now (once) when it was left for when the row is needed, from the
- * row's own payload (a message's data; a whole-message frame's, which its message carries).
+ * Rows whose tree was decoded when shown or searched, least recently used first: the only rows
+ * holding a decoded tree (a tree costs several times its payload in heap, and decoding every row
+ * at ingest was most of the dashboard's cost, bench/dashboard-app.ts). More than a screenful, so
+ * that redraws find the rows on screen decoded.
+ */
+const decoded = new Map<LazyAppRow, RowApp>();
+export const DECODED_ROWS = 512;
+
+/** Rows holding a decoded tree now (at most DECODED_ROWS). */
+export function decodedRows(): number {
+  return decoded.size;
+}
+
+/**
+ * A row's decoding: kept since ingest, or, when it was left for when the row is needed (all of it,
+ * or only the tree: `app` then holds what pairing gave at ingest), decoded now from the row's own
+ * payload (a message's data; a whole-message frame's, which its message carries) and kept for the
+ * DECODED_ROWS rows asked for last.
  */
 export function appOf(row: LazyAppRow): RowApp | undefined {
-  if (row.appLater !== undefined) {
-    const later = row.appLater;
-    row.appLater = undefined;
-    const bytes = row.event.type === 'message' ? row.event.data : row.message?.data;
-    row.app = bytes === undefined ? undefined : rowApp(later(bytes), true);
+  const later = row.appLater;
+  if (later === undefined) return row.app;
+  const hit = decoded.get(row);
+  if (hit !== undefined) {
+    decoded.delete(row);
+    decoded.set(row, hit);
+    return hit;
   }
-  return row.app;
+  const bytes = row.event.type === 'message' ? row.event.data : row.message?.data;
+  if (bytes === undefined) return row.app;
+  const view = later(bytes);
+  const app = row.app !== undefined ? { ...row.app, results: view.results } : rowApp(view, true);
+  if (app === undefined) return undefined;
+  decoded.set(row, app);
+  if (decoded.size > DECODED_ROWS) decoded.delete(decoded.keys().next().value!);
+  return app;
 }
 
 /** What `/` searches in a decoded row: its fields, its summary, then its payload text. */

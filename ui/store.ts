@@ -9,7 +9,8 @@
  */
 import { messageData, messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
-import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
+import { AppViews, type AppViewOptions, type MessageAppView } from '../src/appproto/connection-app.js';
+import type { DecodeResult } from '../src/appproto/types.js';
 import type { PairStats } from '../src/appproto/pairing.js';
 import { rowApp, type RowApp } from './app-view.js';
 import { ConnectionApp } from '../src/appproto/connection-app.js';
@@ -185,8 +186,13 @@ export class DashboardStore {
         const cls = (e.from === 'server' ? C_SERVER : 0) | (e.opcode === 1 ? C_TEXT : C_BINARY);
         const row = this.#append(c.logs.messages, cls, e, frames);
         const note = notes?.find((n) => n.kind === 'message' || n.kind === 'message-later');
-        if (note?.kind === 'message') row.app = rowApp(note.view, !row.slim);
-        else if (note?.kind === 'message-later') {
+        if (note?.kind === 'message') {
+          // Decoded now for pairing (or state): the row keeps what the list shows, and decodes its
+          // tree again when shown if it can (a slim row keeps only a preview of the bytes).
+          const again = row.slim ? undefined : note.view.again;
+          row.app = rowApp(note.view, !row.slim && again === undefined);
+          if (again !== undefined && row.app !== undefined) row.appLater = treeLater(again);
+        } else if (note?.kind === 'message-later') {
           // A slim row keeps only a preview of the bytes: decode the whole payload now, as before.
           if (row.slim) row.app = rowApp(note.decode(e.data), false);
           else row.appLater = note.decode;
@@ -199,8 +205,8 @@ export class DashboardStore {
           if (f && f.event.type === 'frame' && f.event.payload === undefined) {
             f.message = row.event as MessageEvent;
             // Decoded from the same bytes (the message's), when shown.
+            f.app = row.app;
             if (row.appLater) f.appLater = row.appLater;
-            else f.app = row.app;
           }
         }
         break;
@@ -444,6 +450,11 @@ export class DashboardStore {
       return rowApp(app.message(e.from, e.opcode, messageData(e), e.t, e.truncated), false);
     };
   }
+}
+
+/** A row's tree decoded again from its bytes (its summary, fields and pairing were kept at ingest). */
+function treeLater(again: (bytes: Uint8Array) => readonly DecodeResult[]): (bytes: Uint8Array) => MessageAppView {
+  return (bytes) => ({ results: again(bytes), pairs: [], summary: null });
 }
 
 /** Payload bytes of a message's data frames (from `from`) in a frames-log range; undefined if evicted. */

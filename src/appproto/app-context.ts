@@ -86,22 +86,34 @@ export class AppProtocolContext {
   }
 
   /**
-   * For a message whose decoding changes nothing here and pairs with nothing (a binary message
-   * sniffed as msgpack / CBOR / protobuf, or one of those views chosen): how to decode it later,
-   * given its bytes again, with the same result as `push` now. null when it must be pushed now
-   * (text, which may be JSON-RPC or GraphQL and pair; a stateful or locking view; a truncated one).
-   * The dashboard decodes such rows only when they are shown or searched.
+   * How to decode a message again later, given its bytes again, to what `push` gives for it now,
+   * when that depends on nothing but the view now and the bytes (no state of the context), and
+   * whether its results may pair (then `push` must still run now, in order, for the pair tracker).
+   * Ask before `push` (which may lock the view). null: only `push` can decode it (Socket.IO and
+   * MQTT keep state from message to message; an MQTT CONNECT or a STOMP frame locks the view; a
+   * truncated message; `--view raw`, which decodes nothing).
+   *
+   * Stateless and unpaired: binary messages sniffed as msgpack / CBOR / protobuf or with those views
+   * chosen, and JSON text that cannot be JSON-RPC or GraphQL (`--view json`, or sniffed text with
+   * neither key). Stateless but pairing: JSON-RPC, GraphQL and STOMP once their view is chosen, and
+   * sniffed JSON text that may be either. The dashboard decodes the unpaired ones only when a row is
+   * shown or searched, and keeps only a bounded number of decoded trees (ui/app-view.ts).
    */
-  deferrable(message: Omit<AppMessage, 'bytes'> & { readonly bytes: Uint8Array }): ((bytes: Uint8Array) => readonly DecodeResult[]) | null {
+  redecoder(message: AppMessage): Redecoder | null {
     const view = this.#view;
-    if (message.opcode !== 2 || message.truncated) return null;
+    if (message.truncated || view === 'raw' || view === 'socketio' || view === 'mqtt') return null;
     const { from, opcode, t } = message;
-    if (view === null) {
+    const limits = this.limits;
+    if (view === null && opcode === 2) {
       if (looksLikeMqttConnect(message.bytes)) return null;
-      return (bytes) => this.#sniffBinary({ from, opcode, t, bytes });
+      return { pairs: false, decode: (bytes) => this.#sniffBinary({ from, opcode, t, bytes }) };
     }
-    if (view === 'msgpack' || view === 'cbor' || view === 'protobuf') return (bytes) => this.#decodeAs(view, { from, opcode, t, bytes });
-    return null;
+    if (view === null) {
+      if (stompFirstLine(message.bytes)) return null;
+      return { pairs: !plainJsonBytes(message.bytes), decode: (bytes) => sniffText(textOf({ from, opcode, t, bytes }), limits) };
+    }
+    const pairs = view === 'jsonrpc' || view === 'graphql' || view === 'stomp';
+    return { pairs, decode: (bytes) => this.#decodeAs(view, { from, opcode, t, bytes }) };
   }
 
   #lose(from: Side): void {
@@ -144,20 +156,11 @@ export class AppProtocolContext {
   #sniff(m: AppMessage): readonly DecodeResult[] {
     if (m.opcode === 1) {
       const text = textOf(m);
-      const firstLine = /^[\r\n]*([A-Z]+)\r?\n/.exec(text.slice(0, 40));
-      if (firstLine && STOMP_COMMANDS.has(firstLine[1]!)) {
+      if (stompFirstLine(text)) {
         this.#lock('stomp');
         return this.#decodeAs('stomp', m);
       }
-      if (!looksLikeJson(text)) return [];
-      return [
-        guard('json', () => {
-          const value = parseJsonBounded(text, this.limits);
-          if (isJsonRpc(value)) return decodeJsonRpcJson(value);
-          if (isGraphqlMessage(value)) return decodeGraphqlJson(value);
-          return decodeJson(text, this.limits);
-        }),
-      ];
+      return sniffText(text, this.limits);
     }
     if (looksLikeMqttConnect(m.bytes)) {
       this.#lock('mqtt');
@@ -191,6 +194,47 @@ export class AppProtocolContext {
     const pb = decodeProtobufRaw(m.bytes, this.limits);
     return pb.ok ? [pb] : [];
   }
+}
+
+/** What `AppProtocolContext.redecoder` gives: a decoder of the message's bytes, and whether its results may pair. */
+export interface Redecoder {
+  readonly pairs: boolean;
+  readonly decode: (bytes: Uint8Array) => readonly DecodeResult[];
+}
+
+/** Whether a text message starts like a STOMP frame (its command line, STOMP 1.2 "Frames and Headers"), which locks the view. */
+function stompFirstLine(text: string | Uint8Array): boolean {
+  const head = typeof text === 'string' ? text.slice(0, 40) : Buffer.from(text.buffer, text.byteOffset, Math.min(text.byteLength, 40)).toString('latin1');
+  const firstLine = /^[\r\n]*([A-Z]+)\r?\n/.exec(head);
+  return firstLine !== null && STOMP_COMMANDS.has(firstLine[1]!);
+}
+
+/** Sniffing a text message that is not STOMP: JSON-RPC, GraphQL or plain JSON; nothing for other text. */
+function sniffText(text: string, limits: DecodeLimits): readonly DecodeResult[] {
+  if (!looksLikeJson(text)) return [];
+  return [
+    guard('json', () => {
+      const value = parseJsonBounded(text, limits);
+      if (isJsonRpc(value)) return decodeJsonRpcJson(value);
+      if (isGraphqlMessage(value)) return decodeGraphqlJson(value);
+      return decodeJson(text, limits);
+    }),
+  ];
+}
+
+/**
+ * Whether sniffed text, from its bytes, can only be plain JSON or nothing (no JSON-RPC or GraphQL
+ * message, which pair): it starts with `{` or `[` after ASCII white space (so `looksLikeJson` holds
+ * and it is no STOMP frame), and no key can be `jsonrpc` or `type` (isJsonRpc and isGraphqlMessage
+ * need one of them): neither quoted name occurs, nor a `\u` escape, the only way JSON spells a
+ * letter otherwise (RFC 8259 §7). false when unsure: then it is decoded now.
+ */
+export function plainJsonBytes(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  if (bytes[i] !== 0x7b && bytes[i] !== 0x5b) return false;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return b.indexOf('"type"') < 0 && b.indexOf('"jsonrpc"') < 0 && b.indexOf('\\u') < 0;
 }
 
 function textOf(m: AppMessage): string {

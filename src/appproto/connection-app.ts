@@ -12,7 +12,7 @@ import { scalarAt } from './json-path-get.js';
 import { type DecodeLimits } from './limits.js';
 import { ms, type PairOptions, type PairOutcome, type PairStats, PairTracker, type Unanswered } from './pairing.js';
 import type { ProtoSchema } from './protobuf-schema.js';
-import type { DecodeResult, ViewName } from './types.js';
+import type { AppMessage, DecodeResult, ViewName } from './types.js';
 
 export interface AppViewOptions {
   /** `--view NAME`. */
@@ -31,6 +31,8 @@ export interface MessageAppView {
   readonly pairs: readonly PairOutcome[];
   /** The summaries joined with ` | `, a reply's latency after it; null when nothing decoded. */
   readonly summary: string | null;
+  /** Decodes the message's bytes again to `results` (ConnectionApp.messageOrLater), when that needs nothing else. */
+  readonly again?: (bytes: Uint8Array) => readonly DecodeResult[];
 }
 
 export class ConnectionApp {
@@ -45,7 +47,12 @@ export class ConnectionApp {
   }
 
   message(from: Side, opcode: 1 | 2, bytes: Uint8Array, t: number, truncated = false): MessageAppView {
-    const results = this.context.push({ from, opcode, bytes, t, truncated });
+    return this.#message({ from, opcode, bytes, t, truncated });
+  }
+
+  #message(m: AppMessage, again?: (bytes: Uint8Array) => readonly DecodeResult[]): MessageAppView {
+    const { from, opcode, bytes, t } = m;
+    const results = this.context.push(m);
     const pairs: PairOutcome[] = [];
     for (const r of results) {
       if (!r.ok) continue;
@@ -58,20 +65,23 @@ export class ConnectionApp {
     if (results.length === 0 && this.#pairPath !== undefined && opcode === 1) {
       pairs.push(...this.#pairRawJson(from, bytes, t));
     }
-    return { results, pairs, summary: summarize(results, pairs) };
+    const view = { results, pairs, summary: summarize(results, pairs) };
+    return again ? { ...view, again } : view;
   }
 
   /**
-   * `message` for later, when decoding it now could change nothing (AppProtocolContext.deferrable)
-   * and `--pair PATH` is not asked (it pairs by a decoded field): a function of the message's
-   * bytes giving what `message` would have. null: call `message` now.
+   * `message`, or for later when decoding it now could change nothing (AppProtocolContext.redecoder:
+   * no state, no pairing) and `--pair PATH` is not asked (it pairs by a decoded field): then a
+   * function of the message's bytes giving what `message` would have. A message decoded now that
+   * could be decoded again to the same results carries how (`again`), so that its tree need not be kept.
    */
-  messageLater(from: Side, opcode: 1 | 2, bytes: Uint8Array, t: number, truncated = false): ((bytes: Uint8Array) => MessageAppView) | null {
-    if (this.#pairPath !== undefined) return null;
-    const decode = this.context.deferrable({ from, opcode, bytes, t, truncated });
-    if (decode === null) return null;
+  messageOrLater(from: Side, opcode: 1 | 2, bytes: Uint8Array, t: number, truncated = false): MessageAppView | ((bytes: Uint8Array) => MessageAppView) {
+    const m: AppMessage = { from, opcode, bytes, t, truncated };
+    const re = this.context.redecoder(m);
+    if (re === null) return this.#message(m);
+    if (re.pairs || this.#pairPath !== undefined) return this.#message(m, re.decode);
     return (later) => {
-      const results = decode(later);
+      const results = re.decode(later);
       return { results, pairs: [], summary: summarize(results, []) };
     };
   }
@@ -109,7 +119,7 @@ export type AppNote =
   | { readonly kind: 'unanswered'; readonly conn: number; readonly items: readonly Unanswered[] }
   | { readonly kind: 'end'; readonly conn: number; readonly stats: PairStats; readonly unanswered: readonly Unanswered[] };
 
-/** From `observeDeferring`: a message to decode later from its bytes (ConnectionApp.messageLater). */
+/** From `observeDeferring`: a message to decode later from its bytes (ConnectionApp.messageOrLater). */
 export interface MessageLaterNote {
   readonly kind: 'message-later';
   readonly conn: number;
@@ -151,9 +161,9 @@ export class AppViews {
         const expired = app.expire(event.t);
         if (expired.length > 0) notes.push({ kind: 'unanswered', conn: event.conn, items: expired });
         const bytes = messageData(event);
-        const later = defer ? app.messageLater(event.from, event.opcode, bytes, event.t, event.truncated) : null;
-        if (later) notes.push({ kind: 'message-later', conn: event.conn, decode: later });
-        else notes.push({ kind: 'message', conn: event.conn, view: app.message(event.from, event.opcode, bytes, event.t, event.truncated) });
+        const view = defer ? app.messageOrLater(event.from, event.opcode, bytes, event.t, event.truncated) : app.message(event.from, event.opcode, bytes, event.t, event.truncated);
+        if (typeof view === 'function') notes.push({ kind: 'message-later', conn: event.conn, decode: view });
+        else notes.push({ kind: 'message', conn: event.conn, view });
         return notes;
       }
       case 'end': {

@@ -6,7 +6,7 @@ import { detailLines } from '../../ui/panes/frame-detail.js';
 import { logLines } from '../../ui/panes/frame-log.js';
 import { DashboardStore } from '../../ui/store.js';
 import { DashboardView } from '../../ui/view.js';
-import { appOf } from '../../ui/app-view.js';
+import { appOf, decodedRows, DECODED_ROWS, rowApp } from '../../ui/app-view.js';
 import { AppViews } from '../../src/appproto/connection-app.js';
 import { mqttSession, socketIoVectors } from '../appproto/vectors.js';
 import { T0 } from './events.js';
@@ -209,12 +209,68 @@ describe('dashboard app-protocol view', () => {
     const shown = text(logLines(view, 200));
     for (const s of summaries) expect(shown).toContain(s);
     expect(rows.map((r) => appOf(r)?.summary)).toEqual(summaries);
-    expect(rows.every((r) => r.appLater === undefined)).toBe(true);
+    // Kept in the bounded cache of decoded rows, not on the row.
+    expect(rows.map((r) => r.app)).toEqual([undefined, undefined]);
+    expect(appOf(rows[0]!)).toBe(appOf(rows[0]!));
 
     // Search finds a decoded field of a row not decoded yet.
     const again = load(events);
     expect(again.store.connections.get(1)!.logs.messages.get(0)!.appLater).toBeTypeOf('function');
     expect(await again.find('protobuf fields')).toBe(true);
     expect(again.selectedRow()!.event).toMatchObject({ from: 'server' });
+  });
+
+  it('JSON text rows: plain JSON is decoded only when shown, JSON-RPC pairs at ingest; what is shown is what eager decoding gives', async () => {
+    const vectors = [
+      { from: 'client' as const, opcode: 1 as const, bytes: Buffer.from('{"seq":1,"data":"abc"}') },
+      { from: 'server' as const, opcode: 1 as const, bytes: Buffer.from('{oops') },
+      { from: 'client' as const, opcode: 1 as const, bytes: Buffer.from('{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}') },
+      { from: 'server' as const, opcode: 1 as const, bytes: Buffer.from('{"jsonrpc": "2.0", "result": 19, "id": 1}') },
+    ];
+    const events = session('/rpc', null, vectors);
+    const eager = new AppViews();
+    const views = events.flatMap((e) => eager.observe(e)).flatMap((n) => (n.kind === 'message' ? [n.view] : []));
+    const expected = views.map((v) => rowApp(v, true));
+
+    const view = load(events);
+    const log = view.store.connections.get(1)!.logs.messages;
+    const rows = [0, 1, 2, 3].map((i) => log.get(i)!);
+    // Plain JSON (valid or not): nothing decoded at ingest. JSON-RPC: paired (the reply's latency is
+    // known) but no tree kept.
+    expect(rows.map((r) => r.app)).toEqual([undefined, undefined, expect.objectContaining({ results: null }), expect.objectContaining({ results: null, latencyMs: 10 })]);
+    expect(rows.every((r) => typeof r.appLater === 'function')).toBe(true);
+
+    // The list: plain JSON as its text, invalid JSON as undecodable, JSON-RPC by its summary and latency.
+    const shown = text(logLines(view, 200));
+    expect(shown).toContain('{"seq":1,"data":"abc"}');
+    expect(shown).toContain('undecodable: not JSON');
+    expect(shown).toContain('jsonrpc result #1 (reply in 10.0 ms)');
+    expect(rows.map((r) => appOf(r))).toEqual(expected);
+    // The detail pane: the tree.
+    const detail = text(detailLines(rows[3]!, { store: view.store, log, framesLog: view.store.connections.get(1)!.logs.frames, payloadView: 'text' }, 120));
+    expect(detail).toContain('decoded: jsonrpc result #1 (reply in 10.0 ms)');
+    expect(detail).toContain('reply to "jsonrpc subtract #1" after 10.0 ms');
+    expect(detail).toContain('  result: 19');
+    expect(detail).not.toContain('tree not kept');
+
+    // Search and the field filter decode what is not decoded yet.
+    const again = load(events);
+    expect(await again.find('json \\{seq, data\\}')).toBe(true);
+    expect(again.selectedRow()!.event).toMatchObject({ from: 'client', length: 22 });
+    again.setFieldFilter('method:subtract');
+    expect(again.total()).toBe(1);
+  });
+
+  it('decoded trees are kept for a bounded number of rows, and decode again the same', () => {
+    const n = DECODED_ROWS + 100;
+    const view = load(session('/json', null, Array.from({ length: n }, (_, i) => ({ from: 'client' as const, opcode: 1 as const, bytes: Buffer.from(`{"seq":${i},"list":[1,2,3]}`) }))));
+    const log = view.store.connections.get(1)!.logs.messages;
+    const first = appOf(log.get(0)!);
+    expect(first?.results?.[0]).toMatchObject({ ok: true, summary: 'json {seq, list}' });
+    for (let i = 0; i < n; i++) appOf(log.get(i)!);
+    expect(decodedRows()).toBe(DECODED_ROWS);
+    const later = appOf(log.get(0)!);
+    expect(later).not.toBe(first);
+    expect(later).toEqual(first);
   });
 });

@@ -54,10 +54,10 @@ export interface Row {
   /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
   app?: RowApp;
   /**
-   * Instead of `app` until the row is shown or searched: the decoder of the row's own payload (a
-   * message whose decoding nothing else waits for; a whole-message frame's, applied to `message`).
-   * A reference, not a closure per row: thousands of rows are kept. Read both through `appOf`
-   * (ui/app-view.ts).
+   * The decoder of the row's own payload (a whole-message frame's: applied to `message`), run when
+   * the row is shown or searched: all of its decoding when nothing else waited for it (no state, no
+   * pairing; `app` is then unset), or only its tree (`app` holds what ingest gave). The result is
+   * kept for a bounded number of rows only. Read both through `appOf` (ui/app-view.ts).
    */
   appLater?: (bytes: Uint8Array) => MessageAppView;
 }
