@@ -452,9 +452,18 @@ export class DashboardStore {
   }
 }
 
+type Again = (bytes: Uint8Array) => readonly DecodeResult[];
+/** One per decoder (a connection's view), not a closure per row; dropped with the decoder. */
+const treeLaters = new WeakMap<Again, (bytes: Uint8Array) => MessageAppView>();
+
 /** A row's tree decoded again from its bytes (its summary, fields and pairing were kept at ingest). */
-function treeLater(again: (bytes: Uint8Array) => readonly DecodeResult[]): (bytes: Uint8Array) => MessageAppView {
-  return (bytes) => ({ results: again(bytes), pairs: [], summary: null });
+function treeLater(again: Again): (bytes: Uint8Array) => MessageAppView {
+  let later = treeLaters.get(again);
+  if (later === undefined) {
+    later = (bytes) => ({ results: again(bytes), pairs: [], summary: null });
+    treeLaters.set(again, later);
+  }
+  return later;
 }
 
 /** Payload bytes of a message's data frames (from `from`) in a frames-log range; undefined if evicted. */

@@ -6,9 +6,9 @@
  */
 import type { Side } from '../session/events.js';
 import { decodeCbor } from './cbor.js';
-import { decodeGraphqlJson, isGraphqlMessage } from './graphql-ws.js';
+import { decodeGraphqlJson, GRAPHQL_TYPES, isGraphqlMessage } from './graphql-ws.js';
 import { decodeJsonRpcJson, isJsonRpc } from './jsonrpc.js';
-import { decodeJson, looksLikeJson, parseJsonBounded } from './json.js';
+import { decodeJson, decodeJsonValue, looksLikeJson, parseJsonBounded } from './json.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from './limits.js';
 import { decodeMsgpack } from './msgpack.js';
 import { looksLikeMqttConnect, MqttStream } from './mqtt.js';
@@ -54,6 +54,7 @@ export class AppProtocolContext {
   #socketio: SocketIoDecoder | null = null;
   #mqtt: MqttStream | null = null;
   readonly #schema: ProtoSchema | undefined;
+  readonly #redecoders = new Map<string, Redecoder>();
 
   constructor(options: AppContextOptions = {}) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
@@ -102,18 +103,31 @@ export class AppProtocolContext {
   redecoder(message: AppMessage): Redecoder | null {
     const view = this.#view;
     if (message.truncated || view === 'raw' || view === 'socketio' || view === 'mqtt') return null;
-    const { from, opcode, t } = message;
-    const limits = this.limits;
-    if (view === null && opcode === 2) {
+    if (view === null && message.opcode === 2) {
       if (looksLikeMqttConnect(message.bytes)) return null;
-      return { pairs: false, decode: (bytes) => this.#sniffBinary({ from, opcode, t, bytes }) };
+      return this.#redecoderFor('binary', false, (m) => this.#sniffBinary(m));
     }
     if (view === null) {
       if (stompFirstLine(message.bytes)) return null;
-      return { pairs: !plainJsonBytes(message.bytes), decode: (bytes) => sniffText(textOf({ from, opcode, t, bytes }), limits) };
+      const pairs = !plainJsonBytes(message.bytes);
+      return this.#redecoderFor(`text ${pairs}`, pairs, (m) => sniffText(textOf(m), this.limits));
     }
     const pairs = view === 'jsonrpc' || view === 'graphql' || view === 'stomp';
-    return { pairs, decode: (bytes) => this.#decodeAs(view, { from, opcode, t, bytes }) };
+    return this.#redecoderFor(view, pairs, (m) => this.#decodeAs(view, m));
+  }
+
+  /**
+   * One Redecoder per kind, not a closure per message (the dashboard keeps one per row): the views
+   * and sniffing a redecoder runs read only the message's bytes (side and time matter only to the
+   * stateful views, Socket.IO and MQTT; opcode only to MQTT).
+   */
+  #redecoderFor(key: string, pairs: boolean, decode: (m: AppMessage) => readonly DecodeResult[]): Redecoder {
+    let re = this.#redecoders.get(key);
+    if (re === undefined) {
+      re = { pairs, decode: (bytes) => decode({ from: 'client', opcode: 2, t: 0, bytes }) };
+      this.#redecoders.set(key, re);
+    }
+    return re;
   }
 
   #lose(from: Side): void {
@@ -217,7 +231,7 @@ function sniffText(text: string, limits: DecodeLimits): readonly DecodeResult[] 
       const value = parseJsonBounded(text, limits);
       if (isJsonRpc(value)) return decodeJsonRpcJson(value);
       if (isGraphqlMessage(value)) return decodeGraphqlJson(value);
-      return decodeJson(text, limits);
+      return decodeJsonValue(value);
     }),
   ];
 }
@@ -225,17 +239,23 @@ function sniffText(text: string, limits: DecodeLimits): readonly DecodeResult[] 
 /**
  * Whether sniffed text, from its bytes, can only be plain JSON or nothing (no JSON-RPC or GraphQL
  * message, which pair): it starts with `{` or `[` after ASCII white space (so `looksLikeJson` holds
- * and it is no STOMP frame), and no key can be `jsonrpc` or `type` (isJsonRpc and isGraphqlMessage
- * need one of them): neither quoted name occurs, nor a `\u` escape, the only way JSON spells a
- * letter otherwise (RFC 8259 §7). false when unsure: then it is decoded now.
+ * and it is no STOMP frame), and it has no `\u` escape, the only way JSON spells a letter other
+ * than itself (RFC 8259 §7), so that a key or string can only be what its bytes spell; then no key
+ * can be `jsonrpc` (isJsonRpc), and either no key is `type` or no string is a GraphQL message type
+ * (isGraphqlMessage). false when unsure: then it is decoded now.
  */
 export function plainJsonBytes(bytes: Uint8Array): boolean {
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
   if (bytes[i] !== 0x7b && bytes[i] !== 0x5b) return false;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return b.indexOf('"type"') < 0 && b.indexOf('"jsonrpc"') < 0 && b.indexOf('\\u') < 0;
+  if (b.indexOf('\\u') >= 0 || b.indexOf('"jsonrpc"') >= 0) return false;
+  if (b.indexOf('"type"') < 0) return true;
+  for (const type of GRAPHQL_QUOTED) if (b.indexOf(type) >= 0) return false;
+  return true;
 }
+
+const GRAPHQL_QUOTED = [...GRAPHQL_TYPES].map((t) => Buffer.from(`"${t}"`));
 
 function textOf(m: AppMessage): string {
   return Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).toString('utf8');

@@ -7,7 +7,7 @@
 import type { JsonPath } from '../replay/json-path.js';
 import type { SessionEvent, Side } from '../session/events.js';
 import { messageData } from '../session/event-data.js';
-import { AppProtocolContext } from './app-context.js';
+import { AppProtocolContext, type Redecoder } from './app-context.js';
 import { scalarAt } from './json-path-get.js';
 import { type DecodeLimits } from './limits.js';
 import { ms, type PairOptions, type PairOutcome, type PairStats, PairTracker, type Unanswered } from './pairing.js';
@@ -39,6 +39,8 @@ export class ConnectionApp {
   readonly context: AppProtocolContext;
   readonly tracker: PairTracker;
   readonly #pairPath: JsonPath | undefined;
+  /** messageOrLater's decoders, one per Redecoder (not a closure per message). */
+  readonly #later = new Map<Redecoder, (bytes: Uint8Array) => MessageAppView>();
 
   constructor(options: AppViewOptions, handshake: { readonly target?: string; readonly protocol?: string | null } = {}) {
     this.context = new AppProtocolContext({ ...options, ...handshake });
@@ -80,10 +82,15 @@ export class ConnectionApp {
     const re = this.context.redecoder(m);
     if (re === null) return this.#message(m);
     if (re.pairs || this.#pairPath !== undefined) return this.#message(m, re.decode);
-    return (later) => {
-      const results = re.decode(later);
-      return { results, pairs: [], summary: summarize(results, []) };
-    };
+    let later = this.#later.get(re);
+    if (later === undefined) {
+      later = (bytes) => {
+        const results = re.decode(bytes);
+        return { results, pairs: [], summary: summarize(results, []) };
+      };
+      this.#later.set(re, later);
+    }
+    return later;
   }
 
   #pairRawJson(from: Side, bytes: Uint8Array, t: number): PairOutcome[] {

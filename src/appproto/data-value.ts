@@ -120,6 +120,16 @@ export function jsonToTree(v: JsonValue, label: string): TreeNode {
   return { label, value: `object(${keys.length})`, children: keys.map((k) => jsonToTree(rec[k]!, k)) };
 }
 
+/**
+ * `d` with the tree of `value` built when first read, then kept: a JSON tree costs more to build
+ * than the parse, and most decoded messages are only summarized (a log line, a dashboard row) or
+ * paired, never shown as a tree. Spreading the result builds the tree.
+ */
+export function withJsonTree<T extends object>(d: T, value: JsonValue, label: string): T & { readonly tree: TreeNode } {
+  let tree: TreeNode | undefined;
+  return Object.defineProperty({ ...d }, 'tree', { enumerable: true, get: () => (tree ??= jsonToTree(value, label)) }) as T & { readonly tree: TreeNode };
+}
+
 /** A short rendering of a JSON value for summaries: `{"a":1,…}` cut at `max` characters. */
 export function jsonBrief(v: JsonValue | undefined, max = 40): string {
   if (v === undefined) return '';

@@ -7,13 +7,15 @@
  * An operation's `id` pairs the request (subscribe/start) with its first answer.
  */
 import type { JsonValue } from '../replay/json-path.js';
-import { jsonToTree } from './data-value.js';
+import { withJsonTree } from './data-value.js';
 import { parseJsonBounded } from './json.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from './limits.js';
 import { type Decoded, type DecodeResult, guard, type PairMark, stop } from './types.js';
 
 const TRANSPORT_WS = new Set(['connection_init', 'connection_ack', 'ping', 'pong', 'subscribe', 'next', 'error', 'complete']);
 const SUBSCRIPTIONS_WS = new Set(['connection_init', 'connection_ack', 'connection_error', 'ka', 'start', 'data', 'error', 'complete', 'stop', 'connection_terminate']);
+/** Every `type` of either protocol (a message of neither has none of them as a string). */
+export const GRAPHQL_TYPES: ReadonlySet<string> = new Set([...TRANSPORT_WS, ...SUBSCRIPTIONS_WS]);
 
 /** Whether a JSON value is a message of either protocol (for sniffing). */
 export function isGraphqlMessage(v: JsonValue): boolean {
@@ -66,8 +68,8 @@ export function decodeGraphqlJson(value: JsonValue): Decoded {
     else if (type === 'next' || type === 'data' || type === 'error' || type === 'complete') pair = { role: 'reply-stream', key: `op:${id}` };
   } else if (type === 'connection_init') pair = { role: 'request', key: 'init' };
   else if (type === 'connection_ack' || type === 'connection_error') pair = { role: 'reply', key: 'init' };
-  const out: Decoded = { ok: true, view: 'graphql', summary: parts.join(' '), tree: jsonToTree(value, `graphql ${type}`), fields, json: value };
-  return pair ? { ...out, pair } : out;
+  const out = { ok: true, view: 'graphql', summary: parts.join(' '), fields, json: value } as const;
+  return withJsonTree(pair ? { ...out, pair } : out, value, `graphql ${type}`);
 }
 
 export function decodeGraphql(text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {

@@ -4,8 +4,8 @@
  */
 import type { JsonValue } from '../replay/json-path.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from './limits.js';
-import { jsonToTree, jsonBrief } from './data-value.js';
-import { type DecodeResult, guard, stop } from './types.js';
+import { jsonBrief, withJsonTree } from './data-value.js';
+import { type Decoded, type DecodeResult, guard, stop } from './types.js';
 
 /** Nesting depth of the JSON text, stopping once it passes `max` (strings skipped). */
 function depthWithin(text: string, max: number): boolean {
@@ -60,10 +60,12 @@ export function looksLikeJson(text: string): boolean {
 
 /** The generic JSON view: `json {type, id, …}`. */
 export function decodeJson(text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {
-  return guard('json', () => {
-    const value = parseJsonBounded(text, limits);
-    return { ok: true, view: 'json', summary: `json ${jsonShape(value)}`, tree: jsonToTree(value, 'json'), fields: {}, json: value };
-  });
+  return guard('json', () => decodeJsonValue(parseJsonBounded(text, limits)));
+}
+
+/** The generic JSON view of a value parsed within the limits (parseJsonBounded). */
+export function decodeJsonValue(value: JsonValue): Decoded {
+  return withJsonTree({ ok: true, view: 'json', summary: `json ${jsonShape(value)}`, fields: {}, json: value } as const, value, 'json');
 }
 
 /** `{a, b, …}` for objects, `[3]` for arrays, the value for scalars. */

@@ -4,7 +4,7 @@
  * send requests, so pairing keys carry the id only and the tracker takes the sides into account.
  */
 import type { JsonValue } from '../replay/json-path.js';
-import { jsonBrief, jsonToTree } from './data-value.js';
+import { jsonBrief, withJsonTree } from './data-value.js';
 import { parseJsonBounded } from './json.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from './limits.js';
 import { type Decoded, type DecodeResult, guard, type PairMark, stop } from './types.js';
@@ -57,19 +57,18 @@ export function decodeJsonRpcJson(value: JsonValue): Decoded {
     const items = list.map(one);
     // A batch pairs as a whole, by its first id (§6: the server answers with one array).
     const firstPaired = items.find((x) => x.pair);
-    const out: Decoded = {
+    const out = {
       ok: true,
       view: 'jsonrpc',
       summary: `jsonrpc batch(${items.length}) ${items.slice(0, 3).map((x) => x.summary.replace(/^jsonrpc /, '')).join(', ')}${items.length > 3 ? ', …' : ''}`,
-      tree: jsonToTree(value, 'jsonrpc batch'),
       fields: { type: 'batch', method: items.map((x) => x.fields.method).filter(Boolean).join(' ') },
       json: value,
-    };
-    return firstPaired?.pair ? { ...out, pair: firstPaired.pair } : out;
+    } as const;
+    return withJsonTree(firstPaired?.pair ? { ...out, pair: firstPaired.pair } : out, value, 'jsonrpc batch');
   }
   const x = one(value);
-  const out: Decoded = { ok: true, view: 'jsonrpc', summary: x.summary, tree: jsonToTree(value, 'jsonrpc'), fields: x.fields, json: value };
-  return x.pair ? { ...out, pair: x.pair } : out;
+  const out = { ok: true, view: 'jsonrpc', summary: x.summary, fields: x.fields, json: value } as const;
+  return withJsonTree(x.pair ? { ...out, pair: x.pair } : out, value, 'jsonrpc');
 }
 
 export function decodeJsonRpc(text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodeResult {

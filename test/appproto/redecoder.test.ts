@@ -18,6 +18,7 @@ const JSONISH = [
   '{"\\u0074ype":"ka"}',
   '{"typ\\u0065":"connection_init"}',
   '{"type":"ticker","price":"1.5"}',
+  '{"type":"data","price":"1.5"}',
   '{"outer":{"jsonrpc":"2.0","method":"m","id":1}}',
   '[{"jsonrpc":"2.0","method":"m","id":7}]',
   '{"s":"a \\"type\\": b","t":"\\n"}',
@@ -73,17 +74,19 @@ describe('app-protocol decoding later (AppProtocolContext.redecoder)', () => {
 
   it('only text that cannot be JSON-RPC or GraphQL is left unpaired', () => {
     const plain = JSONISH.filter((s) => plainJsonBytes(Buffer.from(s)));
-    expect(plain).toEqual(['{"seq":1,"data":"abc"}', '  \n[1,2,{"a":null}]', '{oops', '[', '{"s":"a \\"type\\": b","t":"\\n"}', '{"a":' + '['.repeat(80) + ']'.repeat(80) + '}']);
+    expect(plain).toEqual(['{"seq":1,"data":"abc"}', '  \n[1,2,{"a":null}]', '{oops', '[', '{"type":"ticker","price":"1.5"}', '{"s":"a \\"type\\": b","t":"\\n"}', '{"a":' + '['.repeat(80) + ']'.repeat(80) + '}']);
     const ctx = new AppProtocolContext();
     const pairs = (s: string): boolean | undefined => ctx.redecoder({ from: 'client', opcode: 1, bytes: Buffer.from(s), t: 0 })?.pairs;
     expect(pairs('{"seq":1}')).toBe(false);
+    expect(pairs('{"type":"ticker","id":"k"}')).toBe(false);
+    expect(pairs('{"type":"ticker","id":"next"}')).toBe(true);
     expect(pairs('{"\\u0074ype":"ka"}')).toBe(true);
     expect(pairs('{"jsonrpc":"2.0","method":"m","id":1}')).toBe(true);
     expect(pairs('SEND\ndestination:/q\n\n\0')).toBeUndefined();
   });
 
   it('random JSON-like text: never throws, and when left unpaired it decodes to no JSON-RPC / GraphQL', () => {
-    const tokens = ['{', '}', '[', ']', '"type"', '"jsonrpc"', '"2.0"', '"ka"', '"id"', ':', ',', '1', '"\\u0074"', '"x"', ' ', '\n', 'null', '"', '\\'];
+    const tokens = ['{', '}', '[', ']', '"type"', '"jsonrpc"', '"2.0"', '"ka"', '"next"', '"ticker"', '"payload"', '"id"', ':', ',', '1', '"\\u0074"', '"x"', ' ', '\n', 'null', '"', '\\'];
     let seed = 7;
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     let unpaired = 0;
