@@ -241,21 +241,37 @@ function sniffText(text: string, limits: DecodeLimits): readonly DecodeResult[] 
  * message, which pair): it starts with `{` or `[` after ASCII white space (so `looksLikeJson` holds
  * and it is no STOMP frame), and it has no `\u` escape, the only way JSON spells a letter other
  * than itself (RFC 8259 §7), so that a key or string can only be what its bytes spell; then no key
- * can be `jsonrpc` (isJsonRpc), and either no key is `type` or no string is a GraphQL message type
- * (isGraphqlMessage). false when unsure: then it is decoded now.
+ * can be `jsonrpc` (isJsonRpc), and no key `type` has a GraphQL message type as its value
+ * (isGraphqlMessage; checked wherever the key is, not only at the top). false when unsure: then it
+ * is decoded now.
  */
 export function plainJsonBytes(bytes: Uint8Array): boolean {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  const i = skipSpace(bytes, 0);
   if (bytes[i] !== 0x7b && bytes[i] !== 0x5b) return false;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.indexOf('\\u') >= 0 || b.indexOf('"jsonrpc"') >= 0) return false;
-  if (b.indexOf('"type"') < 0) return true;
-  for (const type of GRAPHQL_QUOTED) if (b.indexOf(type) >= 0) return false;
+  if (b.indexOf(ESCAPE_U) >= 0 || b.indexOf(JSONRPC_KEY) >= 0) return false;
+  for (let at = b.indexOf(TYPE_KEY); at >= 0; at = b.indexOf(TYPE_KEY, at + 1)) {
+    // A key `type` (`"type"`, white space, `:`) whose value is a string that names a GraphQL type.
+    let j = skipSpace(b, at + TYPE_KEY.length);
+    if (b[j] !== 0x3a) continue;
+    j = skipSpace(b, j + 1);
+    if (b[j] !== 0x22) continue;
+    const end = b.indexOf(0x22, j + 1);
+    if (end > j && end - j <= 32 && GRAPHQL_TYPES.has(b.toString('latin1', j + 1, end))) return false;
+  }
   return true;
 }
 
-const GRAPHQL_QUOTED = [...GRAPHQL_TYPES].map((t) => Buffer.from(`"${t}"`));
+/** The index of the first byte at or after `i` that is not JSON white space (RFC 8259 §2). */
+function skipSpace(b: Uint8Array, i: number): number {
+  while (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d) i++;
+  return i;
+}
+
+const ESCAPE_U = Buffer.from('\\u');
+const JSONRPC_KEY = Buffer.from('"jsonrpc"');
+const TYPE_KEY = Buffer.from('"type"');
+
 
 function textOf(m: AppMessage): string {
   return Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).toString('utf8');

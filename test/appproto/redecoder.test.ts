@@ -29,6 +29,17 @@ const JSONISH = [
   '{"a":' + '['.repeat(80) + ']'.repeat(80) + '}',
 ];
 
+/** A seeded generator of integers below n (mulberry32). */
+function random(seed: number): (n: number) => number {
+  let a = seed;
+  return (n) => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
 /** Feeds a connection's messages in order; each one redecodable must decode later to what push gave. */
 function check(ctx: AppProtocolContext, messages: readonly Vector[]): { later: number; now: number } {
   let later = 0;
@@ -79,7 +90,10 @@ describe('app-protocol decoding later (AppProtocolContext.redecoder)', () => {
     const pairs = (s: string): boolean | undefined => ctx.redecoder({ from: 'client', opcode: 1, bytes: Buffer.from(s), t: 0 })?.pairs;
     expect(pairs('{"seq":1}')).toBe(false);
     expect(pairs('{"type":"ticker","id":"k"}')).toBe(false);
-    expect(pairs('{"type":"ticker","id":"next"}')).toBe(true);
+    expect(pairs('{"type":"ticker","id":"next"}')).toBe(false);
+    expect(pairs('{"id":"x","type" :\n "next"}')).toBe(true);
+    expect(pairs('{"a":{"type":"next"}}')).toBe(true);
+    expect(pairs('{"a":"type","b":"next"}')).toBe(false);
     expect(pairs('{"\\u0074ype":"ka"}')).toBe(true);
     expect(pairs('{"jsonrpc":"2.0","method":"m","id":1}')).toBe(true);
     expect(pairs('SEND\ndestination:/q\n\n\0')).toBeUndefined();
@@ -87,8 +101,8 @@ describe('app-protocol decoding later (AppProtocolContext.redecoder)', () => {
 
   it('random JSON-like text: never throws, and when left unpaired it decodes to no JSON-RPC / GraphQL', () => {
     const tokens = ['{', '}', '[', ']', '"type"', '"jsonrpc"', '"2.0"', '"ka"', '"next"', '"ticker"', '"payload"', '"id"', ':', ',', '1', '"\\u0074"', '"x"', ' ', '\n', 'null', '"', '\\'];
-    let seed = 7;
-    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const seed = 7;
+    const rand = random(seed);
     let unpaired = 0;
     for (let i = 0; i < 3000; i++) {
       let s = '';
@@ -105,5 +119,36 @@ describe('app-protocol decoding later (AppProtocolContext.redecoder)', () => {
       }
     }
     expect(unpaired).toBeGreaterThan(100);
+  });
+
+  it('random JSON-RPC / GraphQL-like objects (keys, values, white space, escapes): every one that pairs is decoded now', () => {
+    const keys = ['type', 'id', 'payload', 'jsonrpc', 'method', 'result', 'x', 'typ\\u0065'];
+    const values = ['"next"', '"ka"', '"subscribe"', '"2.0"', '1', '"ticker"', '{"type":"next"}', '{"q":1}', '[]', 'null', '"connection_ack"'];
+    const spaces = ['', ' ', '\n', '\t '];
+    const seed = 11;
+    const rand = random(seed);
+    const sp = (): string => spaces[rand(spaces.length)]!;
+    let paired = 0;
+    let later = 0;
+    for (let i = 0; i < 3000; i++) {
+      const fields = Array.from({ length: 1 + rand(3) }, () => `${sp()}"${keys[rand(keys.length)]}"${sp()}:${sp()}${values[rand(values.length)]}${sp()}`);
+      const one = `{${fields.join(',')}}`;
+      const s = rand(4) === 0 ? `[${one}]` : one;
+      const bytes = Buffer.from(s);
+      const ctx = new AppProtocolContext();
+      const re = ctx.redecoder({ from: 'client', opcode: 1, bytes, t: 0 })!;
+      const results = ctx.push({ from: 'client', opcode: 1, bytes, t: 0 });
+      expect(re.decode(bytes)).toEqual(results);
+      const pairs = results.some((r) => r.ok && r.pair !== undefined);
+      const sniffedAs = results.map((r) => r.view);
+      if (pairs) paired++;
+      if (!re.pairs) {
+        later++;
+        expect(pairs, s).toBe(false);
+        expect(sniffedAs, s).toEqual(['json']);
+      }
+    }
+    expect(paired).toBeGreaterThan(20);
+    expect(later).toBeGreaterThan(100);
   });
 });
