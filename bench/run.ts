@@ -8,6 +8,7 @@ const BENCHES: Readonly<Record<string, () => Promise<{ main(): Promise<void> }>>
   relay: () => import('./relay.js'),
   'pcap-read': () => import('./pcap-read.js'),
   dashboard: () => import('./dashboard.js'),
+  'dashboard-app': () => import('./dashboard-app.js'),
   memory: () => import('./memory.js'),
   forward: () => import('./forward.js'),
   'view-memory': () => import('./view-memory.js'),
