@@ -81,7 +81,7 @@ export function decodedRows(): number {
  * payload (a message's data; a whole-message frame's, which its message carries) and kept for the
  * DECODED_ROWS rows asked for last.
  */
-export function appOf(row: LazyAppRow): RowApp | undefined {
+export function appOf(row: LazyAppRow, remember = true): RowApp | undefined {
   const later = row.appLater;
   if (later === undefined) return row.app;
   const hit = decoded.get(row);
@@ -94,10 +94,20 @@ export function appOf(row: LazyAppRow): RowApp | undefined {
   if (bytes === undefined) return row.app;
   const view = later(bytes);
   const app = row.app !== undefined ? { ...row.app, results: view.results } : rowApp(view, true);
-  if (app === undefined) return undefined;
+  if (app === undefined || !remember) return app;
   decoded.set(row, app);
   if (decoded.size > DECODED_ROWS) decoded.delete(decoded.keys().next().value!);
   return app;
+}
+
+/**
+ * What a row's line in the list, search and the field filter need (summary, preview, fields,
+ * latency), without its tree: kept since ingest when it was decoded then, else decoded now (appOf;
+ * `remember` false for a pass over many rows, such as a search, which would only push the rows on
+ * screen out of the cache).
+ */
+export function appSummaryOf(row: LazyAppRow, remember = true): RowApp | undefined {
+  return row.app ?? appOf(row, remember);
 }
 
 /** What `/` searches in a decoded row: its fields, its summary, then its payload text. */

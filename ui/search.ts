@@ -6,7 +6,7 @@
  */
 import type { SessionEvent } from '../src/session/events.js';
 import { searchableText, type RowFilter, type RowLog } from './store.js';
-import { appOf, appSearchText, type RowApp } from './app-view.js';
+import { appSearchText, appSummaryOf, type RowApp } from './app-view.js';
 
 /** Decodes the messages of one pass over the capture, fed in capture order (decoding keeps per-direction state). */
 export type RowDecoder = (e: SessionEvent) => RowApp | undefined;
@@ -82,7 +82,7 @@ function inMemory(req: SearchRequest, lo: number, hi: number): SearchResult {
     const raw = direction === 1 ? lo + k : hi - 1 - k;
     if (!log.passes(filter, raw)) continue;
     const row = log.get(raw);
-    if (row && matchesText(re, appSearchText(appOf(row), searchableText(row.event)))) return { raw, partial: false };
+    if (row && matchesText(re, appSearchText(appSummaryOf(row, false), searchableText(row.event)))) return { raw, partial: false };
   }
   return { raw: null, partial: false };
 }

@@ -240,8 +240,11 @@ describe('dashboard app-protocol view', () => {
     expect(rows.map((r) => r.app)).toEqual([undefined, undefined, expect.objectContaining({ results: null }), expect.objectContaining({ results: null, latencyMs: 10 })]);
     expect(rows.every((r) => typeof r.appLater === 'function')).toBe(true);
 
-    // The list: plain JSON as its text, invalid JSON as undecodable, JSON-RPC by its summary and latency.
+    // The list: plain JSON as its text, invalid JSON as undecodable, JSON-RPC by its summary and
+    // latency. Only the plain JSON rows are decoded for it (JSON-RPC's line was kept at ingest).
+    const cached = decodedRows();
     const shown = text(logLines(view, 200));
+    expect(decodedRows() - cached).toBe(2);
     expect(shown).toContain('{"seq":1,"data":"abc"}');
     expect(shown).toContain('undecodable: not JSON');
     expect(shown).toContain('jsonrpc result #1 (reply in 10.0 ms)');
@@ -255,7 +258,10 @@ describe('dashboard app-protocol view', () => {
 
     // Search and the field filter decode what is not decoded yet.
     const again = load(events);
+    const before = decodedRows();
     expect(await again.find('json \\{seq, data\\}')).toBe(true);
+    // A search's pass over the rows does not push the rows on screen out of the cache.
+    expect(decodedRows()).toBe(before);
     expect(again.selectedRow()!.event).toMatchObject({ from: 'client', length: 22 });
     again.setFieldFilter('method:subtract');
     expect(again.total()).toBe(1);

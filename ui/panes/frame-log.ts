@@ -5,7 +5,7 @@ import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
 import { describeFilter, messagesOnly, type DashboardView } from '../view.js';
 import { DEFAULT_FILTER, type RowFilter } from '../store.js';
 import { line, type Line, type LineStyle } from './lines.js';
-import { appOf } from '../app-view.js';
+import { appSummaryOf } from '../app-view.js';
 
 /** One log row for any event kind the logs hold (`message`: the message a payload-less frame carries). */
 export function formatRow(e: SessionEvent, width: number, message?: MessageEvent, wireLength?: number, summary?: string): string {
@@ -70,7 +70,7 @@ export function logLines(view: DashboardView, width: number): Line[] {
     } else if ('pending' in row) {
       out.push(line(`${selected ? '>' : ' '}#${pos + 1} reading back from the capture…`, selected ? 'selected' : 'dim'));
     } else {
-      out.push(line((selected ? '>' : ' ') + formatRow(row.event, width - 1, row.message, row.wireLength, appOf(row)?.preview), selected ? 'selected' : rowStyle(row.event)));
+      out.push(line((selected ? '>' : ' ') + formatRow(row.event, width - 1, row.message, row.wireLength, appSummaryOf(row)?.preview), selected ? 'selected' : rowStyle(row.event)));
     }
   }
   return out;

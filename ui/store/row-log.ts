@@ -4,7 +4,7 @@
  * filtered positions. Pure: no files, no screen.
  */
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
-import { appOf, type RowApp } from '../app-view.js';
+import { appSummaryOf, type RowApp } from '../app-view.js';
 import type { MessageAppView } from '../../src/appproto/connection-app.js';
 import { fieldsMatch, type FieldTerm } from '../field-filter.js';
 
@@ -57,7 +57,7 @@ export interface Row {
    * The decoder of the row's own payload (a whole-message frame's: applied to `message`), run when
    * the row is shown or searched: all of its decoding when nothing else waited for it (no state, no
    * pairing; `app` is then unset), or only its tree (`app` holds what ingest gave). The result is
-   * kept for a bounded number of rows only. Read both through `appOf` (ui/app-view.ts).
+   * kept for a bounded number of rows only. Read both through `appOf` or `appSummaryOf` (ui/app-view.ts).
    */
   appLater?: (bytes: Uint8Array) => MessageAppView;
 }
@@ -188,7 +188,7 @@ export class RowLog {
     if (known !== 0) return known === 1;
     // Only a retained row carries its decoding (a row read back into the cache has none).
     if (index < this.firstRetained || index >= this.count) return undefined;
-    const ok = fieldsMatch(terms, appOf(this.#rows[this.#head + index - this.firstRetained]!)?.fieldText);
+    const ok = fieldsMatch(terms, appSummaryOf(this.#rows[this.#head + index - this.firstRetained]!, false)?.fieldText);
     this.#fieldState[index] = ok ? 1 : 2;
     return ok;
   }
