@@ -26,6 +26,10 @@ export async function replayPacketFile(
     readonly maxPayload?: number;
     /** Awaited between input chunks: a sink's backpressure (reading waits, nothing is dropped). */
     readonly ready?: () => Promise<void>;
+    /** Checked between input chunks: true stops the reading there (the dashboard was quit). */
+    readonly stopped?: () => boolean;
+    /** Bytes read from the file at a time (default 1 MiB); events do not depend on it. */
+    readonly readChunk?: number;
   } = {},
 ): Promise<PacketFileResult> {
   const warn = options.onWarning ?? (() => {});
@@ -37,13 +41,20 @@ export async function replayPacketFile(
   } catch (error) {
     throw new UsageError(`cannot read '${path}': ${(error as Error).message}`);
   }
+  const size = Math.max(1, options.readChunk ?? CHUNK);
   try {
     for (;;) {
+      if (options.stopped?.()) break;
       // A fresh buffer per read: records are views into it and may be kept (held segments copy).
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await handle.read(buf, 0, CHUNK, null);
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await handle.read(buf, 0, size, null);
       if (bytesRead === 0) break;
-      for (const record of parser.push(buf.subarray(0, bytesRead))) replay.record(record);
+      for (const record of parser.push(buf.subarray(0, bytesRead))) {
+        // Block order across connections: a record waits for the connection fed before it to
+        // deliver what it still owes (its inflates), so at most one connection is ever behind.
+        const wait = replay.record(record);
+        if (wait !== null) await wait;
+      }
       if (parser.problem !== null) {
         warn(`${path}: ${parser.problem}`);
         break;

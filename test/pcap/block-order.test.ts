@@ -1,0 +1,133 @@
+/**
+ * Reading a pcapng gives events in the file's block order across connections (capture-format.md
+ * "pcapng captures": "order is the file's block order"), also when a connection's compressed
+ * message is still inflating (zlib works on its thread pool) while the next blocks belong to
+ * another connection. Recorded by the real proxy (`-w cap.pcapng`) from real `ws` peers with
+ * permessage-deflate: connection A sends a large compressed message, and only once the upstream
+ * has it (so its blocks come first in the file) does connection B send small ones.
+ */
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { deferred, withTimeout, type Deferred } from '../helpers/deferred.js';
+import { EventBus } from '../../src/session/event-bus.js';
+import type { SessionEvent } from '../../src/session/events.js';
+import { messageData } from '../../src/session/event-data.js';
+import { replayPacketFile } from '../../src/pcap/read-file.js';
+import { parseCaptureLine } from '../../src/capture/jsonl-reader.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(ROOT, 'bin/frametap.js');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-block-order-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Words in a fixed pseudo-random order: compresses about 3:1 and takes zlib many rounds to inflate. */
+function bigText(bytes: number, seed: number): string {
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa', 'lambda', 'mu', 'nu', 'xi', 'omicron', 'pi'];
+  let x = seed;
+  const parts: string[] = [];
+  let n = 0;
+  while (n < bytes) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const w = `${words[x >>> 28]!}${(x >>> 8) & 0xfff} `;
+    parts.push(w);
+    n += w.length;
+  }
+  return parts.join('').slice(0, bytes);
+}
+
+const BIG = 3 * 1024 * 1024;
+/** What each client sends, in this order (the client's messages in block order). */
+const SENT: readonly { readonly who: 'a' | 'b'; readonly text: string }[] = [
+  { who: 'a', text: bigText(BIG, 1) },
+  ...[1, 2, 3, 4, 5].map((i) => ({ who: 'b' as const, text: `b${i}` })),
+  { who: 'a', text: bigText(BIG, 2) },
+  ...[6, 7, 8].map((i) => ({ who: 'b' as const, text: `b${i}` })),
+];
+
+let file = '';
+
+beforeAll(async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  // Each message the upstream received, in order: the test sends the next only once it is in.
+  const received: Deferred<void>[] = SENT.map(() => deferred<void>());
+  let got = 0;
+  server.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('message', () => received[got++]?.resolve());
+  });
+  file = path.join(dir, 'order.pcapng');
+  const upstream = `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const child = spawn(process.execPath, [CLI, '-u', upstream, '-l', '0', '-w', file, '--ui', 'none'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const listening = deferred<number>();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+    if (m) listening.resolve(Number(m[1]));
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const port = await withTimeout(listening.promise, 'the proxy to listen', 15_000);
+    const open = async (p: string): Promise<WebSocket> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/${p}`, { perMessageDeflate: { threshold: 0 } });
+      ws.on('error', () => {});
+      await withTimeout(new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject)), `ws open ${p}`);
+      return ws;
+    };
+    const peers = { a: await open('a'), b: await open('b') };
+    for (let i = 0; i < SENT.length; i++) {
+      peers[SENT[i]!.who].send(SENT[i]!.text);
+      await withTimeout(received[i]!.promise, `message ${i} at the upstream`, 20_000);
+    }
+    for (const ws of [peers.a, peers.b]) {
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.close(1000);
+      await withTimeout(closed, 'close');
+    }
+  } finally {
+    child.kill('SIGINT');
+    await exited;
+    await new Promise((resolve) => server.close(resolve));
+  }
+}, 60_000);
+
+/** The client's messages as read, in order: A's by length (they are long), B's by text. */
+function clientMessages(events: readonly SessionEvent[]): string[] {
+  return events.filter((e) => e.type === 'message' && e.from === 'client').map((e) => (e.conn === 1 ? `a:${(e as { length: number }).length}` : `b:${messageData(e as Parameters<typeof messageData>[0]).toString()}`));
+}
+
+const EXPECTED = SENT.map((s) => (s.who === 'a' ? `a:${s.text.length}` : `b:${s.text}`));
+
+describe('reading a pcapng with compressed messages on several connections', () => {
+  for (const readChunk of [1024 * 1024, 65536, 4093, 509]) {
+    it(`events follow block order across connections (read ${readChunk} bytes at a time)`, async () => {
+      const bus = new EventBus();
+      const events: SessionEvent[] = [];
+      bus.subscribe('read', (e) => events.push(e));
+      const warnings: string[] = [];
+      await replayPacketFile(file, bus, { readChunk, onWarning: (w) => warnings.push(w) });
+      expect(warnings).toEqual([]);
+      expect(clientMessages(events)).toEqual(EXPECTED);
+      // Block order is relay order: the frames and messages of both connections come out in the
+      // order of their packets' time stamps.
+      const wire = events.filter((e) => e.type === 'frame' || e.type === 'message' || e.type === 'close');
+      const outOfOrder = wire.filter((e, i) => i > 0 && e.t < wire[i - 1]!.t).map((e) => `${e.type} conn ${e.conn}`);
+      expect(outOfOrder).toEqual([]);
+      expect(events.filter((e) => e.type === 'end').map((e) => e.conn).sort()).toEqual([1, 2]);
+    });
+  }
+
+  it('view --ui jsonl prints them in block order too', async () => {
+    const { stdout, stderr } = await run(process.execPath, [CLI, 'view', file, '--ui', 'jsonl'], { maxBuffer: 256 * 1024 * 1024 });
+    expect(stderr).toBe('');
+    const events = stdout.trim().split('\n').map((l) => parseCaptureLine(l)).filter((e): e is SessionEvent => e !== null && e.type !== 'capture');
+    expect(clientMessages(events)).toEqual(EXPECTED);
+  });
+});
