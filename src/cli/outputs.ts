@@ -126,16 +126,10 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       // The dashboard keeps a bounded window in memory and reads older rows back: from the -w
       // capture when there is one (it is written anyway), else from a spill file of its own that
       // holds payloads as raw bytes (no capture is written unless -w asks for one).
-      const file = SpillFile.open({ wanted: isRowEvent });
-      spill = file;
-      writers.push(file);
-      const off = bus.subscribe('dashboard spill', (event) => file.write(event), [...ROW_TYPES]);
-      const offProblem = file.onProblem((event) => queueMicrotask(() => bus.publish(event)));
-      closers.push(async () => {
-        off();
-        offProblem();
-        await file.close();
-      });
+      const rows = openRowSpill(bus);
+      spill = rows.spill;
+      writers.push(rows.spill);
+      closers.push(() => rows.close());
     }
     if (writer) {
       writers.push(writer);
@@ -200,6 +194,24 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The dashboard's spill file fed from `bus` (its rows evicted from memory are read back from it),
+ * its own problems published on the bus. `close` removes it.
+ */
+export function openRowSpill(bus: EventBus): { readonly spill: SpillFile; close(): Promise<void> } {
+  const file = SpillFile.open({ wanted: isRowEvent });
+  const off = bus.subscribe('dashboard spill', (event) => file.write(event), [...ROW_TYPES]);
+  const offProblem = file.onProblem((event) => queueMicrotask(() => bus.publish(event)));
+  return {
+    spill: file,
+    close: async () => {
+      off();
+      offProblem();
+      await file.close();
+    },
+  };
 }
 
 /** The events that become rows of the dashboard's logs: the only ones it reads back. */

@@ -42,9 +42,13 @@ export async function replayPacketFile(
     throw new UsageError(`cannot read '${path}': ${(error as Error).message}`);
   }
   const size = Math.max(1, options.readChunk ?? CHUNK);
+  let stopped = false;
   try {
     for (;;) {
-      if (options.stopped?.()) break;
+      if (options.stopped?.()) {
+        stopped = true;
+        break;
+      }
       // A fresh buffer per read: records are views into it and may be kept (held segments copy).
       const buf = Buffer.allocUnsafe(size);
       const { bytesRead } = await handle.read(buf, 0, size, null);
@@ -59,18 +63,22 @@ export async function replayPacketFile(
         warn(`${path}: ${parser.problem}`);
         break;
       }
-      // Let compressed messages inflate (zlib runs off the main thread) before reading on.
+      // A turn of the event loop between reads: sinks write, the dashboard's keys are read.
       await new Promise((resolve) => setImmediate(resolve));
       if (options.ready) await options.ready();
     }
   } finally {
     await handle.close();
   }
-  const cut = parser.end();
+  // Stopped on purpose, the rest of the file is not "cut off".
+  const cut = stopped ? null : parser.end();
   if (cut !== null) warn(`${path}: ${cut}`);
   await replay.finish();
   const kind = parser.kind;
-  if (kind === null) throw new UsageError(`'${path}' is empty`);
+  if (kind === null) {
+    if (stopped) return { header: replay.header, kind: 'pcapng' };
+    throw new UsageError(`'${path}' is empty`);
+  }
   return { header: replay.header, kind };
 }
 
