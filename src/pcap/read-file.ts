@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import { DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
-import { CaptureParser, type CaptureKind } from './block-reader.js';
+import { CaptureParser, sniffCapture, type CaptureKind } from './block-reader.js';
 import { PacketReplay } from './packet-replay.js';
 
 const CHUNK = 1024 * 1024;
@@ -99,6 +99,18 @@ export async function peekPacketHeader(path: string): Promise<CaptureHeader | nu
       }
     }
     return null;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether FILE is a pcapng or a pcap (by its magic number), or neither. */
+export async function packetFileKind(path: string): Promise<CaptureKind | null> {
+  const handle = await fs.promises.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(buf, 0, 4, 0);
+    return sniffCapture(buf.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }
