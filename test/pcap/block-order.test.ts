@@ -19,6 +19,8 @@ import type { SessionEvent } from '../../src/session/events.js';
 import { messageData } from '../../src/session/event-data.js';
 import { replayPacketFile } from '../../src/pcap/read-file.js';
 import { parseCaptureLine } from '../../src/capture/jsonl-reader.js';
+import { CaptureParser } from '../../src/pcap/block-reader.js';
+import { PacketReplay } from '../../src/pcap/packet-replay.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -123,6 +125,18 @@ describe('reading a pcapng with compressed messages on several connections', () 
       expect(events.filter((e) => e.type === 'end').map((e) => e.conn).sort()).toEqual([1, 2]);
     });
   }
+
+  it('records handed to the replay without awaiting it still come out in block order (it queues them)', async () => {
+    const bus = new EventBus();
+    const events: SessionEvent[] = [];
+    bus.subscribe('read', (e) => events.push(e));
+    const parser = new CaptureParser();
+    const replay = new PacketReplay({ bus, maxPayload: 1024 * 1024 });
+    const bytes = fs.readFileSync(file);
+    for (let at = 0; at < bytes.length; at += 65536) for (const r of parser.push(bytes.subarray(at, at + 65536))) void replay.record(r);
+    await replay.finish();
+    expect(clientMessages(events)).toEqual(EXPECTED);
+  });
 
   it('view --ui jsonl prints them in block order too', async () => {
     const { stdout, stderr } = await run(process.execPath, [CLI, 'view', file, '--ui', 'jsonl'], { maxBuffer: 256 * 1024 * 1024 });
