@@ -56,6 +56,8 @@ export interface OutputsOptions {
   readonly warn?: (line: string) => void;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
+  /** The events are read from a file (`view`): a full output makes the reading wait, which is not worth a notice. */
+  readonly reading?: boolean;
   /** `--frames`: the line log shows every frame, not one line per message. */
   readonly frames?: boolean;
 }
@@ -136,7 +138,9 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       attach(bus, writer, 'capture writer', closers, options.maxCapture ? new CaptureLimit(options.maxCapture) : null);
     }
     if (ui === 'jsonl') {
-      const out = JsonlWriter.toStream(stdout, header, { warn });
+      // Reading a file (`view`): the reading just waits for stdout; no notice, and no `error`
+      // event among the printed lines, about slowing a relay.
+      const out = JsonlWriter.toStream(stdout, header, { warn, pressureNotice: options.reading !== true });
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {

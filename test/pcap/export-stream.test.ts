@@ -47,7 +47,11 @@ function bytesRead(pid: number): number {
 }
 
 async function exportThroughStalledPipe(input: string, kind: '--jsonl' | '--pcapng'): Promise<{ read: number; out: Buffer; stderr: string; code: number | null }> {
-  const child = spawn(process.execPath, [CLI, 'export', input, kind, '-'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return throughStalledPipe(['export', input, kind, '-']);
+}
+
+async function throughStalledPipe(args: readonly string[]): Promise<{ read: number; out: Buffer; stderr: string; code: number | null }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -103,4 +107,13 @@ describe('export streams with flat memory', () => {
       expect(stderr).toBe('frametap: wrote stdout: 2 connections as packets\n');
     }, 180_000);
   }
+
+  it('view --ui jsonl of the pcapng through a stalled pipe: the reading waits, then every event is printed', async () => {
+    const size = fs.statSync(pcapng).size;
+    const { read, out, code, stderr } = await throughStalledPipe(['view', pcapng, '--ui', 'jsonl']);
+    expect(code, stderr).toBe(0);
+    expect(read).toBeLessThan(size / 2);
+    expect(stderr).toBe('');
+    expect(countLines(out)).toBe(events + 1);
+  }, 180_000);
 });

@@ -85,7 +85,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames: values.frames ?? false });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames: values.frames ?? false, reading: true });
   try {
     for (const event of loaded.events) bus.publish(event);
   } finally {
@@ -103,7 +103,7 @@ async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, on
   const { openOutputs } = await import('../outputs.js');
   const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames, reading: true });
   // The output's backpressure pauses the reading: memory stays flat whatever the file's size.
   let drained: Promise<void> | null = null;
   let release: () => void = () => {};
