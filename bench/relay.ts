@@ -16,7 +16,7 @@
  *   node bin/run-ts.js bench/relay.ts [--passes N]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, mkdtempSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -306,8 +306,15 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   } finally {
     for (const r of relays) await r.stop();
     await echo.close();
-    rmSync(dir, { recursive: true, force: true });
   }
+  // What recording costs the kernel: the capture files' sizes per round trip (every target saw the
+  // same traffic), and what writing that much to the page cache costs in this run.
+  const written = captureBytes([
+    ['frametap --ui none -w', join(dir, 'capture.jsonl')],
+    ['frametap --ui none -w cap.pcapng', join(dir, 'cap.pcapng')],
+  ]);
+  const pageCache = pageCacheCost(dir);
+  rmSync(dir, { recursive: true, force: true });
 
   const rows: string[][] = [['size', 'relay', 'msg/s', '× direct', '× bare', 'relay CPU µs/msg']];
   for (const s of SIZES) {
@@ -331,6 +338,37 @@ export async function main(argv: readonly string[] = []): Promise<void> {
     const l = median(latencies.get(r.name) ?? [0]);
     process.stdout.write(`| ${r.name.padEnd(34)} | ${l.toFixed(0).padStart(6)} µs | +${(l - direct).toFixed(0).padStart(5)} µs | ${r.name === 'direct' ? '' : `bare +${(l - bare).toFixed(0)} µs`} |\n`);
   }
+  process.stdout.write(`\nwriting to the page cache here (${dir}): ${pageCache.cpuUsPerMiB.toFixed(0)} µs CPU per MiB (${pageCache.wallUsPerMiB.toFixed(0)} µs wall), 256 MiB in 1 MiB writes\n`);
+  const roundTrips = SIZES.reduce((n, sz) => n + CONNECTIONS * (Math.ceil(sz.perConnection / 4) + passes * sz.perConnection), 0);
+  const payload = SIZES.reduce((n, sz) => n + CONNECTIONS * (Math.ceil(sz.perConnection / 4) + passes * sz.perConnection) * sz.size, 0);
+  for (const [name, bytes] of written) {
+    process.stdout.write(`${name}: wrote ${(bytes / 2 ** 20).toFixed(0)} MiB, ${(bytes / payload).toFixed(2)}× the messages' payload bytes (${roundTrips} round trips)\n`);
+  }
+}
+
+function captureBytes(files: readonly (readonly [string, string])[]): (readonly [string, number])[] {
+  return files.flatMap(([name, file]) => {
+    try {
+      return [[name, statSync(file).size] as const];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** CPU and wall time of writing 256 MiB to a file in `dir`, per MiB. */
+function pageCacheCost(dir: string): { readonly cpuUsPerMiB: number; readonly wallUsPerMiB: number } {
+  const file = join(dir, 'page-cache.bin');
+  const chunk = Buffer.alloc(1 << 20, 0x5a);
+  const fd = openSync(file, 'w');
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 256; i++) writeSync(fd, chunk);
+  const wall = Number(process.hrtime.bigint() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  closeSync(fd);
+  rmSync(file, { force: true });
+  return { cpuUsPerMiB: (cpu.user + cpu.system) / 256, wallUsPerMiB: wall / 256 };
 }
 
 const direct = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

@@ -1,56 +1,107 @@
 /**
- * A batch of events for another thread: the payload bytes of every event copied once into one
- * buffer that is transferred (not cloned), and the rest of each event as a plain object. A view
- * into a large received chunk must not be cloned as is: structured clone copies a view's whole
- * ArrayBuffer.
+ * A batch of events for the capture worker, as numbers and one transferred buffer: no event object
+ * crosses the thread boundary (postMessage's structured clone of one plain object per event was the
+ * largest cost on the relay's thread at 64 B, bench/relay.ts). A small event travels as its
+ * finished line; an event with a large payload as the JSON around the payload and the payload's
+ * bytes, its base64 made by the worker (base64 of 256 KiB costs more than the relay's whole work
+ * for that message). A view into a large received chunk is never cloned as is: structured clone
+ * copies a view's whole ArrayBuffer.
  */
 import type { SessionEvent } from '../session/events.js';
+import { eventLineText, rawLineParts } from './line-encoder.js';
 
+/**
+ * Per event, in order, read with `unpackBatch`: `n ≥ 0` is a finished line of n bytes (0: an event
+ * with no line, such as `chunk`); `-1, h, r, t` is a line of h bytes of JSON, the base64 of r
+ * payload bytes, then t bytes of JSON. The parts follow each other in `bytes`.
+ */
 export interface PackedBatch {
-  /** Each event without its payload; `p` is `[offset, length]` of the payload in `bytes`, if any. */
-  readonly metas: ReadonlyArray<Record<string, unknown>>;
+  readonly items: readonly number[];
   readonly bytes: Uint8Array;
 }
 
-function payloadOf(event: SessionEvent): Buffer | null {
-  if (event.type === 'frame') return event.payload ?? null;
-  if (event.type === 'message') return event.data;
-  return null;
+/** Where the batch is written before its own buffer is cut to size: reused, so a batch costs one allocation. */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+/** A scratch grown past this for one huge batch is not kept. */
+const SCRATCH_KEPT = 4 * 1024 * 1024;
+
+function room(at: number, n: number): void {
+  if (at + n <= scratch.length) return;
+  const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + n));
+  scratch.copy(bigger, 0, 0, at);
+  scratch = bigger;
+}
+
+function putText(text: string, at: number): number {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  room(at, text.length * 3);
+  return text.length === 0 ? 0 : scratch.write(text, at, 'utf8');
 }
 
 export function packBatch(events: readonly SessionEvent[]): PackedBatch {
-  let total = 0;
-  for (const e of events) total += payloadOf(e)?.length ?? 0;
-  // Not from Node's shared pool: the whole ArrayBuffer is transferred.
-  const bytes = new Uint8Array(new ArrayBuffer(total));
-  const metas: Record<string, unknown>[] = [];
+  const items: number[] = [];
+  // The text goes through the scratch; payloads are copied once, straight into the batch, each
+  // where its text offset `rawAt` says.
+  let rawAt: number[] | null = null;
+  let raws: Uint8Array[] | null = null;
+  let rawBytes = 0;
   let at = 0;
   for (const e of events) {
-    const payload = payloadOf(e);
-    if (payload === null) {
-      metas.push(e as unknown as Record<string, unknown>);
+    const parts = rawLineParts(e);
+    if (parts !== null) {
+      const h = putText(parts.head, at);
+      at += h;
+      (rawAt ??= []).push(at);
+      (raws ??= []).push(parts.raw);
+      rawBytes += parts.raw.length;
+      const t = putText(parts.tail, at);
+      at += t;
+      items.push(-1, h, parts.raw.length, t);
       continue;
     }
-    bytes.set(payload, at);
-    const key = e.type === 'frame' ? 'payload' : 'data';
-    // Keys in the event's order, the payload's key kept in place so the line reads the same.
-    const meta: Record<string, unknown> = {};
-    for (const k in e) meta[k] = k === key ? null : (e as unknown as Record<string, unknown>)[k];
-    meta.p = [at, payload.length];
-    metas.push(meta);
-    at += payload.length;
+    const text = eventLineText(e);
+    const n = text === null ? 0 : putText(text, at);
+    items.push(n);
+    at += n;
   }
-  return { metas, bytes };
+  // Not from Node's shared pool: the whole ArrayBuffer is transferred.
+  const bytes = new Uint8Array(new ArrayBuffer(at + rawBytes));
+  if (raws === null || rawAt === null) bytes.set(scratch.subarray(0, at), 0);
+  else {
+    let from = 0;
+    let to = 0;
+    for (let i = 0; i < raws.length; i++) {
+      const upTo = rawAt[i]!;
+      bytes.set(scratch.subarray(from, upTo), to);
+      to += upTo - from;
+      from = upTo;
+      bytes.set(raws[i]!, to);
+      to += raws[i]!.length;
+    }
+    bytes.set(scratch.subarray(from, at), to);
+  }
+  if (scratch.length > SCRATCH_KEPT) scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  return { items, bytes };
 }
 
-export function unpackBatch(batch: PackedBatch): SessionEvent[] {
+/** Each event's line (null for an event with none), base64 made here for the large payloads. */
+export function unpackBatch(batch: PackedBatch, joinRaw: (head: Uint8Array, raw: Uint8Array, tail: Uint8Array) => Buffer): (Buffer | null)[] {
   const buf = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-  return batch.metas.map((meta) => {
-    const p = meta.p as [number, number] | undefined;
-    if (p === undefined) return meta as unknown as SessionEvent;
-    const { p: _p, ...rest } = meta;
-    const key = rest.type === 'frame' ? 'payload' : 'data';
-    rest[key] = buf.subarray(p[0], p[0] + p[1]);
-    return rest as unknown as SessionEvent;
-  });
+  const items = batch.items;
+  const lines: (Buffer | null)[] = [];
+  let at = 0;
+  for (let i = 0; i < items.length; i++) {
+    const n = items[i]!;
+    if (n >= 0) {
+      lines.push(n === 0 ? null : buf.subarray(at, at + n));
+      at += n;
+      continue;
+    }
+    const h = items[++i]!;
+    const r = items[++i]!;
+    const t = items[++i]!;
+    lines.push(joinRaw(buf.subarray(at, at + h), buf.subarray(at + h, at + h + r), buf.subarray(at + h + r, at + h + r + t)));
+    at += h + r + t;
+  }
+  return lines;
 }

@@ -1,14 +1,15 @@
 /**
- * The capture file's encoder and writer, on a worker thread: the relay's thread only packs each
- * batch's payload bytes into one transferred buffer; base64, JSON and the writes happen here
+ * The capture file's writer, on a worker thread: the relay's thread packs each batch into one
+ * transferred buffer (small events as finished lines, large payloads as bytes: batch-pack.ts); the
+ * base64 of large payloads and the writes happen here
  * (issue: "serializing and writing a capture must not run per event on the relay's thread").
- * Messages in: `{ id, metas, bytes }` batches, `{ close: true }`. Out: `{ id, sizes }` once a
+ * Messages in: `{ id, items, bytes }` batches, `{ close: true }`. Out: `{ id, sizes }` once a
  * batch is on disk (the byte length of each line, newline included), or `{ id, error }`.
  */
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { unpackBatch, type PackedBatch } from './batch-pack.js';
-import { encodeEventLine } from './line-encoder.js';
+import { joinRawLine } from './line-encoder.js';
 
 const port = parentPort!;
 const fd = (workerData as { fd: number }).fd;
@@ -40,8 +41,7 @@ port.on('message', (message: PackedBatch & { readonly id: number } | { readonly 
   const sizes: number[] = [];
   try {
     const lines: Buffer[] = [];
-    for (const event of unpackBatch(message)) {
-      const line = encodeEventLine(event);
+    for (const line of unpackBatch(message, joinRawLine)) {
       sizes.push(line === null ? 0 : line.length);
       if (line !== null) lines.push(line);
     }

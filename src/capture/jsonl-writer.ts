@@ -45,6 +45,8 @@ interface Target {
   close(done: () => void): void;
   /** Resolves once the target can take batches (a worker thread is up). */
   readonly ready: Promise<void>;
+  /** Handing a batch over has a cost of its own (a thread): a few events wait for more. */
+  readonly gathers: boolean;
 }
 
 /** What an event will take in the queue before it is encoded (base64 is 4/3 of the bytes). */
@@ -69,6 +71,9 @@ type ProblemListener = (event: ErrorEvent) => void;
 
 const DEFAULT_HIGH_WATER = 8 * 1024 * 1024;
 const DEFAULT_LOW_WATER = 1024 * 1024;
+/** A batch this large goes to the output without waiting for more. */
+const BATCH_EVENTS = 512;
+const BATCH_BYTES = 256 * 1024;
 
 export class JsonlWriter {
   /** The capture file, null for a stream (`--ui jsonl`). */
@@ -224,11 +229,16 @@ export class JsonlWriter {
   #schedule(): void {
     if (this.#inFlight || this.#scheduled || this.#failed) return;
     this.#scheduled = true;
-    // Gather every line produced in this turn of the event loop into one write.
-    setImmediate(() => {
+    const flush = (): void => {
       this.#scheduled = false;
       this.#flush();
-    });
+    };
+    // A full batch goes at the end of this turn of the event loop; for the writer's thread a few
+    // events wait a millisecond for the ones that follow. One batch per turn was one hand-over per
+    // handful of events at 64 B, then the largest cost of recording (bench/relay.ts). A stream
+    // (`--ui jsonl`, `-w -`) gets each turn's lines at once.
+    if (!this.#target.gathers || this.#closed || this.#events.length >= BATCH_EVENTS || this.#queuedBytes >= BATCH_BYTES) setImmediate(flush);
+    else setTimeout(flush, 1);
   }
 
   #flush(): void {
@@ -250,7 +260,7 @@ export class JsonlWriter {
       }
       this.#announce(events, sizes);
       if (this.#pressure && this.#queuedBytes <= this.#low) this.#setPressure(false);
-      if (this.#events.length > 0) this.#flush();
+      if (this.#events.length > 0) this.#schedule();
       else this.#maybeFinish();
     });
   }
@@ -349,6 +359,7 @@ function fileTarget(path: string, fd: number): Target {
       fs.close(fd, () => done());
     },
     ready: Promise.resolve(),
+    gathers: false,
   };
 }
 
@@ -414,7 +425,7 @@ function workerFileTarget(path: string, fd: number): Target {
       const id = nextId++;
       pending.set(id, done);
       const batch = packBatch(events);
-      worker.postMessage({ id, metas: batch.metas, bytes: batch.bytes }, [batch.bytes.buffer as ArrayBuffer]);
+      worker.postMessage({ id, items: batch.items, bytes: batch.bytes }, [batch.bytes.buffer as ArrayBuffer]);
     },
     close(done) {
       if (dead) {
@@ -427,6 +438,7 @@ function workerFileTarget(path: string, fd: number): Target {
       worker.postMessage({ close: true });
     },
     ready,
+    gathers: true,
   };
 }
 
@@ -473,5 +485,6 @@ function streamTarget(stream: NodeJS.WritableStream): Target {
       done();
     },
     ready: Promise.resolve(),
+    gathers: false,
   };
 }

@@ -26,20 +26,8 @@ import type { Side } from '../session/events.js';
 import type { Actor, GateIntercept, MessageView, OutMessage, Step, Verdict } from './actions.js';
 import { closeParts, controlParts, messageParts, type MaskKeySource } from './framer.js';
 import { maskedCopy } from '../protocol/frame-encoder.js';
-
-/** The frame fields the gate reads (a protocol `WireFrame` fits). */
-export interface GateFrame {
-  /** Offset in this direction's stream of the frame's first byte. */
-  readonly offset: number;
-  readonly fin: boolean;
-  readonly rsv1: boolean;
-  readonly opcode: number;
-  readonly length: number;
-  /** Kept, unmasked payload (a control frame's whole payload). */
-  readonly payload: Buffer;
-  readonly violated: boolean;
-  readonly incompleteReceived?: number;
-}
+import type { FrameHeader } from '../protocol/frame-decoder.js';
+import type { WireFrame } from '../protocol/wire-events.js';
 
 /** The message fields the gate reads (a protocol `WireMessage` fits). */
 export interface GateMessage {
@@ -226,10 +214,14 @@ export class DirectionGate {
     this.#updateBackpressure();
   }
 
-  /** A frame of this direction, complete (from the inspector, in stream order). */
-  frame(frame: GateFrame): void {
+  /**
+   * A frame of this direction, complete (from the inspector, in stream order): the decoder's header
+   * record with the kept payload (a control frame's whole payload).
+   */
+  frame(wire: WireFrame): void {
     if (this.#disposed || this.#mode === 'broken') return;
-    if (frame.violated || frame.incompleteReceived !== undefined) {
+    const frame = wire.header;
+    if (frame.violated || wire.incompleteReceived !== undefined) {
       // A frame that broke framing: what follows cannot be followed safely frame by frame.
       if (this.#mode !== 'pass') this.#breakOff();
       else this.#mode = 'broken';
@@ -260,7 +252,7 @@ export class DirectionGate {
     }
     if (frame.offset !== this.#pendingStart) return this.#breakOff();
     if (isData) return this.#gateData(frame, this.#takePendingParts(size), size);
-    this.#gateControl(frame, this.#takePending(size));
+    this.#gateControl(frame, wire.payload, this.#takePending(size));
   }
 
   /** A data message of this direction (from the inspector, in order, after its last frame). */
@@ -424,7 +416,7 @@ export class DirectionGate {
     return raw;
   }
 
-  #trackPassing(frame: GateFrame, isData: boolean): void {
+  #trackPassing(frame: FrameHeader, isData: boolean): void {
     if (!isData) return;
     if (frame.opcode !== Opcode.Continuation) {
       this.#passMessages++;
@@ -456,7 +448,7 @@ export class DirectionGate {
     if (raw.length > 0 && !this.#closed) this.#o.sink.write([raw]);
   }
 
-  #gateData(frame: GateFrame, parts: Buffer[], size: number): void {
+  #gateData(frame: FrameHeader, parts: Buffer[], size: number): void {
     let item = this.#assembling;
     if (frame.opcode !== Opcode.Continuation) {
       item = {
@@ -487,9 +479,10 @@ export class DirectionGate {
     this.#updateBackpressure();
   }
 
-  #gateControl(frame: GateFrame, raw: Buffer): void {
+  /** `payload`: the frame's unmasked payload; `raw`: the frame as it came. */
+  #gateControl(frame: FrameHeader, payload: Buffer, raw: Buffer): void {
     if (frame.opcode === Opcode.Ping || frame.opcode === Opcode.Pong) {
-      const step = this.#o.policy.control(frame.opcode, frame.payload);
+      const step = this.#o.policy.control(frame.opcode, payload);
       if (step !== null) {
         this.#o.sink.intercept({ from: this.#from, action: 'swallow', by: step.by, ...named(step), detail: frame.opcode === Opcode.Ping ? 'ping' : 'pong' });
         return;
@@ -905,7 +898,7 @@ export function wirePayload(frames: readonly Buffer[]): Buffer {
 }
 
 /** RFC 6455 §5.2 size of a frame that broke no framing rule: minimal length form, masked exactly when a client sent it. */
-function frameSize(frame: GateFrame, from: Side): number {
+function frameSize(frame: FrameHeader, from: Side): number {
   const ext = frame.length <= 125 ? 0 : frame.length <= 0xffff ? 2 : 8;
   return 2 + ext + (from === 'client' ? 4 : 0) + frame.length;
 }

@@ -12,9 +12,9 @@ import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.
 import { PcapngRecorder } from './pcapng-recorder.js';
 
 export interface PcapngWriterOptions {
-  /** Bytes waiting above which `onPressure(true)` fires (default 8 MiB). */
+  /** Bytes waiting above which `onPressure(true)` fires (default 32 MiB). */
   readonly highWaterMark?: number;
-  /** Bytes waiting below which `onPressure(false)` fires again (default 1 MiB). */
+  /** Bytes waiting below which `onPressure(false)` fires again (default 8 MiB). */
   readonly lowWaterMark?: number;
   readonly warn?: (line: string) => void;
   /**
@@ -74,8 +74,11 @@ export class PcapngWriter {
     this.path = path;
     this.#target = target;
     this.#recorder = recorder;
-    this.#high = options.highWaterMark ?? 8 * 1024 * 1024;
-    this.#low = Math.min(options.lowWaterMark ?? 1024 * 1024, this.#high);
+    // A packet capture holds every relayed byte (four times each payload per round trip), so a
+    // writeback stall of the page cache of a few tens of milliseconds (measured up to 48 ms under
+    // load) fills 8 MiB at 4 KiB messages: room for that, before the relay is slowed.
+    this.#high = options.highWaterMark ?? 32 * 1024 * 1024;
+    this.#low = Math.min(options.lowWaterMark ?? 8 * 1024 * 1024, this.#high);
     // Injected by the owner (the CLI passes its stderr channel); a sink writes to no stream itself.
     this.#warn = options.warn ?? (() => {});
     this.#pressureNotice = options.pressureNotice ?? true;

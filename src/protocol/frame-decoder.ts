@@ -18,8 +18,13 @@ export interface FrameDecoderOptions {
   readonly deflate: boolean;
 }
 
-/** A complete frame header. */
-export interface FrameHeaderEvent {
+/**
+ * A complete frame header, and the frame's one record from here on: made once per frame by the
+ * decoder, it travels on unchanged as `WireFrame.header` to the session and the gate (never copied
+ * field by field). The decoder owns the message framing (RFC 6455 §5.4): `message`,
+ * `startsMessage` and `compressed` say what the frame belongs to, so no later layer tracks it again.
+ */
+export interface FrameHeader {
   readonly kind: 'header';
   /** Offset in this direction's stream of the frame's first byte. */
   readonly offset: number;
@@ -43,6 +48,14 @@ export interface FrameHeaderEvent {
   readonly startsMessage: boolean;
   /** This data frame belongs to a permessage-deflate compressed message. */
   readonly compressed: boolean;
+}
+
+/** The header of a frame that opens a data message (a text or binary frame, RFC 6455 §5.4). */
+export type MessageHeader = FrameHeader & { readonly message: 1 | 2; readonly startsMessage: true };
+
+/** Whether `header` opens a data message: the decoder sets `startsMessage` only with `message` 1 or 2. */
+export function opensMessage(header: FrameHeader): header is MessageHeader {
+  return header.startsMessage && header.message !== 0;
 }
 
 /**
@@ -71,11 +84,11 @@ export interface DecodeViolation {
   readonly offset: number;
 }
 
-export type DecodeEvent = FrameHeaderEvent | PayloadEvent | FrameEndEvent | DecodeViolation;
+export type DecodeEvent = FrameHeader | PayloadEvent | FrameEndEvent | DecodeViolation;
 
 /** A frame cut off by the end of the stream. */
 export interface IncompleteFrame {
-  readonly header: FrameHeaderEvent;
+  readonly header: FrameHeader;
   /** Payload bytes that arrived. */
   readonly received: number;
 }
@@ -168,7 +181,7 @@ export class FrameDecoder {
   #nonMinimal = false;
   #extLenBytes = 0;
   #maskKey = 0;
-  #header: FrameHeaderEvent | null = null;
+  #header: FrameHeader | null = null;
   #received = 0;
   #remaining = 0;
   /** Bytes of this frame to hand out: min(length, maxPayload), or all for text/compressed content. */
@@ -176,7 +189,8 @@ export class FrameDecoder {
   /** Kept payload bytes of a masked frame are unmasked into this buffer (allocated per frame). */
   #unmaskTarget: Buffer | null = null;
 
-  // Message framing (RFC 6455 §5.4), tracked here because it decides what a continuation is.
+  // Message framing (RFC 6455 §5.4), tracked here because it decides what a continuation is;
+  // the one place it is kept: later layers read it from each header (`message`, `compressed`).
   #messageOpcode: 0 | 1 | 2 = 0;
   #messageCompressed = false;
   #closeSent = false;
@@ -410,7 +424,7 @@ export class FrameDecoder {
       this.#closeSent = true;
     }
 
-    const header: FrameHeaderEvent = {
+    const header: FrameHeader = {
       kind: 'header',
       offset: this.#frameOffset,
       fin,

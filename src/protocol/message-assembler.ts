@@ -13,11 +13,11 @@
  * order is kept.
  */
 import { Opcode, VIOLATION_CODES, type ViolationRule } from './constants.js';
-import type { DecodeEvent, FrameHeaderEvent, IncompleteFrame } from './frame-decoder.js';
+import { opensMessage, type DecodeEvent, type FrameHeader, type IncompleteFrame, type MessageHeader } from './frame-decoder.js';
 import { MessageInflater, type InflateResult } from './permessage-deflate.js';
 import type { InflateLimiter } from './inflate-limiter.js';
 import { isValidCloseCode, isValidUtf8, Utf8Validator } from './validation.js';
-import type { DeflateDirectionParams, WireEvent, WireFrame } from './wire-events.js';
+import type { DeflateDirectionParams, WireEvent } from './wire-events.js';
 
 export interface MessageAssemblerOptions {
   /** Bytes kept per frame and per message. */
@@ -80,20 +80,19 @@ export class MessageAssembler {
 
   // The frame in progress. Its kept payload is one view while the pieces are adjacent in memory
   // (one chunk, or the decoder's unmask buffer), else it is copied into #frameBuffer as it arrives.
-  #frame: FrameHeaderEvent | null = null;
+  #frame: FrameHeader | null = null;
   #frameView: Buffer | null = null;
   #frameBuffer: Buffer | null = null;
   #frameKept = 0;
 
-  // The data message in progress.
-  #messageOpen = false;
-  #messageOpcode: 1 | 2 = 1;
-  #messageCompressed = false;
+  // The data message in progress. What a message is (its opcode, whether it is compressed, which
+  // frames belong to it) is the decoder's to say, on each header: this layer keeps the header
+  // that opened the message, never a copy of its fields, and counts and collects its content.
+  /** The header of the open message's first frame, null when no message is open. */
+  #message: MessageHeader | null = null;
   #messageFrames = 0;
   #messageLength = 0;
-  #messageOffset = 0;
   #messageViolated = false;
-  /** Kept bytes of the message: views of its frames' kept payloads (those always cover them). */
   /**
    * Kept bytes of the message: the first frame's kept payload as a view, then, from the second
    * fragment on, one growing copy (one object however many fragments: a million 1-byte fragments
@@ -214,21 +213,18 @@ export class MessageAssembler {
     return this.#failure;
   }
 
-  #onHeader(header: FrameHeaderEvent): void {
+  #onHeader(header: FrameHeader): void {
     this.#frame = header;
     this.#frameView = null;
     this.#frameBuffer = null;
     this.#frameKept = 0;
     if (header.message === 0) return;
-    if (header.startsMessage) {
+    if (opensMessage(header)) {
       // A new message while one is open (expected-continuation, already reported): the open one is lost.
-      if (this.#messageOpen) this.#abandonMessage();
-      this.#messageOpen = true;
-      this.#messageOpcode = header.message;
-      this.#messageCompressed = header.compressed;
+      if (this.#message !== null) this.#abandonMessage();
+      this.#message = header;
       this.#messageFrames = 0;
       this.#messageLength = 0;
-      this.#messageOffset = header.offset;
       this.#messageViolated = false;
       this.#messageFirst = this.#messageJoined = null;
       this.#messageKept = 0;
@@ -244,7 +240,7 @@ export class MessageAssembler {
         this.#utf8.reset();
       }
     }
-    if (!this.#messageOpen) return;
+    if (this.#message === null) return;
     if (++this.#messageFrames > this.#maxFragments) {
       this.#fail(
         new InspectionLimitError(
@@ -263,12 +259,12 @@ export class MessageAssembler {
     if (!frame) return;
     const room = this.#maxPayload - this.#frameKept;
     if (room > 0) this.#keep(data.length <= room ? data : data.subarray(0, room), frame);
-    if (frame.message === 0 || !this.#messageOpen) return;
-    if (this.#messageCompressed) this.#inflater!.write(data);
-    else if (this.#messageOpcode === Opcode.Text) this.#utf8!.push(data);
+    if (frame.message === 0 || this.#message === null) return;
+    if (frame.compressed) this.#inflater!.write(data);
+    else if (frame.message === Opcode.Text) this.#utf8!.push(data);
   }
 
-  #keep(kept: Buffer, frame: FrameHeaderEvent): void {
+  #keep(kept: Buffer, frame: FrameHeader): void {
     const view = this.#frameView;
     const buffer = this.#frameBuffer;
     if (buffer !== null) kept.copy(buffer, this.#frameKept);
@@ -309,7 +305,8 @@ export class MessageAssembler {
     this.#frame = null;
     const payload = this.#framePayload();
     this.#frameView = this.#frameBuffer = null;
-    if (frame.message !== 0 && this.#messageOpen && !this.#messageCompressed) {
+    const message = frame.message !== 0 ? this.#message : null;
+    if (message !== null && !frame.compressed) {
       const room = this.#maxPayload - this.#messageKept;
       if (room > 0 && payload.length > 0) {
         const part = payload.length <= room ? payload : payload.subarray(0, room);
@@ -318,13 +315,13 @@ export class MessageAssembler {
         this.#messageKept += part.length;
       }
     }
-    this.#emit(wireFrame(frame, payload, t));
+    this.#emit({ kind: 'frame', t, header: frame, payload, truncated: frame.length > payload.length, incompleteReceived: undefined });
     if (frame.opcode === Opcode.Close) this.#onClose(frame, payload, t);
-    else if (frame.message !== 0 && frame.fin && this.#messageOpen) this.#finishMessage(t);
+    else if (message !== null && frame.fin) this.#finishMessage(message, t);
   }
 
   /** RFC 6455 §5.5.1: an optional body of a 2-byte status code and a UTF-8 reason. */
-  #onClose(frame: FrameHeaderEvent, body: Buffer, t: number): void {
+  #onClose(frame: FrameHeader, body: Buffer, t: number): void {
     // A frame that broke a framing rule is not checked for content rules as well (capture format).
     const check = !frame.violated;
     let code: number | null = null;
@@ -352,15 +349,14 @@ export class MessageAssembler {
     this.#emit({ kind: 'violation', t, rule, code: VIOLATION_CODES[rule], detail, offset });
   }
 
-  #finishMessage(t: number): void {
-    this.#messageOpen = false;
-    if (this.#messageCompressed) {
-      const opcode = this.#messageOpcode;
+  /** The last frame of `message` (the header of its first frame) ended. */
+  #finishMessage(message: MessageHeader, t: number): void {
+    this.#message = null;
+    if (message.compressed) {
       const frames = this.#messageFrames;
-      const offset = this.#messageOffset;
       const violated = this.#messageViolated;
       this.#blocked = true;
-      this.#inflater!.finish((result) => this.#onInflated(result, opcode, frames, offset, violated, t));
+      this.#inflater!.finish((result) => this.#onInflated(result, message, frames, violated, t));
       return;
     }
     const first = this.#messageFirst;
@@ -368,15 +364,15 @@ export class MessageAssembler {
     // A message of one frame shares that frame's buffer: no second copy.
     const data = first === null ? EMPTY : joined === null ? first : joined.subarray(0, this.#messageKept);
     this.#messageFirst = this.#messageJoined = null;
-    const utf8Valid = this.#messageOpcode === Opcode.Binary || this.#utf8!.end();
+    const utf8Valid = message.message === Opcode.Binary || this.#utf8!.end();
     if (!utf8Valid && !this.#messageViolated) {
       // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_".
-      this.#violation('invalid-utf8', `text message of ${this.#messageLength} bytes is not valid UTF-8`, this.#messageOffset, t);
+      this.#violation('invalid-utf8', `text message of ${this.#messageLength} bytes is not valid UTF-8`, message.offset, t);
     }
     this.#emit({
       kind: 'message',
       t,
-      opcode: this.#messageOpcode,
+      opcode: message.message,
       compressed: false,
       frames: this.#messageFrames,
       length: this.#messageLength,
@@ -386,8 +382,10 @@ export class MessageAssembler {
     });
   }
 
-  #onInflated(result: InflateResult, opcode: 1 | 2, frames: number, offset: number, violated: boolean, t: number): void {
+  #onInflated(result: InflateResult, message: MessageHeader, frames: number, violated: boolean, t: number): void {
     if (this.#disposed) return;
+    const opcode = message.message;
+    const offset = message.offset;
     const failed = result.error !== null;
     // capture-format: a message with a frame that broke a framing rule is not checked for content rules.
     if (failed && !violated) {
@@ -432,8 +430,8 @@ export class MessageAssembler {
   }
 
   #abandonMessage(): void {
-    if (this.#messageCompressed) this.#inflater?.abandon();
-    this.#messageOpen = false;
+    if (this.#message?.compressed) this.#inflater?.abandon();
+    this.#message = null;
     this.#messageFirst = this.#messageJoined = null;
   }
 
@@ -442,31 +440,7 @@ export class MessageAssembler {
     const payload = this.#frame === frame ? this.#framePayload() : EMPTY;
     this.#frame = null;
     this.#frameView = this.#frameBuffer = null;
-    this.#emit(wireFrame(frame, payload, t, incomplete.received));
-    if (this.#messageOpen) this.#abandonMessage();
+    this.#emit({ kind: 'frame', t, header: frame, payload, truncated: incomplete.received > payload.length, incompleteReceived: incomplete.received });
+    if (this.#message !== null) this.#abandonMessage();
   }
-}
-
-/**
- * The WireFrame of `header` with its kept `payload`; `received` is set for a frame cut off by the
- * end of the stream (the payload bytes that arrived).
- */
-function wireFrame(header: FrameHeaderEvent, payload: Buffer, t: number, received?: number): WireFrame {
-  return {
-    kind: 'frame',
-    t,
-    offset: header.offset,
-    fin: header.fin,
-    rsv1: header.rsv1,
-    rsv2: header.rsv2,
-    rsv3: header.rsv3,
-    opcode: header.opcode,
-    masked: header.masked,
-    maskKey: header.maskKey,
-    length: header.length,
-    payload,
-    truncated: (received ?? header.length) > payload.length,
-    violated: header.violated,
-    incompleteReceived: received,
-  };
 }

@@ -4,30 +4,25 @@
  * completed the thing reported (a frame's `t` is when its last byte arrived).
  */
 import type { ViolationRule } from './constants.js';
+import type { FrameHeader } from './frame-decoder.js';
 
 export type { Sender } from './http-types.js';
 import type { Sender } from './http-types.js';
 
+/**
+ * A frame, complete (or cut off by the end of the stream): the decoder's header record as it was
+ * made, with what the assembler learnt at the frame's end. The header is shared, not copied: one
+ * record per frame from the decoder to the session and the gate.
+ */
 export interface WireFrame {
   readonly kind: 'frame';
   readonly t: number;
-  /** Offset in this direction's byte stream (after the upgrade) of the frame's first header byte. */
-  readonly offset: number;
-  readonly fin: boolean;
-  readonly rsv1: boolean;
-  readonly rsv2: boolean;
-  readonly rsv3: boolean;
-  readonly opcode: number;
-  readonly masked: boolean;
-  /** The masking key as a big-endian 32-bit number, null when unmasked. */
-  readonly maskKey: number | null;
-  /** Declared payload length (true length, whatever was kept). */
-  readonly length: number;
+  /** Every header field as on the wire, and the message the frame belongs to. */
+  readonly header: FrameHeader;
   /** Kept payload bytes, unmasked (at most maxPayload); still compressed for a deflate message. */
   readonly payload: Buffer;
+  /** Fewer payload bytes kept than the frame carried (or than arrived, for an incomplete frame). */
   readonly truncated: boolean;
-  /** This frame broke a framing rule (its violation is reported just before it). */
-  readonly violated: boolean;
   /** Set when the stream ended inside this frame: payload bytes that arrived. */
   readonly incompleteReceived?: number;
 }

@@ -14,6 +14,7 @@ import type { EventBus } from './event-bus.js';
 import type {
   ErrorEvent,
   ErrorStage,
+  FrameEvent,
   HandshakeEvent,
   HandshakeRequest,
   HandshakeResponse,
@@ -502,9 +503,10 @@ export class Session {
 
   #onFrame(from: Side, frame: WireFrame): void {
     const dir = from === 'client' ? this.#client : this.#server;
+    const header = frame.header;
     dir.frames++;
     const complete = frame.incompleteReceived === undefined;
-    if (frame.opcode === Opcode.Close && complete && !dir.closed) {
+    if (header.opcode === Opcode.Close && complete && !dir.closed) {
       dir.closed = true;
       if (this.#initiator === null) {
         this.#initiator = from;
@@ -514,31 +516,40 @@ export class Session {
     if (!this.#bus.wants('frame')) return;
     // capture-format `frame`: a whole uncompressed data message in one frame leaves its payload to
     // the `message` that follows; every other frame carries it.
-    const isData = frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary;
-    const omit = isData && frame.fin && !frame.rsv1 && !frame.violated && complete;
-    this.#publish({
+    const isData = header.opcode === Opcode.Text || header.opcode === Opcode.Binary;
+    const omit = isData && header.fin && !header.rsv1 && !header.violated && complete;
+    // The capture event is the one object made here per frame: optional keys are added in the
+    // capture's key order (a line reads as before) instead of spread from temporary objects.
+    const event: FrameEventDraft = {
       type: 'frame',
       conn: this.conn,
       t: frame.t,
       from,
-      fin: frame.fin,
-      rsv1: frame.rsv1,
-      rsv2: frame.rsv2,
-      rsv3: frame.rsv3,
-      opcode: frame.opcode,
-      masked: frame.masked,
-      length: frame.length,
-      ...(frame.maskKey !== null ? { maskKey: maskKeyHex(frame.maskKey) } : {}),
-      ...(omit ? {} : { payload: frame.payload }),
-      truncated: frame.truncated,
-      ...(complete ? {} : { incomplete: true as const, received: frame.incompleteReceived }),
-    });
+      fin: header.fin,
+      rsv1: header.rsv1,
+      rsv2: header.rsv2,
+      rsv3: header.rsv3,
+      opcode: header.opcode,
+      masked: header.masked,
+      length: header.length,
+    };
+    if (header.maskKey !== null) event.maskKey = maskKeyHex(header.maskKey);
+    if (!omit) event.payload = frame.payload;
+    event.truncated = frame.truncated;
+    if (!complete) {
+      event.incomplete = true;
+      event.received = frame.incompleteReceived;
+    }
+    this.#publish(event as FrameEvent);
   }
 
   #publish(event: SessionEvent): void {
     this.#bus.publish(event);
   }
 }
+
+/** A FrameEvent while `#onFrame` fills it in key order (`truncated` comes after the optional `maskKey` and `payload`). */
+type FrameEventDraft = Omit<{ -readonly [K in keyof FrameEvent]: FrameEvent[K] }, 'truncated'> & { truncated?: boolean };
 
 /** Drops a direction's published queue entries once they are all out (no array per flush). */
 function compact(d: DirectionState): void {

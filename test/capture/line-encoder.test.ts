@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeEventLine } from '../../src/capture/line-encoder.js';
+import { encodeEventLine, joinRawLine } from '../../src/capture/line-encoder.js';
+import { packBatch, unpackBatch } from '../../src/capture/batch-pack.js';
 import { encodePayload } from '../../src/capture/payload.js';
 import { toCaptured } from '../../src/capture/capture-object.js';
 import type { SessionEvent } from '../../src/session/events.js';
@@ -51,5 +52,62 @@ describe('encodeEventLine', () => {
 
   it('a chunk event has no capture line', () => {
     expect(encodeEventLine({ type: 'chunk', conn: 1, t: 1, leg: 'client', from: 'client', bytes: Buffer.from('x') })).toBeNull();
+  });
+});
+
+/** A small seeded generator (mulberry32), so a failure names its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random frame and message events: every optional field present or not, text that is ASCII, escaped, astral, cut or invalid. */
+function randomEvent(r: () => number): SessionEvent {
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const size = pick([0, 1, 2, 3, 63, 64, 255, 256, 257, 1000]);
+  const bytes = Buffer.from(Array.from({ length: size }, () => pick([0x41, 0x22, 0x5c, 0x0a, 0x00, 0x7f, 0xe2, 0x80, 0xa8, 0xf0, 0x9f, 0x98, 0x80, 0xc3, 0xa9, Math.floor(r() * 256)])));
+  const t = pick([1700000000000.125, 1.5, 0, 1e21, 123456789.000001]);
+  const from = pick(['client', 'server'] as const);
+  if (r() < 0.5) {
+    return {
+      type: 'frame', conn: Math.floor(r() * 1000), t, from, fin: r() < 0.5, rsv1: r() < 0.5, rsv2: false, rsv3: r() < 0.1, opcode: pick([0, 1, 2, 8, 9, 10, 3]),
+      masked: r() < 0.5, length: size + Math.floor(r() * 10), ...(r() < 0.5 ? { maskKey: 'a1b2c3d4' } : {}), ...(r() < 0.7 ? { payload: bytes } : {}),
+      truncated: r() < 0.3, ...(r() < 0.2 ? { incomplete: true as const, received: size } : {}),
+    };
+  }
+  const opcode = pick([1, 2] as const);
+  const valid = Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+  return {
+    type: 'message', conn: Math.floor(r() * 1000), t, from, opcode, compressed: r() < 0.5, frames: 1 + Math.floor(r() * 3), length: size,
+    data: bytes, truncated: r() < 0.3, ...(opcode === 1 && !valid ? { invalidUtf8: true as const } : {}),
+  };
+}
+
+describe('the capture line of frames and messages, byte for byte', () => {
+  it('equals JSON.stringify of the capture object for 20,000 random events', () => {
+    for (let seed = 1; seed <= 20_000; seed++) {
+      const ev = randomEvent(rng(seed));
+      const want = `${JSON.stringify(toCaptured(ev))}\n`;
+      const got = encodeEventLine(ev)!.toString('utf8');
+      if (got !== want) expect({ seed, got }).toEqual({ seed, got: want });
+    }
+  });
+
+  it('a packed batch gives the worker the same lines, small events finished, large ones as bytes', () => {
+    const r = rng(7);
+    const events = Array.from({ length: 500 }, () => randomEvent(r));
+    events.splice(3, 0, { type: 'chunk', conn: 1, t: 1, leg: 'client', from: 'client', bytes: Buffer.from('x') });
+    const batch = packBatch(events);
+    const lines = unpackBatch(structuredClone(batch), joinRawLine);
+    expect(lines.map((l) => l?.toString('utf8') ?? null)).toEqual(events.map((e) => encodeEventLine(e)?.toString('utf8') ?? null));
+    // Both shapes were in the batch: finished lines and payloads whose base64 the worker made.
+    expect(batch.items.filter((i) => i === -1).length).toBeGreaterThan(0);
+    expect(batch.items.filter((i) => i > 0).length).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { closeParts, controlParts, messageParts, randomMaskKeys, truncateUtf8 } from '../../src/gate/framer.js';
 import { encodeFrame, encodeFrameHeader, frameParts } from '../../src/protocol/frame-encoder.js';
-import { FrameDecoder, type FrameHeaderEvent } from '../../src/protocol/frame-decoder.js';
+import { FrameDecoder, type FrameHeader } from '../../src/protocol/frame-decoder.js';
 import { receive } from './ws-receiver.js';
 
 const fixedKey = () => Buffer.from('37fa213d', 'hex');
@@ -41,7 +41,7 @@ describe('messageParts', async () => {
     const keys = randomMaskKeys();
     const parts = messageParts({ opcode: 1, payload: Buffer.from('hello world'), fragments: 4 }, { from: 'client', masks: keys });
     expect(parts.length).toBe(8);
-    const headers: FrameHeaderEvent[] = [];
+    const headers: FrameHeader[] = [];
     for (const e of new FrameDecoder({ from: 'client', maxPayload: 100, deflate: false }).push(Buffer.concat(parts))) {
       if (e.kind === 'header') headers.push(e);
       expect(e.kind).not.toBe('violation');

@@ -214,7 +214,7 @@ describe('frames produced by a real ws peer decode to exactly what ws sent', () 
       expect(messagesOf(clientEvents)).toEqual(ex.serverGot.map(describeMessage));
       expect(messagesOf(serverEvents)).toEqual(ex.clientGot.map(describeMessage));
       expect(ex.serverGot.length).toBe(7);
-      expect(clientEvents.filter((e) => e.kind === 'frame' && e.opcode === 9).map((e) => e.kind === 'frame' && e.payload.toString())).toEqual(['are you there']);
+      expect(clientEvents.filter((e) => e.kind === 'frame' && e.header.opcode === 9).map((e) => e.kind === 'frame' && e.payload.toString())).toEqual(['are you there']);
       expect(clientEvents.filter((e) => e.kind === 'close').map(summarize)).toEqual(['close code=1000 reason="bye"']);
       expect(serverEvents.filter((e) => e.kind === 'close').map(summarize)).toEqual(['close code=1000 reason="bye"']);
       const compressedMessages = clientEvents.filter((e) => e.kind === 'message' && e.compressed).length;
@@ -222,8 +222,8 @@ describe('frames produced by a real ws peer decode to exactly what ws sent', () 
       else expect(compressedMessages).toBeGreaterThan(3);
       // Frame offsets tile the stream exactly.
       const frames = clientEvents.filter((e) => e.kind === 'frame');
-      expect(frames[0]?.kind === 'frame' && frames[0].offset).toBe(0);
-      expect(frames.every((f) => f.kind === 'frame' && f.masked)).toBe(true);
+      expect(frames[0]?.kind === 'frame' && frames[0].header.offset).toBe(0);
+      expect(frames.every((f) => f.kind === 'frame' && f.header.masked)).toBe(true);
     });
   });
 });

@@ -3,7 +3,7 @@ import rfc6455 from '../../fixtures/vectors/rfc6455-5.7.json' with { type: 'json
 import violations from '../../fixtures/vectors/violations.json' with { type: 'json' };
 import { VIOLATION_CODES, type ViolationRule } from '../../src/protocol/constants.js';
 import { DirectionInspector } from '../../src/protocol/direction-inspector.js';
-import { FrameDecoder, type DecodeEvent, type FrameHeaderEvent } from '../../src/protocol/frame-decoder.js';
+import { FrameDecoder, type DecodeEvent, type FrameHeader } from '../../src/protocol/frame-decoder.js';
 import { encodeFrame } from '../../src/protocol/frame-encoder.js';
 import type { Sender, WireEvent } from '../../src/protocol/wire-events.js';
 import { bytesOf, DEFLATE_TAKEOVER, hex, inspectSummary, splits, summarize, type Segment } from './helpers.js';
@@ -32,7 +32,7 @@ describe('RFC 6455 §5.7 examples', () => {
   it('reports every header field as on the wire', () => {
     const decoder = new FrameDecoder({ from: 'client', maxPayload: 1024, deflate: false });
     const events = decoder.push(hex('81 85 37 fa 21 3d 7f 9f 4d 51 58'));
-    const header = events[0] as FrameHeaderEvent;
+    const header = events[0] as FrameHeader;
     expect(header).toMatchObject({
       kind: 'header',
       offset: 0,
@@ -163,7 +163,7 @@ describe('streaming and bounds', () => {
     const frame = events[0]!;
     expect(frame.kind).toBe('frame');
     if (frame.kind !== 'frame') return;
-    expect(frame.length).toBe(total);
+    expect(frame.header.length).toBe(total);
     expect(frame.payload.length).toBe(maxPayload);
     expect(frame.truncated).toBe(true);
     // Unmasked with the key phase right: 0x5a ^ key byte i%4, i from 0.
@@ -228,7 +228,7 @@ describe('an all-zero masking key', () => {
     for (const chunks of splits(frame)) {
       const decoder = new FrameDecoder({ from: 'client', maxPayload: 1024, deflate: false });
       const pieces: Buffer[] = [];
-      let header: FrameHeaderEvent | null = null;
+      let header: FrameHeader | null = null;
       for (const chunk of chunks) {
         for (const e of decoder.push(chunk)) {
           if (e.kind === 'header') header = e;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, type DecodeEvent, type FrameHeaderEvent } from '../../src/protocol/frame-decoder.js';
+import { FrameDecoder, type DecodeEvent, type FrameHeader } from '../../src/protocol/frame-decoder.js';
 import { encodeClosePayload, encodeFrame, MessageCompressor } from '../../src/protocol/frame-encoder.js';
 import { DEFLATE_NO_TAKEOVER, DEFLATE_TAKEOVER, hex, inspect, prng, showBytes } from './helpers.js';
 
@@ -87,9 +87,9 @@ describe('round trip: encodeFrame → FrameDecoder', () => {
       events.push(...decoder.push(stream.subarray(at, at + step)));
       at += step;
     }
-    const frames: Array<{ header: FrameHeaderEvent; payload: Buffer }> = [];
+    const frames: Array<{ header: FrameHeader; payload: Buffer }> = [];
     let pieces: Buffer[] = [];
-    let current: FrameHeaderEvent | null = null;
+    let current: FrameHeader | null = null;
     for (const e of events) {
       if (e.kind === 'header') {
         current = e;

@@ -86,10 +86,10 @@ describe('fuzz (seeded)', () => {
       for (const e of events) {
         if (e.kind === 'frame') {
           frames++;
-          if (e.payload.length > maxPayload || e.payload.length > e.length || e.offset <= lastOffset || e.offset >= data.length) {
+          if (e.payload.length > maxPayload || e.payload.length > e.header.length || e.header.offset <= lastOffset || e.header.offset >= data.length) {
             throw new Error(`${where()}: bad frame ${JSON.stringify({ ...e, payload: e.payload.length })}`);
           }
-          lastOffset = e.offset;
+          lastOffset = e.header.offset;
         } else if (e.kind === 'message') {
           messages++;
           if (e.data.length > maxPayload || e.data.length > e.length) throw new Error(`${where()}: message keeps ${e.data.length} bytes`);

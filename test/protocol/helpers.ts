@@ -25,10 +25,11 @@ export function showBytes(data: Buffer): string {
 export function summarize(event: WireEvent): string {
   switch (event.kind) {
     case 'frame': {
-      const bits = `${event.fin ? 'F' : '-'}${event.rsv1 ? '1' : '-'}${event.rsv2 ? '2' : '-'}${event.rsv3 ? '3' : '-'}`;
-      let line = `frame@${event.offset} ${bits} op=${event.opcode} ${event.masked ? 'masked' : 'unmasked'} len=${event.length} payload=${showBytes(event.payload)}`;
+      const h = event.header;
+      const bits = `${h.fin ? 'F' : '-'}${h.rsv1 ? '1' : '-'}${h.rsv2 ? '2' : '-'}${h.rsv3 ? '3' : '-'}`;
+      let line = `frame@${h.offset} ${bits} op=${h.opcode} ${h.masked ? 'masked' : 'unmasked'} len=${h.length} payload=${showBytes(event.payload)}`;
       if (event.truncated) line += ' truncated';
-      if (event.violated) line += ' violated';
+      if (h.violated) line += ' violated';
       if (event.incompleteReceived !== undefined) line += ` incomplete=${event.incompleteReceived}`;
       return line;
     }

@@ -79,6 +79,22 @@ describe('MessageAssembler', () => {
     ]);
   });
 
+  it('hands on the decoder\'s header record itself, not a copy, and takes a message\'s opcode from its headers', async () => {
+    const events: WireEvent[] = [];
+    const decoder = new FrameDecoder({ from: 'server', maxPayload: 1024, deflate: false });
+    const assembler = new MessageAssembler({ maxPayload: 1024, deflate: null, onEvent: (e) => events.push(e) });
+    const decoded = [...decoder.push(text('ab', false)), ...decoder.push(encodeFrame({ opcode: 9 })), ...decoder.push(text('c', true, 0))];
+    assembler.handle(decoded, 0);
+    await assembler.whenIdle();
+    const headers = decoded.filter((e) => e.kind === 'header');
+    const frames = events.filter((e) => e.kind === 'frame');
+    expect(frames.map((f) => f.header)).toEqual(headers);
+    frames.forEach((f, i) => expect(f.header).toBe(headers[i]));
+    // The continuation's header names the message it belongs to (the decoder's one record of it).
+    expect(headers.map((h) => [h.opcode, h.message, h.startsMessage])).toEqual([[1, 1, true], [9, 0, false], [0, 1, false]]);
+    expect(events.filter((e) => e.kind === 'message').map(summarize)).toEqual(['message op=1 frames=2 len=3 text="abc"']);
+  });
+
   it('does nothing after dispose', async () => {
     const events: WireEvent[] = [];
     const decoder = new FrameDecoder({ from: 'server', maxPayload: 10, deflate: false });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/session/event-bus.js';
-import type { SessionEventType } from '../../src/session/events.js';
+import type { SessionEvent, SessionEventType } from '../../src/session/events.js';
 import { cap, type CapturedEvent } from '../helpers/captured.js';
 import { Session, type HandshakeInput } from '../../src/session/session.js';
 import { Redactor } from '../../src/session/redact.js';
@@ -195,5 +195,24 @@ describe('Session playbook', () => {
     session.push('client', Buffer.concat([f, f]), 1);
     await session.finish();
     expect(events).toEqual([expect.objectContaining({ type: 'end', frames: { client: 2, server: 0 }, bytes: { client: f.length * 2, server: 0 } })]);
+  });
+
+  it('publishes frame events with the capture\'s keys in the capture\'s order (optional keys in place)', async () => {
+    const bus = new EventBus((name, error) => {
+      throw new Error(`${name}: ${String(error)}`);
+    });
+    const frames: SessionEvent[] = [];
+    bus.subscribe('keys', (e) => frames.push(e), ['frame']);
+    const session = new Session({ conn: 1, bus, maxPayload: 1024, now: () => 1 });
+    session.handshake(handshake());
+    session.push('client', encodeFrame({ opcode: 9, payload: Buffer.from('hi'), mask: MASK }), 2);
+    session.push('server', encodeFrame({ opcode: 2, payload: Buffer.from('whole') }), 3);
+    session.push('server', encodeFrame({ opcode: 2, payload: Buffer.from('cut off') }).subarray(0, 5), 4);
+    await session.finish();
+    expect(frames.map((e) => Object.keys(e).join(','))).toEqual([
+      'type,conn,t,from,fin,rsv1,rsv2,rsv3,opcode,masked,length,maskKey,payload,truncated',
+      'type,conn,t,from,fin,rsv1,rsv2,rsv3,opcode,masked,length,truncated',
+      'type,conn,t,from,fin,rsv1,rsv2,rsv3,opcode,masked,length,payload,truncated,incomplete,received',
+    ]);
   });
 });
