@@ -92,7 +92,9 @@ async function exportStreaming(file: string, format: 'jsonl' | 'packets', kind: 
     if (kind === 'jsonl') {
       sink = out === STDOUT ? JsonlWriter.toStream(process.stdout, h, options) : (prepared as ReturnType<typeof JsonlWriter.prepare>).start(h, options);
     } else {
-      const pcapOptions = { maxPayload: DEFAULT_MAX_PAYLOAD, warn: stderrNotice, pressureNotice: false };
+      // The live writer's 32 MiB of room is for a writeback stall under traffic; reading a file
+      // just waits, so a smaller queue bounds the export's memory.
+      const pcapOptions = { maxPayload: DEFAULT_MAX_PAYLOAD, warn: stderrNotice, pressureNotice: false, highWaterMark: EXPORT_HIGH_WATER, lowWaterMark: EXPORT_LOW_WATER };
       const writer = out === STDOUT ? PcapngWriter.toStream(process.stdout, h, pcapOptions) : (prepared as ReturnType<typeof PcapngWriter.prepare>).start(h, pcapOptions);
       sink = writer;
       rebuild = new EventsToPcapng({ record: (event) => writer.write(event) });
@@ -151,6 +153,10 @@ async function exportStreaming(file: string, format: 'jsonl' | 'packets', kind: 
   if (notes !== null) process.stderr.write(`frametap: ${out}: ${notes}\n`);
   return 0;
 }
+
+/** Bytes an export's pcapng output may queue before the reading waits, and below which it reads on. */
+const EXPORT_HIGH_WATER = 8 * 1024 * 1024;
+const EXPORT_LOW_WATER = 1024 * 1024;
 
 /** OUT `-` is stdout, as `-w -` is for the proxy (cli.md): never a file named `-`. */
 const STDOUT = '-';
