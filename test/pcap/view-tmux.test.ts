@@ -60,4 +60,24 @@ describe('view --ui tui of a pcapng', () => {
     await s.waitFor('EXIT=0', 10_000);
     expect(files(temp)).toEqual([]);
   }, 90_000);
+
+  itWith('tmux')('a pcapng cut short: what came before is shown, the warning is the notice, and printed once the dashboard is gone', async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-view-pcapng-tmux-'));
+    const whole = path.join(tmp, 'whole.pcapng');
+    composeTextCapture(whole, { conns: 1, messages: 2000 });
+    const bytes = fs.readFileSync(whole);
+    const file = path.join(tmp, 'cut.pcapng');
+    // Cut inside a block about half-way.
+    fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2) + 3));
+
+    session = new TmuxSession();
+    session.start(`node bin/frametap.js view '${file}' --ui tui`, ROOT);
+    const s = session;
+    const screen = await s.waitFor('cut short', 30_000);
+    expect(screen).toContain('stderr: frametap: warning:');
+    expect(screen).toMatch(/row 1-000[5-9]\d\d/);
+    s.keys('q');
+    const after = await s.waitFor('EXIT=0', 10_000);
+    expect(after.replace(/\n/g, '')).toMatch(/frametap: warning: .*cut\.pcapng: the capture ends inside a block at byte \d+ \(cut short/);
+  }, 60_000);
 });
