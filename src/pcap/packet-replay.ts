@@ -291,7 +291,7 @@ export class PacketReplay {
   #ftapTarget(record: FtapRecord): Conn | null {
     switch (record.type) {
       case 'open':
-        // A new connection: the one fed before it settles first (its `open` follows its events).
+        // A new connection: what the connection fed before still owes comes out before its `open`.
         return null;
       case 'handshake':
       case 'end':
