@@ -75,11 +75,15 @@ export function encodeInterface(arena: BlockArena, name: string): void {
   });
 }
 
+/** The halves `splitNanos` computed last (module state: no object per packet). */
+let nanosHigh = 0;
+let nanosLow = 0;
+
 /**
  * Nanoseconds since the epoch of `t` (ms, float) as the two 32-bit halves of §4.3, exactly:
  * the product does not fit a double, so it is built from parts that do.
  */
-export function nanosHalves(t: number): { readonly high: number; readonly low: number } {
+function splitNanos(t: number): void {
   const ms = Math.floor(t);
   const fracNs = Math.round((t - ms) * 1e6);
   const mh = Math.floor(ms / 2 ** 21);
@@ -89,8 +93,13 @@ export function nanosHalves(t: number): { readonly high: number; readonly low: n
   let low = (x % 2 ** 11) * 2 ** 21 + (y % 2 ** 32);
   const carry = Math.floor(low / 2 ** 32);
   low -= carry * 2 ** 32;
-  const high = Math.floor(x / 2 ** 11) + Math.floor(y / 2 ** 32) + carry;
-  return { high, low };
+  nanosHigh = Math.floor(x / 2 ** 11) + Math.floor(y / 2 ** 32) + carry;
+  nanosLow = low;
+}
+
+export function nanosHalves(t: number): { readonly high: number; readonly low: number } {
+  splitNanos(t);
+  return { high: nanosHigh, low: nanosLow };
 }
 
 let lastPayloadSum = 0;
@@ -124,23 +133,31 @@ export function encodePacket(
   /** The payload's `sum16` when already known (the same bytes relayed on the other leg). */
   payloadSum: number | null = null,
 ): number {
+  // Written in place, not through `block`: this runs for every relayed chunk on both legs.
   const captured = header.length + (end - start);
-  const { high, low } = nanosHalves(t);
-  return block(arena, BlockType.EnhancedPacket, 20 + pad4(captured), (buf, at) => {
-    buf.writeUInt32LE(iface, at);
-    buf.writeUInt32LE(high, at + 4);
-    buf.writeUInt32LE(low, at + 8);
-    buf.writeUInt32LE(captured, at + 12);
-    buf.writeUInt32LE(captured, at + 16);
-    buf.set(header, at + 20);
-    const data = at + 20 + header.length;
-    if (end > start) buf.set(payload.subarray(start, end), data);
-    if (end > start && header.length >= TCP_CHECKSUM_OFFSET + 2) {
+  const total = 32 + pad4(captured);
+  const { buf, at: blockAt } = arena.reserve(total);
+  buf.writeUInt32LE(BlockType.EnhancedPacket, blockAt);
+  buf.writeUInt32LE(total, blockAt + 4);
+  const at = blockAt + 8;
+  splitNanos(t);
+  buf.writeUInt32LE(nanosHigh, at + 4);
+  buf.writeUInt32LE(nanosLow, at + 8);
+  buf.writeUInt32LE(iface, at);
+  buf.writeUInt32LE(captured, at + 12);
+  buf.writeUInt32LE(captured, at + 16);
+  buf.set(header, at + 20);
+  const data = at + 20 + header.length;
+  if (end > start) {
+    buf.set(start === 0 && end === payload.length ? payload : payload.subarray(start, end), data);
+    if (header.length >= TCP_CHECKSUM_OFFSET + 2) {
       lastPayloadSum = payloadSum ?? sum16Fast(buf, data, data + (end - start));
       buf.writeUInt16BE(checksumOf(partialSum + lastPayloadSum), at + 20 + TCP_CHECKSUM_OFFSET);
     }
-    buf.fill(0, at + 20 + captured, at + 20 + pad4(captured));
-  });
+  }
+  for (let i = at + 20 + captured; i < at + 20 + pad4(captured); i++) buf[i] = 0;
+  buf.writeUInt32LE(total, blockAt + total - 4);
+  return blockAt;
 }
 
 /**

@@ -55,6 +55,8 @@ export class TcpLegSynth {
   readonly #client: Direction;
   readonly #server: Direction;
   readonly #scratch = Buffer.alloc(IPV4_HEADER + TCP_HEADER + SYN_OPTIONS);
+  /** The scratch without SYN options: one view for every data segment, not one per segment. */
+  readonly #plain = this.#scratch.subarray(0, IPV4_HEADER + TCP_HEADER);
   #opened = false;
   #reset = false;
 
@@ -124,7 +126,7 @@ export class TcpLegSynth {
     const me = from === 'client' ? this.#client : this.#server;
     const peer = from === 'client' ? this.#server : this.#client;
     const tcpHeader = TCP_HEADER + (syn ? SYN_OPTIONS : 0);
-    const h = syn ? this.#scratch : this.#scratch.subarray(0, IPV4_HEADER + TCP_HEADER);
+    const h = syn ? this.#scratch : this.#plain;
     const payloadLength = end - start;
     const total = IPV4_HEADER + tcpHeader + payloadLength;
     // RFC 791 §3.1 header: version 4, IHL 5, no TOS, DF, TTL 64, protocol 6 (TCP).

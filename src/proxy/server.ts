@@ -9,6 +9,8 @@ import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 import { FrametapError } from '../errors.js';
+import { listenOn } from './listen.js';
+export { listenOn } from './listen.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { RawHeaders } from '../session/events.js';
 import { Redactor } from '../session/redact.js';
@@ -366,14 +368,3 @@ export function answerClientErrors(server: http.Server, responding: WeakMap<net.
   });
 }
 
-/** Listens (a failure is a `listen`-stage FrametapError) and returns the address bound. */
-export async function listenOn(server: http.Server, listen: { readonly host: string; readonly port: number }): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: Error & { code?: string }) =>
-      reject(new FrametapError(`cannot listen on ${listen.host}:${listen.port}: ${error.code ?? error.message}`, { stage: 'listen', cause: error })),
-    );
-    server.listen(listen.port, listen.host, () => resolve());
-  });
-  server.on('error', () => {});
-  return server.address() as AddressInfo;
-}

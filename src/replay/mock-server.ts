@@ -6,13 +6,12 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FrametapError } from '../errors.js';
 import { compareAnswers, showMessage, type AnswerMessage } from './compare.js';
 import { Arrivals, batchGates, runSchedule, type Clock } from './pacing.js';
 import { answersOf, type ConnScript, type Step } from './script.js';
 import { deflateOptions, playStep } from './send-steps.js';
+import { listenOn } from '../proxy/listen.js';
 
 export interface MockServerOptions {
   readonly script: ConnScript;
@@ -83,13 +82,7 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new FrametapError(`cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, { stage: 'listen', cause: error })),
-    );
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listenOn(server, { host: options.host, port: options.port });
 
   return {
     host: options.host,

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -186,6 +187,19 @@ describe.concurrent('usage errors: one line on stderr, exit 2', () => {
       expect(run.stderr()).toMatch(/^frametap: cannot write capture file '[^']+': it is a directory\n$/);
     } finally {
       fs.rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it('a listen address in use: what to do, before anything else runs', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (busy.address() as net.AddressInfo).port;
+      const run = frametap(['-u', 'ws://127.0.0.1:9', '-l', `127.0.0.1:${port}`, '--ui', 'none']);
+      expect(await run.exited).toBe(2);
+      expect(run.stderr()).toBe(`frametap: cannot listen on 127.0.0.1:${port}: the port is in use (pick another, or port 0 for any free one)\n`);
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
     }
   });
 

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/frame-encoder.js';
-import { FrametapError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import type { EndEvent, ErrorEvent, FrameEvent, HandshakeEvent, HttpEvent, OpenEvent } from '../../src/session/events.js';
 import { connectClient, startEchoServer } from '../helpers/servers.js';
 import { connectRawClient, startRawServer } from '../helpers/raw-peers.js';
@@ -242,11 +242,11 @@ describe('what goes upstream', () => {
 });
 
 describe('listening', () => {
-  it('rejects with a FrametapError of stage listen when the port is taken', async () => {
+  it('rejects with a usage error that says what to do when the port is taken (the user picks another)', async () => {
     const { h } = await echoWithProxy();
     const taken = startHarness('ws://127.0.0.1:9', { listen: { host: '127.0.0.1', port: h.proxy.port } });
-    await expect(taken).rejects.toBeInstanceOf(FrametapError);
-    await expect(taken).rejects.toMatchObject({ context: { stage: 'listen' }, message: expect.stringContaining('EADDRINUSE') });
+    await expect(taken).rejects.toBeInstanceOf(UsageError);
+    await expect(taken).rejects.toMatchObject({ message: `cannot listen on 127.0.0.1:${h.proxy.port}: the port is in use (pick another, or port 0 for any free one)` });
   });
 });
 

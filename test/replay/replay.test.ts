@@ -83,6 +83,20 @@ describe('replay against a real server', () => {
     expect(ok.stderr).toContain('the answers match (5 server messages on 1 connection)');
   });
 
+  it('--frames with --ui log: a line for every frame of what was replayed, one per message without it', async () => {
+    const target = await server();
+    const messages = await runInProcess(['replay', capture, '-u', target.url, '--pace', 'fast', '--ui', 'log']);
+    const frames = await runInProcess(['replay', capture, '-u', await server().then((s) => s.url), '--pace', 'fast', '--ui', 'log', '--frames']);
+    expect(messages.code).toBe(0);
+    expect(frames.code).toBe(0);
+    // Control frames always get a line; data frames only with --frames: 'frag-mented' was sent as three.
+    const dataFrames = (out: string): string[] => out.split('\n').filter((l) => /#1 → frame (text|cont) /.test(l)).map((l) => l.replace(/^\S+ /, ''));
+    expect(dataFrames(messages.stdout)).toEqual([]);
+    expect(dataFrames(frames.stdout)).toContain('#1 → frame text MASK 5 B "frag-"');
+    expect(dataFrames(frames.stdout)).toContain('#1 → frame cont MASK 3 B "men"');
+    expect(dataFrames(frames.stdout)).toContain('#1 → frame cont FIN,MASK 3 B "ted"');
+  });
+
   it('a capture cut off mid-line: one warning, and the complete part is replayed', async () => {
     const cut = join(dir, 'cut.jsonl');
     const lines = readFileSync(capture, 'utf8').split('\n').filter((l) => l !== '');

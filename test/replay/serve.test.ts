@@ -94,6 +94,18 @@ async function serve(file: string, ...extra: string[]): Promise<{ url: string; c
 }
 
 describe('serve', () => {
+  it('--ui log --frames: a line for every frame through it, the client fragments as they were sent', async () => {
+    const { url, cli } = await serve(chat, '--ui', 'log', '--frames');
+    const r = await runInProcess(['replay', chat, '-u', url, '--pace', 'fast', '--check', '--ui', 'none']);
+    expect(r.code).toBe(0);
+    const done = await cli.stop('SIGTERM');
+    expect(done.code).toBe(0);
+    // The replayed client's 'frag-mented' arrives as its three captured frames, each with its line.
+    expect(done.stdout).toMatch(/#1 → frame text MASK 5 B "frag-"\n/);
+    expect(done.stdout).toMatch(/#1 → frame cont MASK 3 B "men"\n/);
+    expect(done.stdout).toMatch(/#1 → message text 11 B 3 frames "frag-mented"\n/);
+  });
+
   it('plays the captured server side to a real client, then the captured close; replay --check against it passes; -w records it; SIGTERM exits 0', async () => {
     const out = join(dir, 'served.jsonl');
     const { url, cli } = await serve(chat, '-w', out, '--ui', 'none');

@@ -22,7 +22,7 @@ import { hostPort, upstreamLabel } from '../live.js';
 import { captureHeader } from '../../capture/header.js';
 import { openOutputs, type Outputs } from '../outputs.js';
 
-export const HELP = `usage: frametap replay FILE [-u URL] [--conn N|all] [--pace MODE] [--timeout S] [-w FILE] [--ui MODE]
+export const HELP = `usage: frametap replay FILE [-u URL] [--conn N|all] [--pace MODE] [--timeout S] [-w FILE] [--ui MODE] [--frames]
                       [--check [--ignore PATH]... [--ignore-regex RE]...]
 
 Connects to URL as the captured client did (same path, query, subprotocol, headers; permessage-deflate
@@ -37,6 +37,7 @@ compressed as captured, pings, the close) and records what the server answers. F
       --timeout S      bounds the connect and every wait (default 10)
   -w, --write FILE     record the replay as a capture (mode "replay"), mode 0600
       --ui MODE        tui, log (default when not on a terminal), jsonl, none
+      --frames         with --ui log: a line for every frame (default: one per message)
       --check          compare the server's answers with the captured ones: exit 1 and a diff when
                        they differ
       --ignore PATH    with --check: leave a JSON field out ($.ts, $.data[*].id; repeatable);
@@ -58,6 +59,7 @@ const FLAGS = {
   timeout: { type: 'string' },
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   check: { type: 'boolean' },
   ignore: { type: 'string', multiple: true },
   'ignore-regex': { type: 'string', multiple: true },
@@ -74,6 +76,8 @@ interface ReplayPlan {
   readonly check: boolean;
   readonly ignore: IgnoreRules;
   readonly ui: UiMode;
+  /** `--frames`: the line log shows every frame. */
+  readonly frames: boolean;
   readonly write: string | null;
 }
 
@@ -119,6 +123,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     check: values.check ?? false,
     ignore,
     ui,
+    frames: values.frames ?? false,
     write: values.write ?? null,
   });
 }
@@ -168,6 +173,7 @@ async function replay(plan: ReplayPlan): Promise<number> {
       ui,
       write: prepared,
       header,
+      frames: plan.frames,
       dashboard: { source: 'replay', listen: null, upstream, onQuit: stop },
     });
   } catch (error) {

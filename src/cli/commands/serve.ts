@@ -12,7 +12,7 @@ import { buildScripts, parseConn, pickScripts } from '../../replay/script.js';
 import { parseFlags, parseListen, parseUi, requireTerminal, fileArgument } from '../args.js';
 import { hostPort, runLive } from '../live.js';
 
-export const HELP = `usage: frametap serve FILE [-l [HOST:]PORT] [--conn N] [-w FILE] [--ui MODE]
+export const HELP = `usage: frametap serve FILE [-l [HOST:]PORT] [--conn N] [-w FILE] [--ui MODE] [--frames]
 
 A mock upstream built from a capture (.jsonl, .pcapng, or a pcap / pcapng of ws:// traffic another
 tool recorded) or a HAR: every client that connects gets the captured handshake answer (or
@@ -25,6 +25,7 @@ Plain HTTP requests get 404.
       --conn N              connection of the capture to play (default: the first)
   -w, --write FILE          record what was served as a capture (mode "serve"), mode 0600
       --ui MODE             tui, log (default when not on a terminal), jsonl, none
+      --frames              with --ui log: a line for every frame (default: one per message)
   -h, --help                this help
 
 Once listening it prints 'frametap serving FILE on ws://HOST:PORT' on stderr.
@@ -36,6 +37,7 @@ const FLAGS = {
   conn: { type: 'string' },
   write: { type: 'string', short: 'w' },
   ui: { type: 'string' },
+  frames: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -64,6 +66,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     return await runLive({
       command: 'serve',
       mode: 'serve',
+      frames: values.frames ?? false,
       proxy: {
         upstream: new URL(`ws://${hostPort(mock.host, mock.port)}`),
         listen,
