@@ -161,6 +161,9 @@ async function runHost(role: ProxyRole, upstream: string): Promise<void> {
       redact: [],
     });
     writer.onPressure((high) => proxy.throttle(high));
+    // The capture worker thread's start (loading its modules) is a one-time cost: not counted as
+    // the first connections' memory.
+    await writer.ready();
     port = proxy.port;
     open = () => proxy.openConnections;
     stop = async () => {

@@ -13,7 +13,10 @@
  * It prints round-trip messages/s, the ratio to direct and to bare, and the relay process's CPU
  * µs per message (utime+stime from /proc/PID/stat), medians of the passes.
  *
- *   node bin/run-ts.js bench/relay.ts [--passes N]
+ *   node bin/run-ts.js bench/relay.ts [--passes N] [--only KEY,…]
+ *
+ * `--only` runs some targets (direct and bare always run: the ratios are to them), by key: none, w,
+ * pcapng, rules, discard, dashboard, dashboard-pcapng. Without it, all of them.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, mkdtempSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -60,7 +63,7 @@ const CLK_TCK = (() => {
 })();
 
 /** utime + stime of a process, in µs (proc(5): fields 14 and 15, in clock ticks). */
-function cpuMicros(pid: number): number {
+export function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
@@ -82,7 +85,7 @@ export async function startEcho(): Promise<{ url: string; close(): Promise<void>
 }
 
 /** Spawns a relay process and resolves once `pattern` matches a line it prints (stdout or stderr). */
-async function spawnRelay(name: string, args: readonly string[], pattern: RegExp): Promise<Relay> {
+export async function spawnRelay(name: string, args: readonly string[], pattern: RegExp): Promise<Relay> {
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -121,7 +124,10 @@ async function freePort(): Promise<number> {
  * The dashboard (`--ui tui`, no -w) in a real terminal: a detached tmux session of 200×50. Its
  * relay CPU is the frametap process's (the pane's). Needs tmux; skipped without it.
  */
-async function spawnDashboard(name: string, cli: string, upstream: string, extra: readonly string[] = []): Promise<Relay | null> {
+/** tmux servers started (each dashboard has its own socket). */
+let dashboards = 0;
+
+export async function spawnDashboard(name: string, cli: string, upstream: string, extra: readonly string[] = []): Promise<Relay | null> {
   try {
     execFileSync('tmux', ['-V']);
   } catch {
@@ -129,7 +135,7 @@ async function spawnDashboard(name: string, cli: string, upstream: string, extra
     return null;
   }
   const port = await freePort();
-  const socket = `frametap-bench-${process.pid}-${extra.length}`;
+  const socket = `frametap-bench-${process.pid}-${++dashboards}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args]).toString();
   tmux('new-session', '-d', '-s', 'bench', '-x', '200', '-y', '50', `exec ${process.execPath} ${cli} -u ${upstream} -l 127.0.0.1:${port} --ui tui ${extra.join(' ')}`);
   const pid = Number(tmux('list-panes', '-t', 'bench', '-F', '#{pane_pid}').trim());
@@ -259,30 +265,41 @@ function median(values: readonly number[]): number {
 }
 
 export async function main(argv: readonly string[] = []): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { passes: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({ args: [...argv], options: { passes: { type: 'string', default: '5' }, only: { type: 'string' } } });
   const passes = Math.max(1, Number(values.passes));
+  const keys = ['none', 'w', 'pcapng', 'rules', 'discard', 'dashboard', 'dashboard-pcapng'] as const;
+  const only = values.only === undefined ? null : new Set(values.only.split(',').map((k) => k.trim()).filter((k) => k !== '' && k !== 'direct' && k !== 'bare'));
+  const unknown = [...(only ?? [])].filter((k) => !(keys as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    process.stderr.write(`relay: unknown --only target ${unknown.join(', ')}; choose from direct, bare, ${keys.join(', ')}\n`);
+    process.exit(2);
+  }
+  const runs = (key: (typeof keys)[number]): boolean => only === null || only.has(key);
   const echo = await startEcho();
   const dir = mkdtempSync(join(tmpdir(), 'frametap-bench-'));
   const runTs = join(ROOT, 'bin/run-ts.js');
   const cli = join(ROOT, 'bin/frametap.js');
   const noMatch = join(dir, 'no-match.json');
   writeFileSync(noMatch, JSON.stringify([{ name: 'never', match: { from: 'client', text: '^never matches$' }, action: 'drop' }]));
+  const listening = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
   const relays: Relay[] = [
     { name: 'direct', url: echo.url, pid: null, stop: async () => {} },
     await spawnRelay('bare http-proxy', [runTs, fileURLToPath(import.meta.url), '--serve-bare', echo.url], /listening on (\d+)/),
-    await spawnRelay('frametap --ui none', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
-    await spawnRelay('frametap --ui none -w', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'capture.jsonl')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
-    await spawnRelay('frametap --ui none -w cap.pcapng', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'cap.pcapng')], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
-    await spawnRelay('frametap --rules (no match, client)', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '--rules', noMatch], /listening on http:\/\/127\.0\.0\.1:(\d+)/),
   ];
-  // Every event built and handed to a sink that drops it: the cost of inspection itself.
-  process.env.FRAMETAP_BENCH_DISCARD = '1';
-  relays.push(await spawnRelay('frametap inspect→discard', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], /listening on http:\/\/127\.0\.0\.1:(\d+)/));
-  delete process.env.FRAMETAP_BENCH_DISCARD;
-  const dashboard = await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url);
+  if (runs('none')) relays.push(await spawnRelay('frametap --ui none', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], listening));
+  if (runs('w')) relays.push(await spawnRelay('frametap --ui none -w', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'capture.jsonl')], listening));
+  if (runs('pcapng')) relays.push(await spawnRelay('frametap --ui none -w cap.pcapng', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '-w', join(dir, 'cap.pcapng')], listening));
+  if (runs('rules')) relays.push(await spawnRelay('frametap --rules (no match, client)', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none', '--rules', noMatch], listening));
+  if (runs('discard')) {
+    // Every event built and handed to a sink that drops it: the cost of inspection itself.
+    process.env.FRAMETAP_BENCH_DISCARD = '1';
+    relays.push(await spawnRelay('frametap inspect→discard', [cli, '-u', echo.url, '-l', '127.0.0.1:0', '--ui', 'none'], listening));
+    delete process.env.FRAMETAP_BENCH_DISCARD;
+  }
+  const dashboard = runs('dashboard') ? await spawnDashboard('frametap --ui tui (tmux)', cli, echo.url) : null;
   if (dashboard) relays.push(dashboard);
   // The dashboard recording packets as well (issue 14's goal: ≥ 0.75× bare at 64 B and 4 KiB).
-  const recording = await spawnDashboard('frametap --ui tui -w cap.pcapng', cli, echo.url, ['-w', join(dir, 'tui.pcapng')]);
+  const recording = runs('dashboard-pcapng') ? await spawnDashboard('frametap --ui tui -w cap.pcapng', cli, echo.url, ['-w', join(dir, 'tui.pcapng')]) : null;
   if (recording) relays.push(recording);
   const samples = new Map<string, Sample[]>();
   const latencies = new Map<string, number[]>();

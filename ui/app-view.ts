@@ -5,6 +5,7 @@
  * to one AppViews (decoding needs per-direction state); this module only shapes what it returns.
  */
 import type { MessageAppView } from '../src/appproto/connection-app.js';
+import type { MessageEvent, SessionEvent } from '../src/session/events.js';
 import { formatPairStats, ms, type PairStats } from '../src/appproto/pairing.js';
 import { safeLine } from '../src/appproto/safe-text.js';
 import type { DecodeResult, TreeNode } from '../src/appproto/types.js';
@@ -43,12 +44,24 @@ export function rowApp(view: MessageAppView, keepTrees: boolean): RowApp | undef
   };
 }
 
-/** A row's decoding: kept, or done now (once) when it was left for when the row is needed. */
-export function appOf(row: { app?: RowApp; appLater?: () => RowApp | undefined }): RowApp | undefined {
+/** A row whose decoding may have been left for when it is needed (ui/store/row-log.ts Row). */
+export interface LazyAppRow {
+  app?: RowApp;
+  appLater?: (bytes: Uint8Array) => MessageAppView;
+  readonly event: SessionEvent;
+  readonly message?: MessageEvent;
+}
+
+/**
+ * A row's decoding: kept, or done now (once) when it was left for when the row is needed, from the
+ * row's own payload (a message's data; a whole-message frame's, which its message carries).
+ */
+export function appOf(row: LazyAppRow): RowApp | undefined {
   if (row.appLater !== undefined) {
     const later = row.appLater;
     row.appLater = undefined;
-    row.app = later();
+    const bytes = row.event.type === 'message' ? row.event.data : row.message?.data;
+    row.app = bytes === undefined ? undefined : rowApp(later(bytes), true);
   }
   return row.app;
 }

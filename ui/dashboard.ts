@@ -1,7 +1,8 @@
 /**
  * The terminal dashboard: a blessed screen over the view model (store.ts, view.ts). Started by the live
  * proxy (src/cli/outputs.ts in tui mode), by `view` and by `replay`. Traffic only marks the screen
- * dirty; it is redrawn at most 10 times a second, and at once after a key so typing feels immediate.
+ * dirty; it is redrawn at most 10 times a second (less when redrawing takes more than 5% of the
+ * time), and at once after a key so typing feels immediate.
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -65,6 +66,13 @@ export interface Dashboard {
 
 /** Traffic-driven redraws: at most 10 per second. */
 const MIN_FRAME_MS = 100;
+/**
+ * And at most this share of the event loop, which also relays: a redraw that took 8 ms (a large
+ * terminal on a busy machine) is followed by the next traffic-driven one after 160 ms, not 100.
+ */
+const MAX_RENDER_SHARE = 0.05;
+/** But at least once a second (a slow redraw, a GC pause inside one, must not freeze the screen). */
+const MAX_FRAME_MS = 1000;
 
 export function startDashboard(options: DashboardOptions): Dashboard {
   return new BlessedDashboard(options);
@@ -88,6 +96,8 @@ class BlessedDashboard implements Dashboard {
   #lastRender = 0;
   #redraws = 0;
   #renderMs = 0;
+  /** How long the last redraw took (ms). */
+  #lastRenderMs = 0;
   #zoom = false;
   #zoomApplied = false;
   #searchInput: string | null = null;
@@ -206,7 +216,8 @@ class BlessedDashboard implements Dashboard {
 
   #dirty(evenPaused = false): void {
     if (this.#destroyed || this.#timer || (this.#view.paused && !evenPaused)) return;
-    const wait = Math.max(0, this.#lastRender + MIN_FRAME_MS - Date.now());
+    const frame = Math.min(MAX_FRAME_MS, Math.max(MIN_FRAME_MS, this.#lastRenderMs / MAX_RENDER_SHARE));
+    const wait = Math.max(0, this.#lastRender + frame - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#render();
@@ -217,7 +228,8 @@ class BlessedDashboard implements Dashboard {
     if (this.#destroyed || this.#terminalLost) return;
     const started = performance.now();
     this.#draw();
-    this.#renderMs += performance.now() - started;
+    this.#lastRenderMs = performance.now() - started;
+    this.#renderMs += this.#lastRenderMs;
   }
 
   #draw(): void {

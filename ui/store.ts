@@ -11,7 +11,7 @@ import { messageData, messageText } from '../src/session/event-data.js';
 import { isControlOpcode, Opcode } from '../src/protocol/constants.js';
 import { AppViews, type AppViewOptions } from '../src/appproto/connection-app.js';
 import type { PairStats } from '../src/appproto/pairing.js';
-import { appOf, rowApp, type RowApp } from './app-view.js';
+import { rowApp, type RowApp } from './app-view.js';
 import { ConnectionApp } from '../src/appproto/connection-app.js';
 import type {
   CloseEvent,
@@ -153,7 +153,8 @@ export class DashboardStore {
   ingest(e: SessionEvent): void {
     if (e.t > this.lastT) this.lastT = e.t;
     // Decoding that nothing waits for (no pairing, no state) is left for when a row is shown or searched.
-    const notes = this.#app?.observeDeferring(e);
+    // Only these event types say anything to the app-protocol views (AppViews.observe).
+    const notes = e.type === 'message' || e.type === 'handshake' || e.type === 'end' ? this.#app?.observeDeferring(e) : undefined;
     switch (e.type) {
       case 'open':
         this.#conn(e.conn, e.t, e.client, e.target);
@@ -188,10 +189,7 @@ export class DashboardStore {
         else if (note?.kind === 'message-later') {
           // A slim row keeps only a preview of the bytes: decode the whole payload now, as before.
           if (row.slim) row.app = rowApp(note.decode(e.data), false);
-          else {
-            const kept = row.event as MessageEvent;
-            row.appLater = () => rowApp(note.decode(kept.data), true);
-          }
+          else row.appLater = note.decode;
         }
         if (c.appStats === null) c.appStats = this.#app?.connectionStats(e.conn) ?? null;
         if (frames && e.compressed) row.wireLength = wireLength(c.logs.frames, frames, e.from);
@@ -200,7 +198,8 @@ export class DashboardStore {
           const f = c.logs.frames.get(frames[0]);
           if (f && f.event.type === 'frame' && f.event.payload === undefined) {
             f.message = row.event as MessageEvent;
-            if (row.appLater) f.appLater = () => appOf(row);
+            // Decoded from the same bytes (the message's), when shown.
+            if (row.appLater) f.appLater = row.appLater;
             else f.app = row.app;
           }
         }
@@ -380,11 +379,11 @@ export class DashboardStore {
     const max = this.#slimOver;
     if (e.type === 'frame' && e.payload !== undefined) {
       const cut = e.payload.length > max;
-      if (cut || isView(e.payload)) return { event: { ...e, payload: Buffer.from(e.payload.subarray(0, max)) }, cut };
+      if (cut || isView(e.payload)) return { event: { ...e, payload: copyOf(e.payload, max) }, cut };
     }
     if (e.type === 'message') {
       const cut = e.data.length > max;
-      if (cut || isView(e.data)) return { event: { ...e, data: Buffer.from(e.data.subarray(0, max)) }, cut };
+      if (cut || isView(e.data)) return { event: { ...e, data: copyOf(e.data, max) }, cut };
     }
     return { event: e, cut: false };
   }
@@ -488,6 +487,14 @@ function pathOf(target: string): string {
   } catch {
     return target;
   }
+}
+
+/** Its own copy of the first `max` bytes of `b` (small ones from Node's shared pool). */
+function copyOf(b: Buffer, max: number): Buffer {
+  const n = Math.min(b.length, max);
+  const out = Buffer.allocUnsafe(n);
+  b.copy(out, 0, 0, n);
+  return out;
 }
 
 /** A Buffer that shares its memory with more than itself (a slice of a received chunk). */

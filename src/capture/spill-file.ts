@@ -2,16 +2,12 @@
  * The dashboard's spill file: where rows it cannot keep in memory go, so it can read them back
  * when scrolled to or searched (`--ui tui` without `-w`, which writes no capture). Its format is
  * the dashboard's own and private (not a capture: nothing else reads it, it is deleted on close):
+ * records as src/capture/spill-record.ts lays them out (a fixed binary head for frames and
+ * messages, then the payload's raw bytes).
  *
- *   record = u32 BE metaLength, u32 BE payloadLength, meta (UTF-8 JSON), payload (raw bytes)
- *
- * `meta` is the event without its payload (a frame's `payload`, a message's `data`); the bytes
- * follow as they are, so the per-event cost is one small JSON.stringify and no base64. The rare
- * events that carry bytes elsewhere (an intercept's `message.data`) tag them in the JSON.
- *
- * Events are queued as they come and encoded and written per turn of the event loop, one `writev`
- * per batch, off the relay's per-event path;
- * the queue is bounded (pressure above HIGH_WATER, as the capture writer asks the relay to slow;
+ * Events are queued as they come and encoded and written in batches, off the relay's per-event path:
+ * every FLUSH_MS, or at once when a batch is full; each batch packed into one buffer (a payload past
+ * INLINE_MAX goes as its own buffer of the same `writev`, not copied). The queue is bounded (pressure above HIGH_WATER, as the capture writer asks the relay to slow;
  * events past HARD_LIMIT are not spilled and their rows read back as gone). The file is mode 0600
  * (it holds what the capture would: cookies, tokens) in a private mkdtemp directory (0700), both
  * removed on close.
@@ -21,10 +17,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openPrivateFile } from './safe-file.js';
 import type { ErrorEvent, SessionEvent } from '../session/events.js';
+import { decodeSpillRecord, HEAD, MAX_META, measureMeta, payloadOf, writeRecord, type SpillMeta } from './spill-record.js';
 
-const HEAD = 8;
-/** A meta JSON longer than this is not one this writer wrote: the reader stops there. */
-const MAX_META = 16 * 1024 * 1024;
+export { decodeSpillRecord, encodeSpillRecord } from './spill-record.js';
+
 const HIGH_WATER = 8 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 /** Queued bytes past which events are not spilled at all (a disk that stopped taking writes). */
@@ -33,86 +29,24 @@ const HARD_LIMIT = 256 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
 /** writev takes at most IOV_MAX buffers (1024 on Linux). */
 const MAX_IOV = 1024;
+/**
+ * Payloads up to this are copied into the batch's buffer; larger ones are written from where they
+ * are (the kernel copies them, on a thread-pool thread instead of the event loop).
+ */
+const INLINE_MAX = 1024;
+/** A batch stops taking events once its packed buffer reaches this… */
+const BATCH_BYTES = 1024 * 1024;
+/** …or once it holds this many bytes in all (packed and written from where they are). */
+const BATCH_TOTAL = 8 * 1024 * 1024;
+/** A batch smaller than that is written this long after its first event. */
+const FLUSH_MS = 20;
+const EMPTY = Buffer.alloc(0);
+/** The reused buffer a batch is packed into: a full batch plus the record that crossed the mark. */
+const PACK_BUFFER = BATCH_BYTES + INLINE_MAX + 4096;
 
 type LineListener = (event: SessionEvent, offset: number, length: number) => void;
 type PressureListener = (high: boolean) => void;
 type ProblemListener = (event: ErrorEvent) => void;
-
-/** Event fields that carry the record's payload bytes. */
-function payloadOf(event: SessionEvent): Buffer | undefined {
-  if (event.type === 'frame') return event.payload;
-  if (event.type === 'message') return event.data;
-  return undefined;
-}
-
-/** JSON.stringify replacer: a Buffer anywhere else becomes `{ "$bytes": base64 }` (rare events only). */
-function tagBytes(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const raw = this[key];
-  return Buffer.isBuffer(raw) ? { $bytes: raw.toString('base64') } : value;
-}
-
-function untagBytes(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const b = (value as { $bytes?: unknown }).$bytes;
-    if (typeof b === 'string' && Object.keys(value).length === 1) return Buffer.from(b, 'base64');
-  }
-  return value;
-}
-
-/** The two pieces of one record: its head (lengths + meta) and its payload bytes (maybe empty). */
-export function encodeSpillRecord(event: SessionEvent): { readonly head: Buffer; readonly payload: Buffer } {
-  let meta: string;
-  let payload: Buffer;
-  if (event.type === 'frame' || event.type === 'message') {
-    const bytes = payloadOf(event);
-    // `p` says whether the payload field was there at all (a whole-message frame has none).
-    const { payload: _p, data: _d, ...rest } = event as SessionEvent & { payload?: Buffer; data?: Buffer };
-    meta = JSON.stringify(bytes === undefined ? rest : { ...rest, $p: 1 });
-    payload = bytes ?? EMPTY;
-  } else {
-    meta = JSON.stringify(event, tagBytes);
-    payload = EMPTY;
-  }
-  const metaLength = Buffer.byteLength(meta, 'utf8');
-  const head = Buffer.allocUnsafe(HEAD + metaLength);
-  head.writeUInt32BE(metaLength, 0);
-  head.writeUInt32BE(payload.length, 4);
-  head.write(meta, HEAD, 'utf8');
-  return { head, payload };
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** One whole record (as `encodeSpillRecord` wrote it) back to its event; null when it is not one. */
-export function decodeSpillRecord(record: Buffer): SessionEvent | null {
-  if (record.length < HEAD) return null;
-  const metaLength = record.readUInt32BE(0);
-  const payloadLength = record.readUInt32BE(4);
-  if (metaLength > MAX_META || HEAD + metaLength + payloadLength !== record.length) return null;
-  let meta: unknown;
-  try {
-    meta = JSON.parse(record.toString('utf8', HEAD, HEAD + metaLength), untagBytes);
-  } catch {
-    return null;
-  }
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return null;
-  const m = meta as Record<string, unknown>;
-  if (typeof m.type !== 'string' || typeof m.t !== 'number') return null;
-  // Its own copy: the record buffer may be a chunk of many records.
-  const bytes = Buffer.from(record.subarray(HEAD + metaLength));
-  if (m.type === 'frame') {
-    const hadPayload = m.$p === 1;
-    delete m.$p;
-    if (hadPayload) m.payload = bytes;
-    else if (bytes.length > 0) return null;
-  } else if (m.type === 'message') {
-    delete m.$p;
-    m.data = bytes;
-  } else if (bytes.length > 0) {
-    return null;
-  }
-  return m as unknown as SessionEvent;
-}
 
 /** Length of the record starting at `at` in `buf`, or null when its head is not all there. */
 function recordLength(buf: Buffer, at: number): number | null {
@@ -163,14 +97,12 @@ export async function* readSpillRecords(file: string, start = 0): AsyncGenerator
   }
 }
 
-interface Queued {
-  readonly event: SessionEvent;
-  /** Bytes counted for it in the queue until it is encoded. */
-  readonly estimate: number;
-}
+/** What a record's head is counted as while queued (a frame's or message's meta is 40 bytes or less). */
+const META_ESTIMATE = 64;
 
-/** What a record's head is counted as while queued (a frame's or message's meta JSON is ~200 bytes). */
-const META_ESTIMATE = 256;
+function estimate(event: SessionEvent): number {
+  return (payloadOf(event)?.length ?? 0) + META_ESTIMATE;
+}
 
 export class SpillFile {
   /** The spill file, inside its private directory. */
@@ -178,11 +110,16 @@ export class SpillFile {
   readonly #dir: string;
   readonly #fd: number;
   #readFd: number | null = null;
-  #queue: Queued[] = [];
+  #queue: SessionEvent[] = [];
+  /** Queue entries before this one are taken (a batch took part of the queue). */
+  #queueHead = 0;
   #queuedBytes = 0;
   #inFlightBytes = 0;
+  /** The batch's packed records (see #flush). */
+  #packBuffer = EMPTY;
   #inFlight = false;
-  #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
+  #immediate = false;
   /** Where the next record written will start (everything before it is on disk). */
   #written = 0;
   #pressure = false;
@@ -221,21 +158,38 @@ export class SpillFile {
   write(event: SessionEvent): void {
     if (this.#failed || this.#closed || !this.#wanted(event)) return;
     // (A payload past what a u32 length can say cannot be spilled either; none is that large in practice.)
-    if (this.#queuedBytes + this.#inFlightBytes > HARD_LIMIT || (payloadOf(event)?.length ?? 0) > 0xffff_ffff) {
+    const bytes = estimate(event);
+    if (this.#queuedBytes + this.#inFlightBytes > HARD_LIMIT || bytes > 0xffff_ffff) {
       this.#dropped++;
       return;
     }
     // Encoded when the batch is written (#flush), not here on the relay's per-event path.
-    const estimate = (payloadOf(event)?.length ?? 0) + META_ESTIMATE;
-    this.#queue.push({ event, estimate });
-    this.#queuedBytes += estimate;
+    this.#queue.push(event);
+    this.#queuedBytes += bytes;
     if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > HIGH_WATER) this.#setPressure(true);
-    if (!this.#inFlight && !this.#scheduled) {
-      this.#scheduled = true;
+    if (!this.#inFlight && (this.#timer === null || this.#queuedBytes >= BATCH_BYTES)) this.#schedule();
+  }
+
+  /**
+   * The next write: at once (next turn) when a batch is full or on close, else after FLUSH_MS so
+   * that a batch gathers many events (each write is a trip through libuv's thread pool, whose
+   * wake-ups cost the event loop more than the bytes do).
+   */
+  #schedule(): void {
+    if (this.#inFlight || this.#immediate || this.#queueHead === this.#queue.length) return;
+    if (this.#closed || this.#queuedBytes >= BATCH_BYTES) {
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#immediate = true;
       setImmediate(() => {
-        this.#scheduled = false;
+        this.#immediate = false;
         this.#flush();
       });
+    } else if (this.#timer === null) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        this.#flush();
+      }, FLUSH_MS);
     }
   }
 
@@ -289,37 +243,87 @@ export class SpillFile {
     this.#closed = true;
     return new Promise<void>((resolve) => {
       this.#closeWaiters.push(resolve);
+      this.#schedule();
       this.#maybeFinish();
     });
   }
 
   #flush(): void {
-    if (this.#inFlight || this.#failed || this.#queue.length === 0) {
+    if (this.#inFlight || this.#failed || this.#queueHead === this.#queue.length) {
       this.#maybeFinish();
       return;
     }
-    const batch = this.#queue.length > MAX_IOV / 2 ? this.#queue.splice(0, MAX_IOV / 2) : this.#queue;
-    if (batch === this.#queue) this.#queue = [];
-    const buffers: Buffer[] = [];
-    const lengths: number[] = [];
-    let bytes = 0;
+    // Measure what the batch takes: events until its packed buffer or writev's buffer count is full.
+    const queue = this.#queue;
+    const first = this.#queueHead;
+    const metas: (SpillMeta | null)[] = [];
+    let packed = 0;
+    let iov = 1;
     let estimated = 0;
-    for (const q of batch) {
-      estimated += q.estimate;
-      let record: { readonly head: Buffer; readonly payload: Buffer };
+    let outside = 0;
+    let end = first;
+    for (; end < queue.length && packed < BATCH_BYTES && packed + outside < BATCH_TOTAL && iov < MAX_IOV - 2; end++) {
+      const event = queue[end]!;
+      estimated += estimate(event);
+      let meta: SpillMeta | null;
       try {
-        record = encodeSpillRecord(q.event);
+        meta = measureMeta(event);
       } catch {
         // Not JSON-able (no event is, today): no record, its row reads back as gone.
-        lengths.push(0);
-        continue;
+        meta = null;
       }
-      const { head, payload } = record;
-      buffers.push(head);
-      if (payload.length > 0) buffers.push(payload);
-      lengths.push(head.length + payload.length);
-      bytes += head.length + payload.length;
+      metas.push(meta);
+      if (meta === null) continue;
+      const payload = payloadOf(event)?.length ?? 0;
+      packed += HEAD + meta.size;
+      if (payload > INLINE_MAX) {
+        iov += 2;
+        outside += payload;
+      } else {
+        packed += payload;
+      }
     }
+    if (end === queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    } else {
+      this.#queueHead = end;
+    }
+    // Then write them, one after the other, into one buffer (large payloads between its pieces).
+    let out: Buffer;
+    // One write is in flight at a time and nothing keeps its buffer after it: the next batch reuses
+    // it (a fresh megabyte per batch costs page faults and GC, not just the copy).
+    // A batch past the usual size (a record with a large JSON meta) gets a buffer of its own.
+    if (packed > PACK_BUFFER) {
+      out = Buffer.allocUnsafe(packed);
+    } else {
+      if (this.#packBuffer.length === 0) this.#packBuffer = Buffer.allocUnsafeSlow(PACK_BUFFER);
+      out = this.#packBuffer;
+    }
+    const buffers: Buffer[] = [];
+    const lengths = new Float64Array(end - first);
+    const events = first === 0 && end === queue.length ? queue : queue.slice(first, end);
+    let at = 0;
+    let segment = 0;
+    let bytes = 0;
+    for (let i = 0; i < events.length; i++) {
+      const meta = metas[i]!;
+      if (meta === null) continue;
+      const event = events[i]!;
+      const payload = payloadOf(event);
+      const size = payload?.length ?? 0;
+      const inline = size <= INLINE_MAX;
+      const p = writeRecord(event, meta, out, at, inline);
+      if (inline) {
+        at = p + size;
+      } else {
+        buffers.push(out.subarray(segment, p), payload!);
+        at = segment = p;
+      }
+      lengths[i] = HEAD + meta.size + size;
+      bytes += lengths[i]!;
+    }
+    if (at > segment) buffers.push(out.subarray(segment, at));
     this.#inFlight = true;
     this.#queuedBytes -= estimated;
     this.#inFlightBytes = bytes;
@@ -333,20 +337,22 @@ export class SpillFile {
       let offset = this.#written;
       this.#written += bytes;
       const listeners = this.#lineListeners;
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < events.length; i++) {
         const length = lengths[i]!;
         if (length === 0) continue;
-        for (const l of listeners) l(batch[i]!.event, offset, length);
+        for (const l of listeners) l(events[i]!, offset, length);
         offset += length;
       }
       if (this.#pressure && this.#queuedBytes <= LOW_WATER) this.#setPressure(false);
-      this.#flush();
+      this.#schedule();
+      this.#maybeFinish();
     });
   }
 
   #fail(error: Error): void {
     this.#failed = true;
     this.#queue = [];
+    this.#queueHead = 0;
     this.#queuedBytes = 0;
     if (this.#pressure) this.#setPressure(false);
     const event: ErrorEvent = {
@@ -365,7 +371,7 @@ export class SpillFile {
   }
 
   #maybeFinish(): void {
-    if (!this.#closed || this.#inFlight || (this.#queue.length > 0 && !this.#failed)) return;
+    if (!this.#closed || this.#inFlight || (this.#queueHead < this.#queue.length && !this.#failed)) return;
     if (!this.#finished) {
       this.#finished = true;
       fs.closeSync(this.#fd);

@@ -1,7 +1,7 @@
 /**
  * The pcapng capture sink (`-w FILE.pcapng`, `-w -`; capture-format.md "pcapng captures"). The
- * recorder encodes blocks into its arena as events arrive; once per turn of the event loop the
- * arena goes to the file in one write, one write in flight at a time. Like the JSON Lines writer,
+ * recorder encodes blocks into its arena as events arrive; every FLUSH_MS (at once past FLUSH_BYTES)
+ * the arena goes to the file in one write, one write in flight at a time. Like the JSON Lines writer,
  * it never drops: past the high-water mark it asks its owner to slow the relay (`onPressure`).
  * Blocks are written whole and in order, so after a crash or `kill -9` every complete block reads.
  */
@@ -39,6 +39,9 @@ export interface PreparedPcapng {
 }
 
 const PREPARED = new WeakSet<object>();
+/** Blocks are written FLUSH_MS after the first one waiting, or at once when this many bytes wait. */
+const FLUSH_MS = 20;
+const FLUSH_BYTES = 1024 * 1024;
 
 interface Target {
   readonly name: string;
@@ -57,6 +60,7 @@ export class PcapngWriter {
   #inFlightBytes = 0;
   #inFlight = false;
   #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
   #pressure = false;
   #pressureReported = false;
   readonly #pressureNotice: boolean;
@@ -167,14 +171,26 @@ export class PcapngWriter {
     this.#closed = true;
     return new Promise<void>((resolve) => {
       this.#closeWaiters.push(resolve);
+      this.#schedule();
       this.#maybeFinish();
     });
   }
 
   #schedule(): void {
     if (this.#inFlight || this.#scheduled || this.#failed) return;
+    const now = this.#closed || this.#recorder.arena.length >= FLUSH_BYTES;
+    if (!now) {
+      // Everything recorded in the next FLUSH_MS goes out in one write: each write is a trip through
+      // libuv's thread pool, whose wake-ups cost the event loop more than the bytes do.
+      this.#timer ??= setTimeout(() => {
+        this.#timer = null;
+        this.#flush();
+      }, FLUSH_MS);
+      return;
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#scheduled = true;
-    // Everything recorded in this turn of the event loop goes out in one write.
     setImmediate(() => {
       this.#scheduled = false;
       this.#flush();
@@ -200,8 +216,8 @@ export class PcapngWriter {
         return;
       }
       if (this.#pressure && this.pendingBytes <= this.#low) this.#setPressure(false);
-      if (this.#recorder.arena.length > 0) this.#flush();
-      else this.#maybeFinish();
+      if (this.#recorder.arena.length > 0) this.#schedule();
+      this.#maybeFinish();
     });
   }
 

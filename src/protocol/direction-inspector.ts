@@ -57,11 +57,15 @@ export class DirectionInspector {
   constructor(options: DirectionInspectorOptions) {
     this.#decoder = new FrameDecoder({ from: options.from, maxPayload: options.maxPayload, deflate: options.deflate !== null });
     this.#onFailure = options.onFailure;
+    const inspector = this;
     this.#assembler = new MessageAssembler({
       maxPayload: options.maxPayload,
       deflate: options.deflate,
       onEvent: options.onEvent,
-      onFailure: (error) => this.#fail(error),
+      // A method, not an arrow property (which tsx names: a property dictionary per inspector).
+      onFailure(error: unknown) {
+        inspector.#fail(error);
+      },
       ...(options.onIdle ? { onIdle: options.onIdle } : {}),
       ...(options.maxFragments !== undefined ? { maxFragments: options.maxFragments } : {}),
       inflateLimiter: options.inflateLimiter ?? null,

@@ -14,6 +14,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import type { HandshakeResponse, Leg, RawHeaders, Side } from '../session/events.js';
 import { preciseNow, type Session } from '../session/session.js';
+import { assert } from '../errors.js';
 import { finalResponseHeadEnd } from './http-heads.js';
 import { closeWhenFlushed, writeBadGateway, writeStatus } from './refusal.js';
 import { Tee } from './tee.js';
@@ -90,11 +91,24 @@ export interface UpgradeConnectionOptions {
    * --upstream-proxy or logging TLS keys).
    */
   readonly dialOptions?: https.RequestOptions;
+  /**
+   * Called once `end` is published (as `done` resolves). A shared function, not a promise
+   * reaction per connection: the proxy forgets the connection here.
+   */
+  readonly onDone?: (connection: UpgradeConnection) => void;
 }
 
 export class UpgradeConnection {
   readonly session: Session;
-  readonly #o: Omit<UpgradeConnectionOptions, 'head' | 'requestHead'>;
+  readonly #client: net.Socket;
+  /**
+   * What the handshake needs (the request, header lists, the dial's options and hooks): dropped
+   * once upgraded, so an idle connection keeps none of it (bench/memory.ts).
+   */
+  #handshake: Omit<UpgradeConnectionOptions, 'head' | 'requestHead'> | null;
+  /** The dashboard's registration of this connection's gate, null without a gate. */
+  readonly #register: ((gate: ConnectionGate | null) => void) | null;
+  readonly #onDone: ((connection: UpgradeConnection) => void) | null;
   /** Reported once at start(), then dropped. */
   #requestHead: Buffer | null;
   #state: State = 'pending';
@@ -103,8 +117,8 @@ export class UpgradeConnection {
   #tee: Tee | null = null;
   #gate: ConnectionGate | null = null;
   #upstreamSocket: net.Socket | null = null;
-  /** What the upstream sent until its final head was parsed. */
-  #read: Buffer[] = [];
+  /** What the upstream sent until its final head was parsed; null once taken. */
+  #read: Buffer[] | null = [];
   #readLength = 0;
   #readT = 0;
   #refusal: { readonly response: HandshakeResponse; body: Buffer[]; kept: number; truncated: boolean; done: boolean } | null = null;
@@ -119,27 +133,36 @@ export class UpgradeConnection {
    */
   #earlyClientBytes: Buffer | null;
   readonly #progress: DialProgress = { connected: false, secured: false };
-  readonly #done: Promise<void>;
-  #resolveDone!: () => void;
+  /** Made when first asked for (the proxy is told through `onDone`). */
+  #done: Promise<void> | null = null;
+  #resolveDone: (() => void) | null = null;
+  #ended = false;
+  #clientOnClose: (() => void) | null;
 
   constructor(options: UpgradeConnectionOptions) {
     const { head, requestHead, ...rest } = options;
-    this.#o = rest;
+    this.#handshake = rest;
     this.session = options.session;
+    this.#client = options.client;
+    this.#register = options.gate?.register ?? null;
+    this.#onDone = options.onDone ?? null;
     this.#requestHead = requestHead ?? null;
     this.#earlyClientBytes = head.length > 0 ? head : null;
-    this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
     // Without a listener a client reset while the upgrade is pending is an uncaught 'error' that
-    // kills the process. A peer's reset is the end of its stream (`end.tcp`), not frametap's
-    // failure: no error event; after the 101 it is passed on as a reset, the upstream side `cut`.
+    // kills the process (this is the client's listener from here on: the servers drop theirs).
+    // A peer's reset is the end of its stream (`end.tcp`), not frametap's failure: no error
+    // event; after the 101 it is passed on as a reset, the upstream side `cut`.
     options.client.on('error', (error: Error & { code?: string }) => {
       if (this.#state === 'upgraded' && error.code === 'ECONNRESET') this.#tee?.cut('server', true);
     });
-    options.client.once('close', () => {
+    // Until the upgrade (the tee watches the client from then on). `close` comes once: `on`
+    // spares the `once` wrapper.
+    this.#clientOnClose = () => {
       if (this.#state === 'pending') this.#clientLeftEarly();
       else if (this.#state === 'held') this.#heldLeft('client');
       else if (this.#state === 'refused') this.#endRefusal('cut');
-    });
+    };
+    options.client.on('close', this.#clientOnClose);
     if (options.gate) {
       // The gate reads each direction's decoded frames and messages as they come.
       const tap = (from: 'client' | 'server') => ({
@@ -167,7 +190,14 @@ export class UpgradeConnection {
 
   /** Resolves once `end` is published. */
   get done(): Promise<void> {
+    this.#done ??= this.#ended ? Promise.resolve() : new Promise((resolve) => (this.#resolveDone = resolve));
     return this.#done;
+  }
+
+  /** The options of the handshake, which only the handshake's steps ask for. */
+  get #o(): Omit<UpgradeConnectionOptions, 'head' | 'requestHead'> {
+    assert(this.#handshake !== null, `conn ${this.session.conn}: the handshake's options asked for after the upgrade`);
+    return this.#handshake!;
   }
 
   get state(): State {
@@ -216,7 +246,8 @@ export class UpgradeConnection {
     this.#upstreamSocket = socket;
     // Client bytes after the server's FIN must still go through (half-close).
     socket.allowHalfOpen = true;
-    // Before Node's parser: the response head exactly as it came.
+    // Before Node's parser: the response head exactly as it came. Removed once the answer is in.
+    this.#upstreamOnData = (chunk: Buffer) => this.#upstreamRead(chunk);
     socket.prependListener('data', this.#upstreamOnData);
     const sent = (): void => {
       // The head Node wrote (and will flush now): what crossed the upstream leg.
@@ -236,10 +267,12 @@ export class UpgradeConnection {
       });
   }
 
-  readonly #upstreamOnData = (chunk: Buffer): void => {
+  #upstreamOnData: ((chunk: Buffer) => void) | null = null;
+
+  #upstreamRead(chunk: Buffer): void {
     const t = preciseNow();
     if (this.#state === 'pending') {
-      this.#read.push(chunk);
+      this.#read?.push(chunk);
       this.#readLength += chunk.length;
       this.#readT = t;
       // Failed here, before Node's parser sees the chunk: whatever it then emits finds the state settled.
@@ -248,17 +281,22 @@ export class UpgradeConnection {
       return;
     }
     if (this.#state === 'refused') this.#relayRefusal(chunk, t);
-  };
+  }
+
+  #stopReadingUpstream(socket: net.Socket | null): void {
+    if (this.#upstreamOnData) socket?.removeListener('data', this.#upstreamOnData);
+    this.#upstreamOnData = null;
+  }
 
   #takeRead(): Buffer {
-    const read = this.#read.length === 1 ? this.#read[0]! : Buffer.concat(this.#read);
-    this.#read = [];
-    return read;
+    const chunks = this.#read ?? [];
+    this.#read = null;
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   }
 
   #onUpgrade(res: http.IncomingMessage, socket: net.Socket, upstreamHead: Buffer): void {
     this.#clearTimer();
-    socket.removeListener('data', this.#upstreamOnData);
+    this.#stopReadingUpstream(socket);
     if (this.#state !== 'pending') {
       socket.destroy();
       return;
@@ -302,7 +340,7 @@ export class UpgradeConnection {
   #relayUpgrade(res: http.IncomingMessage, socket: net.Socket, head: Buffer, upstreamHead: Buffer): void {
     this.#state = 'upgraded';
     this.session.handshake({ ...this.#handshakeRequest(), response: responseOf(res) });
-    const client = this.#o.client;
+    const client = this.#client;
     client.write(head);
     this.#report('client', 'server', head, preciseNow());
     // What came with the heads is the first chunk of each direction, relayed and inspected by the tee.
@@ -314,11 +352,15 @@ export class UpgradeConnection {
       s.setNoDelay(true);
       s.setKeepAlive(true);
     }
+    // What the client's leaving means is the tee's from here on.
+    if (this.#clientOnClose) client.off('close', this.#clientOnClose);
+    this.#clientOnClose = null;
     const session = this.session;
     const tee = new Tee(client, socket, {
       client: session.direction('client'),
       server: session.direction('server'),
-      onClosed: () => this.#finish(),
+      // Bound, not an arrow property (which tsx names: a property dictionary per connection).
+      onClosed: this.#finish.bind(this),
     });
     this.#tee = tee;
     const gate = this.#o.gate;
@@ -359,6 +401,8 @@ export class UpgradeConnection {
     }
     tee.start();
     if (this.#o.throttled()) this.#tee.throttle(true);
+    // Nothing of the handshake is asked for from here on.
+    this.#handshake = null;
   }
 
   /**
@@ -392,7 +436,7 @@ export class UpgradeConnection {
     const refusal = this.#refusal!;
     if (refusal.done) return;
     this.#report('upstream', 'server', bytes, t);
-    const client = this.#o.client;
+    const client = this.#client;
     if (!client.destroyed) {
       client.write(bytes);
       this.#report('client', 'server', bytes, preciseNow());
@@ -413,13 +457,13 @@ export class UpgradeConnection {
     if (!refusal || refusal.done) return;
     refusal.done = true;
     this.#clearTimer();
-    this.#upstreamSocket?.removeListener('data', this.#upstreamOnData);
+    this.#stopReadingUpstream(this.#upstreamSocket);
     const body = Buffer.concat(refusal.body);
     this.session.handshake({
       ...this.#handshakeRequest(),
       response: { ...refusal.response, ...(body.length > 0 || refusal.truncated ? { body } : {}), ...(refusal.truncated ? { bodyTruncated: true } : {}) },
     });
-    const client = this.#o.client;
+    const client = this.#client;
     if (how === 'complete' && !client.destroyed) {
       client.end();
       closeWhenFlushed(client);
@@ -451,7 +495,7 @@ export class UpgradeConnection {
     this.session.handshake({ ...this.#handshakeRequest(), response: null });
     this.session.error(stage, error);
     this.#reportEarlyClientBytes();
-    const written = writeBadGateway(this.#o.client, `upstream ${this.#o.upstream.url.host} failed (${stage}): ${error.message}`);
+    const written = writeBadGateway(this.#client, `upstream ${this.#o.upstream.url.host} failed (${stage}): ${error.message}`);
     if (written) this.#report('client', 'server', written, preciseNow());
     this.#request?.destroy();
     this.#request = null;
@@ -473,9 +517,9 @@ export class UpgradeConnection {
     this.#finish();
     this.#request?.destroy();
     this.#tee?.destroy();
-    this.#o.client.destroy();
+    this.#client.destroy();
     this.#upstreamSocket?.destroy();
-    return this.#done;
+    return this.done;
   }
 
   throttle(paused: boolean): void {
@@ -505,7 +549,7 @@ export class UpgradeConnection {
       'server',
     );
     this.#reportEarlyClientBytes();
-    const written = writeStatus(this.#o.client, refusal.status, reason, refusal.body);
+    const written = writeStatus(this.#client, refusal.status, reason, refusal.body);
     if (written) this.#report('client', 'server', written, preciseNow());
     this.#upstreamSocket?.end();
     this.#upstreamSocket?.destroySoon();
@@ -518,7 +562,7 @@ export class UpgradeConnection {
    * past which it is paused (TCP backpressure).
    */
   #watchHeldClient(): void {
-    const client = this.#o.client;
+    const client = this.#client;
     const kept: Buffer[] = this.#earlyClientBytes ? [this.#earlyClientBytes] : [];
     let length = this.#earlyClientBytes?.length ?? 0;
     const onData = (chunk: Buffer): void => {
@@ -550,7 +594,7 @@ export class UpgradeConnection {
     this.#reportEarlyClientBytes();
     if (who === 'server') {
       this.session.error('handshake', new Error('the upstream closed its connection while its 101 was held at a breakpoint'));
-      const written = writeBadGateway(this.#o.client, `upstream ${this.#o.upstream.url.host} closed while its 101 was held`);
+      const written = writeBadGateway(this.#client, `upstream ${this.#o.upstream.url.host} closed while its 101 was held`);
       if (written) this.#report('client', 'server', written, preciseNow());
     } else {
       this.#upstreamSocket?.destroy();
@@ -575,16 +619,20 @@ export class UpgradeConnection {
   }
 
   #report(leg: Leg, from: Side, bytes: Buffer, t: number): void {
-    if (bytes.length > 0) this.#o.onHandshakeBytes?.(leg, from, bytes, t);
+    if (bytes.length > 0) this.#handshake?.onHandshakeBytes?.(leg, from, bytes, t);
   }
 
   #finish(): void {
     if (this.#gate) {
       this.#gate.dispose();
-      this.#o.gate?.register?.(null);
+      this.#register?.(null);
     }
     if (this.session.finished) return;
-    void this.session.finish({ shutdown: this.#shuttingDown }).then(this.#resolveDone);
+    void this.session.finish({ shutdown: this.#shuttingDown }).then(() => {
+      this.#ended = true;
+      this.#resolveDone?.();
+      this.#onDone?.(this);
+    });
   }
 
   #clearTimer(): void {

@@ -94,6 +94,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let nextConn = 1;
   let throttled = false;
   const live = new Set<UpgradeConnection>();
+  // Shared by every connection (no closures per connection: bench/memory.ts).
+  const isThrottled = (): boolean => throttled;
+  const forget = (connection: UpgradeConnection): void => void live.delete(connection);
   const heads = new WeakMap<net.Socket, ClientHeadTap>();
   /** The response in progress on a connection: a late `clientError` must not write into it. */
   const responding = new WeakMap<net.Socket, http.ServerResponse>();
@@ -202,7 +205,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    socket.on('error', () => {});
+    socket.on('error', ignoreSocketError);
     const requestHead = heads.get(socket)?.take(req, head) ?? null;
     heads.delete(socket);
     const refusal = refuseUpgrade(req);
@@ -237,6 +240,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     connectionGate: ReturnType<GateSetup['connection']> | null,
   ): void {
     const forwarded = forwardedHeaders(requestHeaders, { hostHeader: options.keepHost ? null : upstream.hostHeader, extra: options.headers });
+    // The connection listens for the client's errors from here on (a third listener would cost
+    // the socket an array of ~20 slots).
+    socket.off('error', ignoreSocketError);
     const connection = new UpgradeConnection({
       session,
       req,
@@ -250,24 +256,28 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       verifyTls: !options.insecure,
       ...(keylogAgent ? { dialOptions: { agent: keylogAgent } } : {}),
       maxPayload: options.maxPayload,
-      throttled: () => throttled,
+      throttled: isThrottled,
       requestHead,
       // Bus-only `chunk` events (packet captures), in the session's event order; the session
-      // publishes the tee's chunks itself.
+      // publishes the tee's chunks itself. Dropped by the connection once upgraded.
       onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
       gate: connectionGate && gate ? upgradeGateOption(gate, { conn: session.conn, target: req.url ?? '/' }, connectionGate) : null,
+      onDone: forget,
     });
     live.add(connection);
-    void connection.done.then(() => live.delete(connection));
     connection.start();
   }
 
   // Every accepted socket, upgraded or not, so stop() can close them all (closeAllConnections()
   // only knows the HTTP ones).
   const sockets = new Set<net.Socket>();
+  const socketOnClose = function (this: net.Socket): void {
+    sockets.delete(this);
+  };
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    // `close` comes once: `on` spares the `once` wrapper each connection would keep.
+    socket.on('close', socketOnClose);
     // Packet captures need the upgrade request head as it arrived (client-head-tap.ts); the tap
     // makes Node parse this connection through JS, so only when someone wants the bytes.
     if (bus.wants('chunk')) heads.set(socket, new ClientHeadTap(socket, http.maxHeaderSize));
@@ -306,6 +316,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
   };
 }
+
+/**
+ * A socket's `error` listener for when its `close` says all: one shared function, because a
+ * closure made in a request handler would keep that handler's whole scope (the request, its head
+ * bytes and header lists) alive for the connection's lifetime (bench/memory.ts).
+ */
+export function ignoreSocketError(): void {}
 
 /** Why frametap will not relay this upgrade request (answered 400 before the upstream is contacted), or null. */
 export function refuseUpgrade(req: http.IncomingMessage): string | null {

@@ -10,6 +10,8 @@ import type { Side, TcpEnd } from '../session/events.js';
 import { preciseNow, type DirectionSink } from '../session/session.js';
 import type { DirectionGate } from '../gate/direction-gate.js';
 
+type SocketError = Error & { code?: string };
+
 export interface TeeOptions {
   /** What each direction's relay hands its bytes to (the session's inspector of that direction). */
   readonly client: DirectionSink;
@@ -40,15 +42,23 @@ export class DirectionRelay {
   }
 
   start(): void {
-    this.#src.on('data', this.#srcOnData);
-    this.#src.on('end', this.#srcOnEnd);
-    this.#dst.on('drain', this.#dstOnDrain);
-    // A closed destination never drains: stop waiting for it, or a source paused on it would never
-    // read its own FIN and the connection would never end (bench/soak.ts found this: an upstream
-    // that sent FIN, then reset while the client was held back). Same handler: no extra closure per
-    // connection.
-    this.#dst.once('close', this.#dstOnDrain);
+    // Listeners are never removed: anonymous arrows made here share one small scope (class-field
+    // arrows would each be a named function, and tsx's keepNames gives every named function its
+    // own property dictionary: about 300 bytes per listener per connection, bench/memory.ts).
+    this.#src.on('data', (chunk: Buffer) => this.#srcOnData(chunk));
+    this.#src.on('end', () => this.#srcOnEnd());
+    this.#dst.on('drain', () => this.#dstOnDrain());
     this.#updateFlow();
+  }
+
+  /**
+   * The destination closed (the tee's `close` listener calls this). A closed destination never
+   * drains: stop waiting for it, or a source paused on it would never read its own FIN and the
+   * connection would never end (bench/soak.ts found this: an upstream that sent FIN, then reset
+   * while the client was held back).
+   */
+  destinationClosed(): void {
+    this.#dstOnDrain();
   }
 
   get ended(): boolean {
@@ -66,7 +76,7 @@ export class DirectionRelay {
     this.#onGateFailure = onFailure;
   }
 
-  #onGateFailure: (error: unknown) => void = () => {};
+  #onGateFailure: ((error: unknown) => void) | null = null;
 
   /** The gate's backpressure: its bound is full (true) or has room again. */
   gatePause(paused: boolean): void {
@@ -79,7 +89,7 @@ export class DirectionRelay {
     if (this.#batching) {
       // Unchanged frames are consecutive views of the chunk they came in: joined back into one view,
       // a chunk of unchanged messages leaves as one write, as it would without a gate.
-      const batch = this.#batch;
+      const batch = (this.#batch ??= []);
       for (const p of parts) {
         if (p.length === 0) continue;
         const last = batch.length > 0 ? batch[batch.length - 1]! : null;
@@ -93,7 +103,8 @@ export class DirectionRelay {
   }
 
   #batching = false;
-  #batch: Buffer[] = [];
+  /** Made by the first gated write. */
+  #batch: Buffer[] | null = null;
 
   #writeNow(parts: readonly Buffer[]): void {
     const dst = this.#dst;
@@ -111,8 +122,8 @@ export class DirectionRelay {
 
   /** The gate wrote everything of an ended stream: pass the half-close on. */
   endDestination(): void {
-    if (this.#batch.length > 0) {
-      const batch = this.#batch;
+    const batch = this.#batch;
+    if (batch !== null && batch.length > 0) {
       this.#batch = [];
       this.#writeNow(batch);
     }
@@ -126,7 +137,7 @@ export class DirectionRelay {
     void this.#sink.end(t, how);
   }
 
-  readonly #srcOnData = (chunk: Buffer): void => {
+  #srcOnData(chunk: Buffer): void {
     const t = preciseNow();
     const gate = this.#gate;
     if (gate !== null) {
@@ -139,12 +150,12 @@ export class DirectionRelay {
         // Our bug, never the peer's: what the gate kept is lost, so the connection cannot go on
         // byte-exact. Reported, and the connection is cut; other connections are untouched.
         this.#gate = null;
-        this.#onGateFailure(error);
+        this.#onGateFailure?.(error);
       } finally {
         // What this chunk completed leaves in one write (writev for several parts).
         this.#batching = false;
         const batch = this.#batch;
-        if (batch.length > 0) {
+        if (batch !== null && batch.length > 0) {
           this.#batch = [];
           this.#writeNow(batch);
         }
@@ -153,7 +164,7 @@ export class DirectionRelay {
     }
     this.#forward(chunk);
     this.#sink.data(chunk, t);
-  };
+  }
 
   /** Without a gate every chunk goes on as it is, before anyone looks at it. */
   #forward(chunk: Buffer): void {
@@ -164,12 +175,12 @@ export class DirectionRelay {
     }
   }
 
-  readonly #dstOnDrain = (): void => {
+  #dstOnDrain(): void {
     this.#awaitingDrain = false;
     this.#updateFlow();
-  };
+  }
 
-  readonly #srcOnEnd = (): void => {
+  #srcOnEnd(): void {
     const gate = this.#gate;
     // Half-close is relayed as a half-close: the other direction keeps flowing (RFC 9293 §3.6).
     // Behind a gate, once what it keeps has gone out (its `drained` ends the destination).
@@ -181,7 +192,7 @@ export class DirectionRelay {
     this.#ended = true;
     const ended = this.#sink.end(preciseNow(), 'fin');
     if (gate !== null) void ended.then(() => gate.end());
-  };
+  }
 
   #updateFlow(): void {
     if (this.#awaitingDrain || this.#throttled || this.#gatePaused) this.#src.pause();
@@ -200,6 +211,9 @@ export class Tee {
   readonly #down: DirectionRelay;
   readonly #onClosed: () => void;
   #open = 2;
+  /** The last error each socket reported (a reset is passed on as a reset). */
+  #clientFailure: SocketError | null = null;
+  #upstreamFailure: SocketError | null = null;
 
   constructor(client: net.Socket, upstream: net.Socket, options: TeeOptions) {
     this.#client = client;
@@ -210,8 +224,17 @@ export class Tee {
   }
 
   start(): void {
-    this.#watch(this.#client, this.#up, this.#upstream, this.#down);
-    this.#watch(this.#upstream, this.#down, this.#client, this.#up);
+    // Anonymous arrows sharing this one scope (see DirectionRelay.start); `close` comes once. One
+    // `close` listener per socket for both of its roles: an event's third listener costs its
+    // socket an array of ~20 slots.
+    const client = this.#client;
+    const upstream = this.#upstream;
+    client.on('error', (error: SocketError) => (this.#clientFailure = error));
+    upstream.on('error', (error: SocketError) => (this.#upstreamFailure = error));
+    if (client.closed) queueMicrotask(() => this.#closed('client'));
+    else client.on('close', () => this.#closed('client'));
+    if (upstream.closed) queueMicrotask(() => this.#closed('server'));
+    else upstream.on('close', () => this.#closed('server'));
     this.#up.start();
     this.#down.start();
   }
@@ -245,26 +268,29 @@ export class Tee {
     else socket.destroy();
   }
 
-  /** Side of the socket `reading` reads from; `otherReading` reads from `other`. */
-  #watch(socket: net.Socket, reading: DirectionRelay, other: net.Socket, otherReading: DirectionRelay): void {
-    let failure: (Error & { code?: string }) | null = null;
-    socket.on('error', (error: Error & { code?: string }) => {
-      failure = error;
-    });
-    const onClose = (): void => {
-      if (!reading.ended) {
-        // capture-format `end.tcp`: a close without FIN is the peer's reset (or another abrupt
-        // error), unless frametap closed this side first.
-        reading.abort(preciseNow(), reading.cutByUs ? 'cut' : 'reset');
-        if (!other.destroyed) {
-          otherReading.cutByUs = true;
-          if (failure?.code === 'ECONNRESET') resetOrDestroy(other);
-          else other.destroy();
-        }
+  /**
+   * The socket `from` sends on closed: the end of that direction, and of the other socket; the
+   * other direction stops waiting to write to it.
+   */
+  #closed(from: Side): void {
+    this.#closedSource(from);
+    this.relayOf(from === 'client' ? 'server' : 'client').destinationClosed();
+  }
+
+  #closedSource(from: Side): void {
+    const reading = this.relayOf(from);
+    if (!reading.ended) {
+      const other = from === 'client' ? this.#upstream : this.#client;
+      const failure = from === 'client' ? this.#clientFailure : this.#upstreamFailure;
+      // capture-format `end.tcp`: a close without FIN is the peer's reset (or another abrupt
+      // error), unless frametap closed this side first.
+      reading.abort(preciseNow(), reading.cutByUs ? 'cut' : 'reset');
+      if (!other.destroyed) {
+        this.relayOf(from === 'client' ? 'server' : 'client').cutByUs = true;
+        if (failure?.code === 'ECONNRESET') resetOrDestroy(other);
+        else other.destroy();
       }
-      if (--this.#open === 0) this.#onClosed();
-    };
-    if (socket.closed) queueMicrotask(onClose);
-    else socket.once('close', onClose);
+    }
+    if (--this.#open === 0) this.#onClosed();
   }
 }

@@ -7,7 +7,7 @@ import { DirectionInspector } from '../protocol/direction-inspector.js';
 import type { InflateLimiter } from '../protocol/inflate-limiter.js';
 import { analyzeHandshake } from '../protocol/handshake.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
-import type { NegotiatedDeflate, WireEvent, WireFrame } from '../protocol/wire-events.js';
+import type { DeflateDirectionParams, NegotiatedDeflate, WireEvent, WireFrame } from '../protocol/wire-events.js';
 import type { GateIntercept } from '../gate/actions.js';
 import { interceptEvent } from '../gate/intercept-event.js';
 import type { EventBus } from './event-bus.js';
@@ -80,7 +80,9 @@ interface DirectionState {
   readonly from: Side;
   inspector: DirectionInspector | null;
   /** Inspect this direction (with these deflate parameters) once its first bytes arrive. */
-  inspect: { readonly deflate: ConstructorParameters<typeof DirectionInspector>[0]['deflate'] } | null;
+  inspect: boolean;
+  /** The deflate parameters the inspector is made with. */
+  deflate: DeflateDirectionParams | null;
   ended: Promise<void> | null;
   /** How the sender's TCP stream ended (capture-format `end.tcp`), null while open. */
   tcp: TcpEnd | null;
@@ -92,7 +94,7 @@ interface DirectionState {
    * Wire order (capture-format "Order"): events delivered by this direction's inspector that wait
    * for the other direction's earlier ones (held behind its inflate). Never the relay: only events.
    */
-  queue: Queued[];
+  queue: Queued[] | null;
   head: number;
   /** The gate reading this direction's events, if any. */
   tap: WireTap | null;
@@ -107,7 +109,8 @@ interface DirectionState {
 }
 
 function direction(from: Side): DirectionState {
-  return { from, inspector: null, inspect: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: [], head: 0, lowerBound: Infinity, tap: null, gated: false };
+  // `queue` is made when an event is first held: most connections never hold one.
+  return { from, inspector: null, inspect: false, deflate: null, ended: null, tcp: null, bytes: 0, frames: 0, closed: false, queue: null, head: 0, lowerBound: Infinity, tap: null, gated: false };
 }
 
 export class Session {
@@ -174,8 +177,9 @@ export class Session {
     if (this.#upgraded && analysis && (this.#inspectAlways || this.#wantsInspection())) {
       // Made on a direction's first bytes: an idle connection costs no decoder (bench/memory.ts).
       const deflate = analysis.deflate;
-      this.#client.inspect = { deflate: deflate ? deflate.client : null };
-      this.#server.inspect = { deflate: deflate ? deflate.server : null };
+      this.#client.inspect = this.#server.inspect = true;
+      this.#client.deflate = deflate ? deflate.client : null;
+      this.#server.deflate = deflate ? deflate.server : null;
     }
     if (this.#bus.wants('handshake')) {
       const r = this.#redactor;
@@ -226,19 +230,16 @@ export class Session {
     if (!this.#bus.wants('intercept')) return;
     const event = interceptEvent(this.conn, this.#now(), intercept, this.#maxPayload);
     const dir = from === 'server' ? this.#server : this.#client;
-    if (this.#client.head === this.#client.queue.length && this.#server.head === this.#server.queue.length) this.#publish(event);
+    if (drained(this.#client) && drained(this.#server)) this.#publish(event);
     else {
-      dir.queue.push({ kind: 'error', t: event.t, event });
+      hold(dir, { kind: 'error', t: event.t, event });
       this.#flush();
     }
   }
 
   /** The sink the relay of `from`'s direction feeds. */
   direction(from: Side): DirectionSink {
-    return {
-      data: (chunk, t) => this.push(from, chunk, t),
-      end: (t, how) => this.endOf(from, t, how),
-    };
+    return new SessionDirection(this, from);
   }
 
   /**
@@ -265,9 +266,9 @@ export class Session {
     }
     let inspector = dir.inspector;
     if (inspector === null) {
-      if (dir.inspect === null || dir.ended !== null) return;
-      inspector = dir.inspector = this.#inspector(from, dir.inspect.deflate);
-      dir.inspect = null;
+      if (!dir.inspect || dir.ended !== null) return;
+      inspector = dir.inspector = this.#inspector(from, dir.deflate);
+      dir.inspect = false;
     }
     const wasIdle = dir.lowerBound === Infinity;
     // The inspector never throws: a limit or an internal failure stops it and is reported through
@@ -333,9 +334,9 @@ export class Session {
     };
     // After everything already received, in wire order: behind events still held, if any.
     const dir = from === 'server' ? this.#server : this.#client;
-    if (this.#client.head === this.#client.queue.length && this.#server.head === this.#server.queue.length) this.#publish(event);
+    if (drained(this.#client) && drained(this.#server)) this.#publish(event);
     else {
-      dir.queue.push({ kind: 'error', t: event.t, event });
+      hold(dir, { kind: 'error', t: event.t, event });
       this.#flush();
     }
   }
@@ -397,27 +398,30 @@ export class Session {
     // has the bytes already, or `--ui none` counting ends) only what a close frame can carry is
     // kept, for its code and reason; UTF-8 and inflate are still judged on every byte.
     const payloads = this.#bus.wants('frame') || this.#bus.wants('message');
+    const session = this;
     return new DirectionInspector({
       from,
       maxPayload: payloads ? this.#maxPayload : Math.min(this.#maxPayload, MAX_CONTROL_PAYLOAD),
       deflate,
       inflateLimiter: this.#inflateLimiter,
-      onEvent: (event: WireEvent) => {
+      // Methods, not arrow properties: tsx (esbuild's keepNames) names every arrow property, and a
+      // named function carries a property dictionary of its own (~300 bytes each, per direction).
+      onEvent(event: WireEvent) {
         dir.tap?.event(event);
-        this.#onWire(dir, event);
+        session.#onWire(dir, event);
       },
-      onIdle: () => {
+      onIdle() {
         dir.lowerBound = Infinity;
-        this.#flush();
+        session.#flush();
       },
-      onFailure: (failure) => {
+      onFailure(failure: unknown) {
         const inspector = dir.inspector;
         dir.inspector = null;
         dir.lowerBound = Infinity;
         inspector?.dispose();
         dir.tap?.stopped();
         // Named: the limit (or failure), the connection and the direction (`conn`, `from`).
-        this.error('relay', failure, from);
+        session.error('relay', failure, from);
       },
     });
   }
@@ -429,11 +433,11 @@ export class Session {
   #onWire(dir: DirectionState, event: WireEvent): void {
     if (dir.lowerBound !== Infinity) dir.lowerBound = event.t;
     const other = dir === this.#client ? this.#server : this.#client;
-    if (dir.head === dir.queue.length && other.head === other.queue.length && event.t <= other.lowerBound) {
+    if (drained(dir) && drained(other) && event.t <= other.lowerBound) {
       this.#process(dir.from, event);
       return;
     }
-    dir.queue.push(event);
+    hold(dir, event);
     this.#flush();
   }
 
@@ -442,8 +446,8 @@ export class Session {
     const c = this.#client;
     const s = this.#server;
     for (;;) {
-      const a = c.head < c.queue.length ? c.queue[c.head]! : null;
-      const b = s.head < s.queue.length ? s.queue[s.head]! : null;
+      const a = firstHeld(c);
+      const b = firstHeld(s);
       if (a === null && b === null) break;
       const takeClient = a !== null && (b === null || a.t <= b.t);
       const dir = takeClient ? c : s;
@@ -551,10 +555,43 @@ export class Session {
 /** A FrameEvent while `#onFrame` fills it in key order (`truncated` comes after the optional `maskKey` and `payload`). */
 type FrameEventDraft = Omit<{ -readonly [K in keyof FrameEvent]: FrameEvent[K] }, 'truncated'> & { truncated?: boolean };
 
-/** Drops a direction's published queue entries once they are all out (no array per flush). */
+/** One direction's sink: methods, not two closures per direction of every connection (bench/memory.ts). */
+class SessionDirection implements DirectionSink {
+  readonly #session: Session;
+  readonly #from: Side;
+
+  constructor(session: Session, from: Side) {
+    this.#session = session;
+    this.#from = from;
+  }
+
+  data(chunk: Buffer, t: number): void {
+    this.#session.push(this.#from, chunk, t);
+  }
+
+  end(t: number, how: TcpEnd): Promise<void> {
+    return this.#session.endOf(this.#from, t, how);
+  }
+}
+
+/** Nothing of `d` is held. */
+function drained(d: DirectionState): boolean {
+  return d.queue === null || d.head === d.queue.length;
+}
+
+/** The first event `d` holds, or null. */
+function firstHeld(d: DirectionState): Queued | null {
+  return d.queue !== null && d.head < d.queue.length ? d.queue[d.head]! : null;
+}
+
+function hold(d: DirectionState, queued: Queued): void {
+  (d.queue ??= []).push(queued);
+}
+
+/** Drops a direction's queue once all it held is out (no array per flush). */
 function compact(d: DirectionState): void {
-  if (d.head === d.queue.length && d.head > 0) {
-    d.queue = [];
+  if (d.queue !== null && d.head === d.queue.length) {
+    d.queue = null;
     d.head = 0;
   }
 }

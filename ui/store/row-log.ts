@@ -5,6 +5,7 @@
  */
 import type { MessageEvent, SessionEvent } from '../../src/session/events.js';
 import { appOf, type RowApp } from '../app-view.js';
+import type { MessageAppView } from '../../src/appproto/connection-app.js';
 import { fieldsMatch, type FieldTerm } from '../field-filter.js';
 
 export type LogMode = 'frames' | 'messages';
@@ -53,10 +54,12 @@ export interface Row {
   /** Message rows, and frame rows of a whole message by itself: what the payload decoded to (ui/app-view.ts). */
   app?: RowApp;
   /**
-   * Instead of `app` until the row is shown or searched: decodes it from the row's own payload
-   * (a message whose decoding nothing else waits for). Read both through `appOf` (ui/app-view.ts).
+   * Instead of `app` until the row is shown or searched: the decoder of the row's own payload (a
+   * message whose decoding nothing else waits for; a whole-message frame's, applied to `message`).
+   * A reference, not a closure per row: thousands of rows are kept. Read both through `appOf`
+   * (ui/app-view.ts).
    */
-  appLater?: () => RowApp | undefined;
+  appLater?: (bytes: Uint8Array) => MessageAppView;
 }
 
 export interface PendingRow {

@@ -32,6 +32,7 @@ import {
   DEFAULT_CONNECTIONS_CHECKING_INTERVAL_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  ignoreSocketError,
   listenOn,
   refuseUpgrade,
   type RunningProxy,
@@ -98,6 +99,9 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   let nextConn = 1;
   let throttled = false;
   const live = new Set<UpgradeConnection>();
+  // Shared by every connection (no closures per connection: bench/memory.ts).
+  const isThrottled = (): boolean => throttled;
+  const forget = (connection: UpgradeConnection): void => void live.delete(connection);
   const gate = options.gate ?? null;
   const stopWatchingGate = gate?.onChange(() => {
     for (const c of live) c.refreshGate();
@@ -113,9 +117,13 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   const sockets = new Set<net.Socket>();
   /** Sockets a TLSSocket wraps: closed through it, never destroyed underneath it. */
   const wrapped = new WeakSet<net.Socket>();
+  const untrack = function (this: net.Socket): void {
+    sockets.delete(this);
+  };
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    // `close` comes once: `on` spares the `once` wrapper each connection would keep.
+    socket.on('close', untrack);
   };
 
   const proxy = httpProxy.createProxyServer({});
@@ -240,7 +248,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    socket.on('error', () => {});
+    socket.on('error', ignoreSocketError);
     const requestHead = heads.get(socket)?.take(req, head) ?? null;
     heads.delete(socket);
     const refusal = refuseUpgrade(req);
@@ -265,6 +273,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     const ctx = { conn, target: route.path };
     const connectionGate = gate ? gate.connection(ctx) : null;
     const start = (dialed: net.Socket | null, failure: Error | null = null): void => {
+      // The connection listens for the client's errors from here on.
+      socket.off('error', ignoreSocketError);
       const connection = new UpgradeConnection({
         session,
         req,
@@ -277,15 +287,15 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
         timeoutMs,
         verifyTls: !options.insecure,
         maxPayload: options.maxPayload,
-        throttled: () => throttled,
+        throttled: isThrottled,
         dialOptions: failure ? { ...dialOptions(route.upstream, null), agent: failingAgent(failure, route.upstream.tls) } : dialOptions(route.upstream, dialed),
         requestHead,
         // Bus-only `chunk` events (packet captures); inside a TLS tunnel, the decrypted bytes.
         onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
         gate: gate && connectionGate ? upgradeGateOption(gate, ctx, connectionGate) : null,
+        onDone: forget,
       });
       live.add(connection);
-      void connection.done.then(() => live.delete(connection));
       connection.start();
     };
     const dial = (): void => {
@@ -305,7 +315,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   });
 
   server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    socket.on('error', () => {});
+    socket.on('error', ignoreSocketError);
     // The tap reads through a `data` listener: gone before a TLS wrap takes the socket over.
     heads.get(socket)?.take(req, head);
     heads.delete(socket);
