@@ -285,7 +285,7 @@ export class Session {
   get idle(): boolean {
     const c = this.#client;
     const s = this.#server;
-    return (c.inspector?.idle ?? true) && (s.inspector?.idle ?? true) && c.head === c.queue.length && s.head === s.queue.length;
+    return (c.inspector?.idle ?? true) && (s.inspector?.idle ?? true) && drained(c) && drained(s);
   }
 
   /**
