@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeEventLine, joinRawLine } from '../../src/capture/line-encoder.js';
 import { packBatch, unpackBatch } from '../../src/capture/batch-pack.js';
 import { encodePayload } from '../../src/capture/payload.js';
-import { toCaptured } from '../../src/capture/capture-object.js';
+import { fromCaptured, toCaptured, type CapturedEvent } from '../../src/capture/capture-object.js';
 import type { SessionEvent } from '../../src/session/events.js';
 
 function message(bytes: Buffer, opcode: 1 | 2 = 2): SessionEvent {
@@ -109,5 +109,18 @@ describe('the capture line of frames and messages, byte for byte', () => {
     // Both shapes were in the batch: finished lines and payloads whose base64 the worker made.
     expect(batch.items.filter((i) => i === -1).length).toBeGreaterThan(0);
     expect(batch.items.filter((i) => i > 0).length).toBeGreaterThan(0);
+  });
+});
+
+describe('a capture line read and written again', () => {
+  it('is the same line, whatever its key order (payload fields stay where they were)', () => {
+    const lines = [
+      '{"type":"message","conn":1,"t":2.5,"from":"client","opcode":1,"compressed":false,"frames":1,"length":5,"text":"héllo","truncated":false}',
+      '{"type":"message","conn":1,"t":2.5,"from":"server","opcode":2,"compressed":true,"frames":2,"length":3,"truncated":true,"data":"AAEC"}',
+      '{"type":"message","conn":1,"t":2.5,"from":"server","opcode":1,"data":"/w==","compressed":false,"frames":1,"length":1,"truncated":false}',
+      '{"type":"frame","conn":1,"t":3,"from":"server","fin":true,"rsv1":false,"rsv2":false,"rsv3":false,"opcode":9,"masked":false,"length":2,"payload":"aGk=","truncated":false}',
+      '{"type":"frame","conn":1,"payload":"aGk=","t":3,"from":"server","fin":true,"rsv1":false,"rsv2":false,"rsv3":false,"opcode":9,"masked":false,"length":2,"truncated":false}',
+    ];
+    for (const line of lines) expect(encodeEventLine(fromCaptured(JSON.parse(line) as CapturedEvent))!.toString('utf8')).toBe(`${line}\n`);
   });
 });
