@@ -5,6 +5,7 @@
  * spill is removed on q.
  */
 import * as fs from 'node:fs';
+import { expectPrivateSpill, filesBelow } from '../helpers/spill-files.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect } from 'vitest';
@@ -16,9 +17,6 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** More rows than the dashboard keeps in memory (its store's window is 20 000 rows). */
 const MESSAGES = 15_000;
 
-function files(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => !f.startsWith('tsx-')).sort();
-}
 
 describe('view --ui tui of a pcapng', () => {
   let session: TmuxSession | null = null;
@@ -45,12 +43,7 @@ describe('view --ui tui of a pcapng', () => {
     await s.waitFor('connections 2');
 
     // The rows it could not keep are in its private spill file.
-    const running = files(temp);
-    expect(running).toEqual([expect.stringMatching(/^frametap-spill-/), expect.stringMatching(/^frametap-spill-.*\/rows\.spill$/)]);
-    const spillFile = path.join(temp, running[1]!);
-    expect(fs.statSync(path.dirname(spillFile)).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(spillFile).mode & 0o777).toBe(0o600);
-    expect(fs.readFileSync(spillFile).includes(rowText(2, 0))).toBe(true);
+    expectPrivateSpill(temp, rowText(2, 0));
 
     // g: the first row of the connection, long evicted from memory, read back.
     s.keys('g');
@@ -58,7 +51,7 @@ describe('view --ui tui of a pcapng', () => {
 
     s.keys('q');
     await s.waitFor('EXIT=0', 10_000);
-    expect(files(temp)).toEqual([]);
+    expect(filesBelow(temp)).toEqual([]);
   }, 90_000);
 
   itWith('tmux')('a pcapng cut short: what came before is shown, the warning is the notice, and printed once the dashboard is gone', async () => {
