@@ -9,13 +9,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { cpuMicros, load, startEcho } from './relay.js';
+import { cpuMicros, freePort, load, startEcho } from './relay.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -30,13 +28,6 @@ interface Profile {
   readonly timeDeltas: readonly number[];
 }
 
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** CPU ticks (user + system) of each thread of `pid` (proc(5): /proc/PID/task/TID/stat). */
 function threadTicks(pid: number): Map<string, { comm: string; ticks: number }> {

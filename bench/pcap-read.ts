@@ -4,9 +4,14 @@
  * uncompressed), in MB/s of pcapng read, with the viewer's peak RSS sampled from
  * /proc (flat memory: it must not grow with the file). Goal: ≥ 200 MB/s.
  *
- *   node bin/run-ts.js bench/pcap-read.ts [--mib N]   (default 256; the issue's figure is 1024)
+ *   node bin/run-ts.js bench/pcap-read.ts [--mib N] [--deflate]   (default 256; the issue's figure is 1024)
+ *
+ * `--deflate`: every message permessage-deflate compressed (64 KiB of JSON inflated per binary
+ * message), so reading inflates on all 8 connections, whose blocks interleave: what events in
+ * block order across connections cost.
  */
 import { spawn } from 'node:child_process';
+import * as zlib from 'node:zlib';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,13 +32,26 @@ function rssKiB(pid: number): number {
   }
 }
 
-/** Writes about `mib` MiB of frametap pcapng to `file`. */
-export function makeCapture(file: string, mib: number): number {
+/**
+ * A message compressed on its own (permessage-deflate without context takeover, RFC 7692 §7.2.1:
+ * the trailing 00 00 ff ff of the sync flush removed).
+ */
+function deflated(payload: Buffer): Buffer {
+  const out = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+/**
+ * Writes about `mib` MiB of frametap pcapng to `file`. `deflate`: every message compressed
+ * (permessage-deflate), so reading inflates on every connection at once.
+ */
+export function makeCapture(file: string, mib: number, deflate = false): number {
   const fd = fs.openSync(file, 'w', 0o600);
   const rec = new PcapngRecorder({ header: captureHeader('reverse', null, null), maxPayload: 1024 * 1024 });
   const upgrade = (conn: number, t: number): void => {
     const req = Buffer.from('GET /bench HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    const res = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+    const extension = deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n' : '';
+    const res = Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n${extension}\r\n`);
     rec.record({ type: 'open', conn, t, client: '127.0.0.1:1', target: 'ws://bench/bench' });
     rec.record({ type: 'chunk', conn, t, leg: 'client', from: 'client', bytes: req });
     rec.record({ type: 'chunk', conn, t, leg: 'upstream', from: 'client', bytes: req });
@@ -41,13 +59,26 @@ export function makeCapture(file: string, mib: number): number {
     rec.record({ type: 'chunk', conn, t, leg: 'client', from: 'server', bytes: res });
     rec.record({ type: 'handshake', conn, t, request: { method: 'GET', target: '/bench', httpVersion: '1.1', headers: [] }, response: { status: 101, reason: '', httpVersion: '1.1', headers: [] }, upgraded: true, accept: 'ok', protocol: null, extensions: [] });
   };
-  const big = Buffer.alloc(64 * 1024, 7);
   const key = Buffer.from([1, 2, 3, 4]);
-  const frames = {
-    client: encodeFrame({ opcode: 2, payload: big, mask: key }),
-    server: encodeFrame({ opcode: 2, payload: big }),
-    text: encodeFrame({ opcode: 1, payload: Buffer.from('{"op":"tick","n":12345}'), mask: key }),
-  };
+  const tick = Buffer.from('{"op":"tick","n":12345}');
+  let frames: { client: Buffer; server: Buffer; text: Buffer };
+  if (deflate) {
+    // JSON that compresses about 4:1, as chatty deflate traffic does: 64 KiB of it inflated per message.
+    const rows = Array.from({ length: 1200 }, (_, i) => `{"id":${i},"name":"user${(i * 7919) % 1000}","score":${(i * 31) % 977}}`).join(',');
+    const json = Buffer.from(`[${rows}]`.padEnd(64 * 1024, ' ').slice(0, 64 * 1024));
+    frames = {
+      client: encodeFrame({ opcode: 2, rsv1: true, payload: deflated(json), mask: key }),
+      server: encodeFrame({ opcode: 2, rsv1: true, payload: deflated(json) }),
+      text: encodeFrame({ opcode: 1, rsv1: true, payload: deflated(tick), mask: key }),
+    };
+  } else {
+    const big = Buffer.alloc(64 * 1024, 7);
+    frames = {
+      client: encodeFrame({ opcode: 2, payload: big, mask: key }),
+      server: encodeFrame({ opcode: 2, payload: big }),
+      text: encodeFrame({ opcode: 1, payload: tick, mask: key }),
+    };
+  }
   let t = Date.now();
   let written = 0;
   for (let conn = 1; conn <= 8; conn++) upgrade(conn, t);
@@ -72,11 +103,11 @@ export function makeCapture(file: string, mib: number): number {
 }
 
 export async function main(argv: readonly string[] = []): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { mib: { type: 'string', default: '256' } } });
+  const { values } = parseArgs({ args: [...argv], options: { mib: { type: 'string', default: '256' }, deflate: { type: 'boolean', default: false } } });
   const dir = fs.mkdtempSync(join(tmpdir(), 'frametap-pcap-read-'));
   try {
     const file = join(dir, 'big.pcapng');
-    const bytes = makeCapture(file, Number(values.mib));
+    const bytes = makeCapture(file, Number(values.mib), values.deflate);
     const start = performance.now();
     const child = spawn(process.execPath, [join(ROOT, 'bin/frametap.js'), 'view', file, '--ui', 'jsonl'], { stdio: ['ignore', 'pipe', 'inherit'] });
     // Count what comes out (the events are really produced), keep none of it.
@@ -98,7 +129,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
     const seconds = (performance.now() - start) / 1000;
     const half = samples.slice(0, Math.floor(samples.length / 2));
     const firstHalfPeak = half.length ? Math.max(...half) : peak;
-    process.stdout.write(`pcap-read: view --ui jsonl of ${(bytes / 1024 / 1024).toFixed(0)} MiB of pcapng (${process.version}), exit ${code}\n`);
+    process.stdout.write(`pcap-read: view --ui jsonl of ${(bytes / 1024 / 1024).toFixed(0)} MiB of pcapng${values.deflate ? ' (every message compressed)' : ''} (${process.version}), exit ${code}\n`);
     process.stdout.write(`| MB/s | seconds | events out | JSON Lines MB out | peak RSS MiB | peak RSS in the first half MiB |\n`);
     process.stdout.write(`| ${(bytes / 1e6 / seconds).toFixed(0)} | ${seconds.toFixed(1)} | ${lines} | ${(out / 1e6).toFixed(0)} | ${(peak / 1024).toFixed(0)} | ${(firstHalfPeak / 1024).toFixed(0)} |\n`);
   } finally {

@@ -114,7 +114,7 @@ export async function spawnRelay(name: string, args: readonly string[], pattern:
 }
 
 /** A free port on 127.0.0.1 (for the dashboard, which prints no listening line: it owns the terminal). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;

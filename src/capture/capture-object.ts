@@ -109,19 +109,35 @@ function payloadBytes(p: CapturedPayload): { readonly data: Buffer; readonly inv
   return { data: p.data !== undefined ? decodePayload(p.data) : Buffer.alloc(0) };
 }
 
+/**
+ * `line` with `from` replaced by `to: value` where `from` was: the event keeps the line's key
+ * order, so writing it again gives the same line (both writers follow the event's order).
+ */
+function inPlace(line: object, from: string, to: string, value: Buffer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(line)) {
+    if (key === from) out[to] = value;
+    else if (key !== 'text' && key !== 'data' && key !== 'payload') out[key] = v;
+  }
+  if (!(to in out)) out[to] = value;
+  return out;
+}
+
 /** The event a capture line holds (the reader's side of `toCaptured`). */
 export function fromCaptured(line: CapturedEvent): SessionEvent {
   switch (line.type) {
     case 'frame': {
       if (line.payload === undefined) return line as FrameEvent;
-      return { ...line, payload: decodePayload(line.payload) };
+      return inPlace(line, 'payload', 'payload', decodePayload(line.payload)) as unknown as FrameEvent;
     }
     case 'message': {
-      const { text, data, ...rest } = line;
+      const { text, data } = line;
       const bytes = payloadBytes({ text, data });
       // capture-format: a text message carries `data` instead of `text` when it is not valid UTF-8.
-      const invalid = rest.opcode === Opcode.Text && text === undefined;
-      return { ...rest, data: bytes.data, ...(invalid ? { invalidUtf8: true as const } : {}) };
+      const invalid = line.opcode === Opcode.Text && text === undefined;
+      const event = inPlace(line, text !== undefined ? 'text' : 'data', 'data', bytes.data);
+      if (invalid) event.invalidUtf8 = true;
+      return event as unknown as MessageEvent;
     }
     case 'handshake': {
       const response = (line as unknown as CapturedHandshake).response;

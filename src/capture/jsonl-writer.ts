@@ -23,6 +23,11 @@ export interface JsonlWriterOptions {
   /** Where the one-line notices go (default: stderr with a `frametap: ` prefix). */
   readonly warn?: (line: string) => void;
   /**
+   * Say once (warn, and an `error` event) when the output falls behind: live, that slows the relay
+   * (default true). false for a reader of a file (`export`), which simply waits.
+   */
+  readonly pressureNotice?: boolean;
+  /**
    * A capture file's batches are encoded and written on a worker thread (default true); false
    * encodes them on this thread, still in batches (tests of the writer's own logic, tools).
    */
@@ -90,6 +95,7 @@ export class JsonlWriter {
   #nextOffset: number;
   #pressure = false;
   #pressureReported = false;
+  readonly #pressureNotice: boolean;
   #failed = false;
   #closed = false;
   #closeWaiters: (() => void)[] = [];
@@ -106,6 +112,7 @@ export class JsonlWriter {
     this.#low = Math.min(options.lowWaterMark ?? DEFAULT_LOW_WATER, this.#high);
     // Injected by the owner (the CLI passes its stderr channel); a sink writes to no stream itself.
     this.#warn = options.warn ?? (() => {});
+    this.#pressureNotice = options.pressureNotice ?? true;
   }
 
   /**
@@ -271,7 +278,7 @@ export class JsonlWriter {
 
   #setPressure(high: boolean): void {
     this.#pressure = high;
-    if (high && !this.#pressureReported) {
+    if (high && !this.#pressureReported && this.#pressureNotice) {
       this.#pressureReported = true;
       const detail = `the ${this.#target.name} cannot keep up with the traffic: slowing the relay until it catches up (nothing is dropped)`;
       this.#warn(detail);

@@ -56,6 +56,8 @@ export interface OutputsOptions {
   readonly warn?: (line: string) => void;
   /** Where the jsonl and log lines go (default stdout). */
   readonly stdout?: NodeJS.WritableStream;
+  /** The events are read from a file (`view`): a full output makes the reading wait, which is not worth a notice. */
+  readonly reading?: boolean;
   /** `--frames`: the line log shows every frame, not one line per message. */
   readonly frames?: boolean;
 }
@@ -126,23 +128,19 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
       // The dashboard keeps a bounded window in memory and reads older rows back: from the -w
       // capture when there is one (it is written anyway), else from a spill file of its own that
       // holds payloads as raw bytes (no capture is written unless -w asks for one).
-      const file = SpillFile.open({ wanted: isRowEvent });
-      spill = file;
-      writers.push(file);
-      const off = bus.subscribe('dashboard spill', (event) => file.write(event), [...ROW_TYPES]);
-      const offProblem = file.onProblem((event) => queueMicrotask(() => bus.publish(event)));
-      closers.push(async () => {
-        off();
-        offProblem();
-        await file.close();
-      });
+      const rows = openRowSpill(bus);
+      spill = rows.spill;
+      writers.push(rows.spill);
+      closers.push(() => rows.close());
     }
     if (writer) {
       writers.push(writer);
       attach(bus, writer, 'capture writer', closers, options.maxCapture ? new CaptureLimit(options.maxCapture) : null);
     }
     if (ui === 'jsonl') {
-      const out = JsonlWriter.toStream(stdout, header, { warn });
+      // Reading a file (`view`): the reading just waits for stdout; no notice, and no `error`
+      // event among the printed lines, about slowing a relay.
+      const out = JsonlWriter.toStream(stdout, header, { warn, pressureNotice: options.reading !== true });
       writers.push(out);
       attach(bus, out, 'jsonl output', closers);
     } else if (ui === 'log') {
@@ -200,6 +198,24 @@ export async function openOutputs(options: OutputsOptions): Promise<Outputs> {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The dashboard's spill file fed from `bus` (its rows evicted from memory are read back from it),
+ * its own problems published on the bus. `close` removes it.
+ */
+export function openRowSpill(bus: EventBus): { readonly spill: SpillFile; close(): Promise<void> } {
+  const file = SpillFile.open({ wanted: isRowEvent });
+  const off = bus.subscribe('dashboard spill', (event) => file.write(event), [...ROW_TYPES]);
+  const offProblem = file.onProblem((event) => queueMicrotask(() => bus.publish(event)));
+  return {
+    spill: file,
+    close: async () => {
+      off();
+      offProblem();
+      await file.close();
+    },
+  };
 }
 
 /** The events that become rows of the dashboard's logs: the only ones it reads back. */

@@ -41,7 +41,7 @@ export async function printCapture(file: string, options: PrintOptions): Promise
   }
 
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui: options.ui, write: null, header, stdout, frames: options.frames ?? false, ...(options.app !== undefined ? { app: options.app } : {}) });
+  const outputs = await openOutputs({ bus, ui: options.ui, write: null, header, stdout, frames: options.frames ?? false, reading: true, ...(options.app !== undefined ? { app: options.app } : {}) });
   let high = false;
   let resume: (() => void) | null = null;
   const offPressure = outputs.onPressure((on) => {

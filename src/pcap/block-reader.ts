@@ -58,8 +58,12 @@ export class CaptureParseError extends Error {
  * block it stops and `problem` says why (everything returned before stands). `end` returns a
  * warning when the input stopped inside a block.
  */
+const EMPTY = Buffer.alloc(0);
+/** Bytes of the next read first joined to complete a unit that spans reads (most blocks are smaller). */
+const SPAN_FIRST_TRY = 64 * 1024;
+
 export class CaptureParser {
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   /** File offset of #buf[0]. */
   #base = 0;
   #kind: CaptureKind | null = null;
@@ -76,24 +80,60 @@ export class CaptureParser {
 
   push(chunk: Buffer): CaptureRecord[] {
     if (this.#failed) return [];
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     const out: CaptureRecord[] = [];
     try {
+      let buf = chunk;
       let used = 0;
+      if (this.#buf.length > 0) {
+        const joined = this.#spanning(chunk, out);
+        if (joined === null) return out;
+        ({ buf, used } = joined);
+      }
       for (;;) {
-        const n = this.#next(this.#buf, used, out);
+        const n = this.#next(buf, used, out);
         if (n === 0) break;
         used += n;
       }
-      this.#buf = used === this.#buf.length ? Buffer.alloc(0) : this.#buf.subarray(used);
+      this.#buf = used === buf.length ? EMPTY : buf.subarray(used);
       this.#base += used;
     } catch (error) {
       if (!(error instanceof CaptureParseError)) throw error;
       this.#failed = true;
       this.#problem = error.message;
-      this.#buf = Buffer.alloc(0);
+      this.#buf = EMPTY;
     }
     return out;
+  }
+
+  /**
+   * Completes the unit the last push left incomplete (`#buf`) from the start of `chunk`, joining
+   * only the bytes it needs: joining whole reads copied every byte of the file once more, the
+   * reader's largest cost after the read itself. Returns where parsing goes on (`#base` is the
+   * file offset of `buf[0]`), or null when all of `chunk` went into the still incomplete unit.
+   */
+  #spanning(chunk: Buffer, out: CaptureRecord[]): { buf: Buffer; used: number } | null {
+    const held = this.#buf;
+    let take = Math.min(chunk.length, Math.max(SPAN_FIRST_TRY, held.length));
+    for (;;) {
+      const joined = Buffer.concat([held, chunk.subarray(0, take)]);
+      // Safe to try again with more bytes: a unit that needs more has changed nothing.
+      const n = this.#next(joined, 0, out);
+      if (n === 0) {
+        if (take < chunk.length) {
+          take = Math.min(chunk.length, take * 4);
+          continue;
+        }
+        this.#buf = joined;
+        return null;
+      }
+      this.#buf = EMPTY;
+      if (n >= held.length) {
+        this.#base += held.length;
+        return { buf: chunk, used: n - held.length };
+      }
+      // The held bytes held a whole unit (they never do: they are left only when incomplete).
+      return { buf: Buffer.concat([held, chunk]), used: n };
+    }
   }
 
   /** Why reading stopped (a corrupt block), null while all is well; records before it stand. */

@@ -36,7 +36,13 @@ export class EventsToPcapng {
   readonly #conns = new Map<number, ConnState>();
   readonly #framesSeen = new Set<number>();
 
-  /** `recorder`: a PcapngRecorder, or a PcapngWriter's `write` wrapped as `{ record }`. */
+  /**
+   * `recorder`: a PcapngRecorder, or a PcapngWriter's `write` wrapped as `{ record }`. `events`,
+   * when the whole capture is at hand, says up front which connections have frames; without it
+   * (streamed) a connection has frames once one comes, which is before its first message in every
+   * capture that has them (a message follows its frames), so a message with none before it is a
+   * HAR's.
+   */
   constructor(recorder: { record(event: SessionEvent): void }, events: readonly SessionEvent[] = []) {
     this.#recorder = recorder;
     for (const e of events) if (e.type === 'frame') this.#framesSeen.add(e.conn);
@@ -100,6 +106,7 @@ export class EventsToPcapng {
   #frame(event: FrameEvent): void {
     const state = this.#conns.get(event.conn);
     if (!state) return;
+    state.hasFrames = true;
     if (event.payload === undefined && event.incomplete === undefined) {
       state.waiting[event.from].push(event);
       return;

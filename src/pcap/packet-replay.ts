@@ -96,6 +96,10 @@ class Conn {
   held: { from: Side; bytes: Buffer; t: number }[] = [];
   readonly ends: { client: TcpEnd | null; server: TcpEnd | null } = { client: null, server: null };
   finished = false;
+  /** Resolves once the session's `end` is out (set when `finished`). */
+  ending: Promise<void> | null = null;
+  /** The `end` is out. */
+  ended = false;
   /** Foreign captures: the connection is a plain HTTP request (no upgrade) or not HTTP at all. */
   ignored = false;
   httpStart = 0;
@@ -123,7 +127,16 @@ export class PacketReplay {
   #earlyBytes = 0;
   #nextConn = 1;
   #warnedVersion = false;
-  readonly #finishing: Promise<void>[] = [];
+  /**
+   * The connection fed last. Its session may still owe events (compressed messages inflate on
+   * zlib's thread pool); before any other connection's events, or an event of none, they are
+   * awaited, so events across connections come out in block order (capture-format.md: "order is
+   * the file's block order"), not in the order inflates finish. Every other connection is settled.
+   */
+  #last: Conn | null = null;
+  /** Records handed in while an earlier one waits for `#last`, and the wait for them all. */
+  readonly #backlog: CaptureRecord[] = [];
+  #waiting: Promise<void> | null = null;
 
   constructor(options: PacketReplayOptions) {
     this.#bus = options.bus;
@@ -142,50 +155,115 @@ export class PacketReplay {
     return withTcp;
   }
 
-  record(record: CaptureRecord): void {
+  /**
+   * The next record in block order. When it returns a promise, the previous connection still owes
+   * events and the record waits (as do the records handed in after it, in order) until they are
+   * out: await it before handing in more, which keeps what waits to one read's records.
+   */
+  record(record: CaptureRecord): Promise<void> | null {
+    if (this.#waiting !== null) {
+      this.#backlog.push(record);
+      return this.#waiting;
+    }
+    const wait = this.#take(record);
+    if (wait === null) return null;
+    this.#waiting = this.#drain(wait);
+    return this.#waiting;
+  }
+
+  async #drain(wait: Promise<void>): Promise<void> {
+    await wait;
+    for (let i = 0; i < this.#backlog.length; i++) {
+      const next = this.#take(this.#backlog[i]!);
+      if (next !== null) await next;
+    }
+    this.#backlog.length = 0;
+    this.#waiting = null;
+  }
+
+  #take(record: CaptureRecord): Promise<void> | null {
     if (record.kind === 'frametap') {
       this.#mode ??= 'frametap';
-      this.#frametapRecord(record.version, record.json);
-      return;
+      const parsed = this.#parseFtap(record.version, record.json);
+      if (parsed === null) return null;
+      // The header and the settings publish nothing.
+      if (parsed.type === 'capture' || parsed.type === 'settings') {
+        this.#frametapRecord(parsed);
+        return null;
+      }
+      const target = this.#ftapTarget(parsed);
+      const wait = this.#turn(target);
+      if (wait === null) {
+        this.#frametapRecord(parsed);
+        return null;
+      }
+      return wait.then(() => this.#frametapRecord(parsed));
     }
     if (this.#mode === null) this.#mode = record.iface.name === LEG_INTERFACE.client || record.iface.name === LEG_INTERFACE.upstream ? 'frametap' : 'foreign';
     if (record.t > 0) this.#lastT = record.t;
     const segment = tcpSegmentOf(record.iface.linkType, record.data);
-    if (segment === null) return;
-    const t = record.t;
-    const key = `${endpointString(segment.src, segment.srcPort)}>${endpointString(segment.dst, segment.dstPort)}`;
-    let stream = this.#streams.get(key);
-    if (stream === undefined) {
-      if (this.#mode === 'frametap') {
-        if (this.#early.length < MAX_EARLY_PACKETS && this.#earlyBytes + record.data.length <= MAX_EARLY_BYTES) {
-          this.#early.push({ ...record, data: Buffer.from(record.data) });
-          this.#earlyBytes += record.data.length;
-        }
-        else if (this.#earlyDropped++ === 0) this.#warn('packets of connections the capture never opened are skipped');
-        return;
-      }
-      const created = this.#foreignStream(segment, key);
-      if (created === null) return;
-      stream = created;
+    if (segment === null) return null;
+    const stream = this.#streamOf(record, segment);
+    if (stream === null) return null;
+    const wait = this.#turn(stream.conn);
+    if (wait === null) {
+      this.#segment(stream, segment, record.t);
+      return null;
     }
-    this.#segment(stream, segment, t);
+    return wait.then(() => this.#segment(stream, segment, record.t));
   }
 
   /** The capture is over: streams left open are ended here, then every `end` is awaited. */
   async finish(): Promise<void> {
-    for (const stream of this.#streams.values()) {
+    await this.#waiting;
+    for (const stream of [...this.#streams.values()]) {
       const gap = stream.reasm.finish();
-      if (gap !== null) this.#gap(stream, gap, this.#lastT);
+      if (gap === null) continue;
+      await this.#turn(stream.conn);
+      this.#gap(stream, gap, this.#lastT);
     }
-    for (const conn of this.#conns.values()) {
+    for (const conn of [...this.#conns.values()]) {
       // A frametap capture without a connection's `end` record was cut short: like a JSON Lines
       // capture cut by a crash, it has no `end` for it. A foreign capture simply stopped recording.
-      if (this.#mode === 'foreign') this.#finishConn(conn, this.#lastT, false);
+      if (this.#mode !== 'foreign') continue;
+      await this.#turn(conn);
+      this.#finishConn(conn, this.#lastT, false);
     }
-    await Promise.all(this.#finishing);
-    // Connections without an end (a capture cut short): their inflates still in flight are awaited,
-    // not raced against a few event-loop turns (which lost most compressed messages of a busy one).
-    await Promise.all([...this.#conns.values()].map((conn) => (conn.finished ? undefined : conn.session?.whenIdle())));
+    // The last connection's events, and (a capture cut short) its inflates still in flight, are
+    // awaited, not raced against a few event-loop turns (which lost most compressed messages).
+    await this.#turn(null);
+  }
+
+  /**
+   * Before events of `conn` (null: events of no connection), the connection fed before it
+   * delivers everything it owes. Null when nothing needs waiting for.
+   */
+  #turn(conn: Conn | null): Promise<void> | null {
+    const last = this.#last;
+    if (last === conn) return null;
+    if (last === null || settled(last)) {
+      this.#last = conn;
+      return null;
+    }
+    const done = last.finished ? last.ending! : last.session!.whenIdle();
+    return done.then(() => {
+      this.#last = conn;
+    });
+  }
+
+  /** The packet's stream: known, or new in a foreign capture; null when it starts none (a frametap file's early packet is kept for its `open`). */
+  #streamOf(record: CaptureRecord & { kind: 'packet' }, segment: TcpSegment): Stream | null {
+    const key = `${endpointString(segment.src, segment.srcPort)}>${endpointString(segment.dst, segment.dstPort)}`;
+    const stream = this.#streams.get(key);
+    if (stream !== undefined) return stream;
+    if (this.#mode === 'frametap') {
+      if (this.#early.length < MAX_EARLY_PACKETS && this.#earlyBytes + record.data.length <= MAX_EARLY_BYTES) {
+        this.#early.push({ ...record, data: Buffer.from(record.data) });
+        this.#earlyBytes += record.data.length;
+      } else if (this.#earlyDropped++ === 0) this.#warn('packets of connections the capture never opened are skipped');
+      return null;
+    }
+    return this.#foreignStream(segment, key);
   }
 
   #newSession(conn: Conn): Session {
@@ -194,19 +272,40 @@ export class PacketReplay {
 
   // ── frametap's own files ──────────────────────────────────────────────────────────────────
 
-  #frametapRecord(version: number, json: string): void {
+  #parseFtap(version: number, json: string): FtapRecord | null {
     if (version !== FTAP_VERSION && !this.#warnedVersion) {
       this.#warnedVersion = true;
       this.#warn(`this capture's frametap records are version ${version}, this frametap reads version ${FTAP_VERSION}: reading what it knows`);
     }
-    let record: FtapRecord;
+    let record: unknown;
     try {
-      record = JSON.parse(json) as FtapRecord;
+      record = JSON.parse(json);
     } catch {
       this.#warn('a corrupt frametap record was skipped');
-      return;
+      return null;
     }
-    if (typeof record !== 'object' || record === null) return;
+    return typeof record === 'object' && record !== null && !Array.isArray(record) ? (record as FtapRecord) : null;
+  }
+
+  /** The connection whose events a record makes (null: an event of none, or one not known). */
+  #ftapTarget(record: FtapRecord): Conn | null {
+    switch (record.type) {
+      case 'open':
+        // A new connection: what the connection fed before still owes comes out before its `open`.
+        return null;
+      case 'handshake':
+      case 'end':
+        return this.#conns.get(record.conn) ?? null;
+      case 'event': {
+        const conn = (record.event as { conn?: unknown } | null)?.conn;
+        return typeof conn === 'number' ? (this.#conns.get(conn) ?? null) : null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  #frametapRecord(record: FtapRecord): void {
     switch (record.type) {
       case 'capture':
         this.header ??= record;
@@ -230,6 +329,7 @@ export class PacketReplay {
         };
         register(legs.client.client, legs.client.server, 'request', 'ignored');
         register(legs.upstream.client, legs.upstream.server, 'forwarded', 'response');
+        this.#last = conn;
         this.#replayEarly();
         return;
       }
@@ -268,11 +368,17 @@ export class PacketReplay {
     }
   }
 
+  /** The packets that came before their connection's `open`: of the connection just opened, or kept again. */
   #replayEarly(): void {
     if (this.#early.length === 0) return;
     const early = this.#early.splice(0);
     this.#earlyBytes = 0;
-    for (const r of early) this.record(r);
+    for (const r of early) {
+      if (r.kind !== 'packet') continue;
+      const segment = tcpSegmentOf(r.iface.linkType, r.data);
+      const stream = segment === null ? null : this.#streamOf(r, segment);
+      if (stream !== null) this.#segment(stream, segment!, r.t);
+    }
   }
 
   // ── foreign captures ──────────────────────────────────────────────────────────────────────
@@ -473,7 +579,9 @@ export class PacketReplay {
       conn.handshaken = true;
       session.handshake({ request: parseRequestHead(conn.request.head ?? Buffer.alloc(0)) ?? { method: 'GET', target: '/', httpVersion: '1.1', headers: [] }, response: null });
     }
-    this.#finishing.push(session.finish({ shutdown }));
+    conn.ending = session.finish({ shutdown }).then(() => {
+      conn.ended = true;
+    });
   }
 
   #httpEvent(conn: Conn, t: number): void {
@@ -490,4 +598,11 @@ export class PacketReplay {
       durationMs: Math.round((t - conn.httpStart) * 1000) / 1000,
     });
   }
+}
+
+/** A connection has delivered every event it owes (its `end` too, once it is finishing). */
+function settled(conn: Conn): boolean {
+  if (conn.session === null) return true;
+  if (conn.finished) return conn.ending === null || conn.ended;
+  return conn.session.idle;
 }

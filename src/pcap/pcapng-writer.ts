@@ -17,6 +17,11 @@ export interface PcapngWriterOptions {
   /** Bytes waiting below which `onPressure(false)` fires again (default 8 MiB). */
   readonly lowWaterMark?: number;
   readonly warn?: (line: string) => void;
+  /**
+   * Say once (warn, and an `error` event) when the output falls behind: live, that slows the relay
+   * (default true). false for a reader of a file (`export`), which simply waits.
+   */
+  readonly pressureNotice?: boolean;
   readonly redact?: readonly string[];
   readonly maxPayload: number;
   /**
@@ -58,6 +63,7 @@ export class PcapngWriter {
   #timer: NodeJS.Timeout | null = null;
   #pressure = false;
   #pressureReported = false;
+  readonly #pressureNotice: boolean;
   #failed = false;
   #closed = false;
   #closeWaiters: (() => void)[] = [];
@@ -79,6 +85,7 @@ export class PcapngWriter {
     this.#low = Math.min(options.lowWaterMark ?? 8 * 1024 * 1024, this.#high);
     // Injected by the owner (the CLI passes its stderr channel); a sink writes to no stream itself.
     this.#warn = options.warn ?? (() => {});
+    this.#pressureNotice = options.pressureNotice ?? true;
     this.#maxCapture = options.maxCapture ?? null;
   }
 
@@ -216,7 +223,7 @@ export class PcapngWriter {
 
   #setPressure(high: boolean): void {
     this.#pressure = high;
-    if (high && !this.#pressureReported) {
+    if (high && !this.#pressureReported && this.#pressureNotice) {
       this.#pressureReported = true;
       const detail = `the ${this.#target.name} cannot keep up with the traffic: slowing the relay until it catches up (nothing is dropped)`;
       this.#warn(detail);

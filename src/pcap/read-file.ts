@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { CaptureHeader } from '../session/events.js';
 import { DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
-import { CaptureParser, type CaptureKind } from './block-reader.js';
+import { CaptureParser, sniffCapture, type CaptureKind } from './block-reader.js';
 import { PacketReplay } from './packet-replay.js';
 
 const CHUNK = 1024 * 1024;
@@ -26,6 +26,10 @@ export async function replayPacketFile(
     readonly maxPayload?: number;
     /** Awaited between input chunks: a sink's backpressure (reading waits, nothing is dropped). */
     readonly ready?: () => Promise<void>;
+    /** Checked between input chunks: true stops the reading there (the dashboard was quit). */
+    readonly stopped?: () => boolean;
+    /** Bytes read from the file at a time (default 1 MiB); events do not depend on it. */
+    readonly readChunk?: number;
   } = {},
 ): Promise<PacketFileResult> {
   const warn = options.onWarning ?? (() => {});
@@ -37,29 +41,44 @@ export async function replayPacketFile(
   } catch (error) {
     throw new UsageError(`cannot read '${path}': ${(error as Error).message}`);
   }
+  const size = Math.max(1, options.readChunk ?? CHUNK);
+  let stopped = false;
   try {
     for (;;) {
+      if (options.stopped?.()) {
+        stopped = true;
+        break;
+      }
       // A fresh buffer per read: records are views into it and may be kept (held segments copy).
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await handle.read(buf, 0, CHUNK, null);
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await handle.read(buf, 0, size, null);
       if (bytesRead === 0) break;
-      for (const record of parser.push(buf.subarray(0, bytesRead))) replay.record(record);
+      for (const record of parser.push(buf.subarray(0, bytesRead))) {
+        // Block order across connections: a record waits for the connection fed before it to
+        // deliver what it still owes (its inflates), so at most one connection is ever behind.
+        const wait = replay.record(record);
+        if (wait !== null) await wait;
+      }
       if (parser.problem !== null) {
         warn(`${path}: ${parser.problem}`);
         break;
       }
-      // Let compressed messages inflate (zlib runs off the main thread) before reading on.
+      // A turn of the event loop between reads: sinks write, the dashboard's keys are read.
       await new Promise((resolve) => setImmediate(resolve));
       if (options.ready) await options.ready();
     }
   } finally {
     await handle.close();
   }
-  const cut = parser.end();
+  // Stopped on purpose, the rest of the file is not "cut off".
+  const cut = stopped ? null : parser.end();
   if (cut !== null) warn(`${path}: ${cut}`);
   await replay.finish();
   const kind = parser.kind;
-  if (kind === null) throw new UsageError(`'${path}' is empty`);
+  if (kind === null) {
+    if (stopped) return { header: replay.header, kind: 'pcapng' };
+    throw new UsageError(`'${path}' is empty`);
+  }
   return { header: replay.header, kind };
 }
 
@@ -80,6 +99,18 @@ export async function peekPacketHeader(path: string): Promise<CaptureHeader | nu
       }
     }
     return null;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether FILE is a pcapng or a pcap (by its magic number), or neither. */
+export async function packetFileKind(path: string): Promise<CaptureKind | null> {
+  const handle = await fs.promises.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(buf, 0, 4, 0);
+    return sniffCapture(buf.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }

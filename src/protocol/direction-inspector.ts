@@ -81,10 +81,13 @@ export class DirectionInspector {
   push(chunk: Buffer, t: number): void {
     if (this.#disposed || this.#ended || this.stopped) return;
     try {
-      const events = this.#decoder.push(chunk);
-      if (events.length > 0) this.#assembler.handle(events, t);
       const assembler = this.#assembler;
-      this.#lag = assembler.idle ? 0 : this.#lag + chunk.length;
+      // What waits is what came since the assembler was last idle: if it was idle before this
+      // chunk, only this chunk can be waiting (an idle spell between pushes resets the count).
+      const before = assembler.idle ? 0 : this.#lag;
+      const events = this.#decoder.push(chunk);
+      if (events.length > 0) assembler.handle(events, t);
+      this.#lag = assembler.idle ? 0 : before + chunk.length;
       const behind = this.#lag + assembler.inflateQueued;
       if (behind > this.#maxInflateLag) {
         throw new Error(

@@ -279,6 +279,16 @@ export class Session {
   }
 
   /**
+   * Every event of the bytes pushed so far is out: no inflate in flight, nothing held for wire
+   * order (what `whenIdle` waits for, without a promise).
+   */
+  get idle(): boolean {
+    const c = this.#client;
+    const s = this.#server;
+    return (c.inspector?.idle ?? true) && (s.inspector?.idle ?? true) && drained(c) && drained(s);
+  }
+
+  /**
    * Resolves once both directions have delivered every event of the bytes pushed so far (inflates
    * done, events held for wire order out), without ending anything: a capture read back that stops
    * with the connection still open (cut short by a crash) still shows every message it holds.

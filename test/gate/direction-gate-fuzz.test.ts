@@ -8,17 +8,8 @@ import { encodeFrame, MessageCompressor } from '../../src/protocol/frame-encoder
 import type { Step } from '../../src/gate/actions.js';
 import { GateHarness, TestPolicy } from './gate-harness.js';
 import { receive } from './ws-receiver.js';
+import { prng } from '../protocol/helpers.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
 

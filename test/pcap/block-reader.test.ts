@@ -41,6 +41,35 @@ describe('pcapng blocks', () => {
     for (const piece of [1, 2, 3, 5, 7, 11, 64]) expect(summary(parseAll(file, piece).records), `pieces of ${piece}`).toEqual(summary(whole.records));
   });
 
+  it('blocks larger than a read, and of every size around it: the same records and offsets at every read size', () => {
+    const arena = new BlockArena();
+    encodeSectionHeader(arena, 'test');
+    encodeInterface(arena, 'client-leg');
+    const header = Buffer.alloc(20, 0x45);
+    // Payloads from a few bytes to 1 MiB: a block ends inside the first bytes a read joins, past
+    // them (the join grows), or only reads later.
+    for (const size of [3, 70_000, 65_000, 300_000, 1, 1024 * 1024, 262_143, 5]) {
+      encodePacket(arena, 0, 1764340207123 + size, header, Buffer.alloc(size, size & 0xff), 0, size, 0);
+    }
+    encodeFrametapRecord(arena, Buffer.from(`{"type":"x","pad":"${'y'.repeat(200_000)}"}`));
+    const file = arena.take();
+    const withOffsets = (records: readonly CaptureRecord[]): string[] => records.map((r) => `${r.offset} ${r.kind} ${r.kind === 'packet' ? r.data.length : r.json.length}`);
+    const whole = parseAll(file);
+    expect(whole.records).toHaveLength(9);
+    for (const piece of [1000, 4093, 65_536, 100_000, 1024 * 1024]) {
+      const read = parseAll(file, piece);
+      expect(read.problem, `pieces of ${piece}`).toBeNull();
+      expect(read.end, `pieces of ${piece}`).toBeNull();
+      expect(withOffsets(read.records), `pieces of ${piece}`).toEqual(withOffsets(whole.records));
+      expect(summary(read.records)).toEqual(summary(whole.records));
+    }
+    // Cut inside the 1 MiB block: every block before it, and the warning names where it starts.
+    const cutAt = whole.records[5]!.offset + 1000;
+    const cut = parseAll(file.subarray(0, cutAt), 65_536);
+    expect(cut.records).toHaveLength(5);
+    expect(cut.end).toContain(`at byte ${whole.records[5]!.offset}`);
+  });
+
   it('keeps nanosecond timestamps exact to the double (t read back === t written)', () => {
     const ts = [1764340207123.4563, 1795875877049.396, 0.001, 1e12 + 0.000244140625, Date.now() + 0.123];
     for (const t of ts) {

@@ -33,15 +33,23 @@ function probe(host: string, port: number): Promise<void> {
   });
 }
 
-/** How many FIN or RST segments the file holds so far (a complete session has at least two). */
-function endings(file: string): number {
+/**
+ * How many FIN or RST segments the file holds so far (a complete session has at least two):
+ * `all`, or only those of connections that carried data (not the probes, whose FINs may still be
+ * trickling into the file while the session runs).
+ */
+function endings(file: string, which: 'all' | 'data' = 'all'): number {
   if (!fs.existsSync(file)) return 0;
   const parser = new CaptureParser();
+  const withData = new Set<string>();
   let n = 0;
   for (const r of parser.push(fs.readFileSync(file))) {
     if (r.kind !== 'packet') continue;
     const s = tcpSegmentOf(r.iface.linkType, r.data);
-    if (s && (s.fin || s.rst)) n++;
+    if (!s) continue;
+    const ends = [`${s.src}:${s.srcPort}`, `${s.dst}:${s.dstPort}`].sort().join('-');
+    if (s.payload.length > 0) withData.add(ends);
+    if ((s.fin || s.rst) && (which === 'all' || withData.has(ends))) n++;
   }
   return n;
 }
@@ -71,11 +79,11 @@ export async function recordWithDumpcap(options: DumpcapOptions, body: () => Pro
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })(), 'dumpcap to record a probe', 10_000);
-    const before = endings(options.file);
+    const before = endings(options.file, 'data');
     await body();
     // dumpcap writes what the kernel hands it a little later: wait until the session's end is in the file.
     await withTimeout((async () => {
-      while (endings(options.file) < before + endingsWanted) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (endings(options.file, 'data') < before + endingsWanted) await new Promise((resolve) => setTimeout(resolve, 50));
     })(), 'dumpcap to write the session', 10_000);
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');

@@ -34,7 +34,11 @@ export interface Recorded {
   readonly chunkings: readonly (number | null)[];
 }
 
-export async function recordScenario(chunkings: readonly (number | null)[], options: { readonly redact?: readonly string[] } = {}): Promise<Recorded> {
+/**
+ * `concurrent`: the deflate connections talk at the same time (their blocks interleave in the file,
+ * and their inflates overlap when read back), else one after the other.
+ */
+export async function recordScenario(chunkings: readonly (number | null)[], options: { readonly redact?: readonly string[]; readonly concurrent?: boolean } = {}): Promise<Recorded> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-pcap-'));
   const file = path.join(dir, 'scenario.pcapng');
   const bus = new EventBus();
@@ -45,7 +49,8 @@ export async function recordScenario(chunkings: readonly (number | null)[], opti
   const server = await startScenarioServer();
   const relay = await startRecordingRelay({ upstreamPort: server.port, bus, chunking: (conn) => chunkings[conn - 1] ?? null });
   try {
-    for (let i = 0; i < chunkings.length; i++) await talkDeflate(relay.port);
+    if (options.concurrent) await Promise.all(chunkings.map(() => talkDeflate(relay.port)));
+    else for (let i = 0; i < chunkings.length; i++) await talkDeflate(relay.port);
     await talkViolation(relay.port);
     await talkReset(relay.port);
     await relay.idle();

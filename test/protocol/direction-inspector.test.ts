@@ -289,6 +289,27 @@ describe('DirectionInspector', () => {
     expect(inspector.pending).toBe(0);
   });
 
+  it('counts as waiting only what came since inflate last caught up: a compressed message per chunk, each inflated before the next, never stops it', async () => {
+    // Incompressible: each message's compressed bytes are about its size, so 200 of them total
+    // ~200 KiB, well past a 64 KiB limit if bytes from before an idle spell were still counted.
+    const random = prng(7);
+    const frames = Array.from({ length: 200 }, () => {
+      const payload = Buffer.from(Array.from({ length: 1024 }, () => Math.floor(random() * 256)));
+      const compressed = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      return encodeFrame({ opcode: 2, rsv1: true, payload: compressed.subarray(0, compressed.length - 4) });
+    });
+    const events: WireEvent[] = [];
+    const inspector = new DirectionInspector({ from: 'server', maxPayload: 1024, deflate: { noContextTakeover: true, maxWindowBits: 15 }, maxInflateLag: 64 * 1024, onEvent: (e) => events.push(e) });
+    for (let i = 0; i < frames.length; i++) {
+      inspector.push(frames[i]!, i);
+      await inspector.whenIdle();
+    }
+    await inspector.end(frames.length);
+    expect(inspector.failure).toBeNull();
+    expect(inspector.stopped).toBe(false);
+    expect(events.filter((e) => e.kind === 'message').length).toBe(200);
+  });
+
   it('keeps inspecting a compressed flood within the limit', async () => {
     const compressed = zlib.deflateRawSync(Buffer.from('hello'), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     const small = encodeFrame({ opcode: 1, rsv1: true, payload: compressed.subarray(0, compressed.length - 4) });

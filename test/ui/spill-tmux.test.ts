@@ -3,6 +3,7 @@
  * private (0600 in a 0700 directory) under TMPDIR while it runs, and nothing is left after q.
  */
 import * as fs from 'node:fs';
+import { expectPrivateSpill, filesBelow } from '../helpers/spill-files.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect } from 'vitest';
@@ -14,12 +15,6 @@ import { killTmuxServer, TmuxSession } from './tmux.js';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Every file under `dir`, relative (but tsx's compile cache, which bin/frametap.js keeps in TMPDIR). */
-function files(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => !f.startsWith('tsx-'))
-    .sort();
-}
 
 describe('dashboard without -w', () => {
   let session: TmuxSession | null = null;
@@ -60,18 +55,13 @@ describe('dashboard without -w', () => {
     await s.waitFor('spilled row 19');
 
     // While it runs: one private directory holding the spill file, and no capture anywhere.
-    const running = files(temp);
-    expect(running).toEqual([expect.stringMatching(/^frametap-spill-/), expect.stringMatching(/^frametap-spill-.*\/rows\.spill$/)]);
-    const spillFile = path.join(temp, running[1]!);
-    expect(fs.statSync(path.dirname(spillFile)).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(spillFile).mode & 0o777).toBe(0o600);
-    expect(fs.readFileSync(spillFile).includes('spilled row 19')).toBe(true);
-    expect(files(cwd)).toEqual([]);
+    expectPrivateSpill(temp, 'spilled row 19');
+    expect(filesBelow(cwd)).toEqual([]);
 
     ws.close();
     s.keys('q');
     await s.waitFor('EXIT=0', 10_000);
-    expect(files(temp)).toEqual([]);
-    expect(files(cwd)).toEqual([]);
+    expect(filesBelow(temp)).toEqual([]);
+    expect(filesBelow(cwd)).toEqual([]);
   }, 45_000);
 });

@@ -6,11 +6,12 @@
 import { stderrNotice } from '../outputs.js';
 import { buildHar, writeHar } from '../../capture/har-export.js';
 import { UsageError } from '../../errors.js';
-import { loadCapture, type LoadedCapture } from '../../capture/load.js';
+import { captureFormat, loadCapture, type LoadedCapture } from '../../capture/load.js';
+import { EventBus } from '../../session/event-bus.js';
 import { captureHeader } from '../../capture/header.js';
 import { parseFlags, fileArgument } from '../args.js';
 import { toolVersion } from '../../version.js';
-import type { CaptureHeader } from '../../session/events.js';
+import type { CaptureHeader, SessionEvent } from '../../session/events.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 
 export const HELP = `usage: frametap export FILE --har OUT | --pcapng OUT | --jsonl OUT
@@ -49,12 +50,113 @@ export async function run(argv: readonly string[]): Promise<number> {
   const kind = outputs[0]!;
   const out = values[kind]!;
   if (out === '') throw new UsageError(`export: bad --${kind} '': expected a file name`);
-  const input = await loadCapture(file, { onWarning: (line) => process.stderr.write(`frametap: warning: ${line}\n`) });
-  if (kind === 'har') return exportHar(input, out);
-  const header = input.header ?? captureHeader(input.source === 'jsonl' ? 'view' : input.source, null, null, new Date(input.events[0]?.t ?? Date.now()));
-  if (kind === 'jsonl') return exportJsonl(input, header, out);
-  return exportPcapng(input, header, out);
+  const onWarning = (line: string): void => void process.stderr.write(`frametap: warning: ${line}\n`);
+  const format = await captureFormat(file);
+  if (kind === 'har' || format === 'har') {
+    // A HAR is one JSON document, read and written whole.
+    const input = await loadCapture(file, { onWarning });
+    if (kind === 'har') return exportHar(input, out);
+    const header = input.header ?? captureHeader('har', null, null, new Date(input.events[0]?.t ?? Date.now()));
+    if (kind === 'jsonl') return exportJsonl(input, header, out);
+    return exportPcapng(input, header, out);
+  }
+  return exportStreaming(file, format, kind, out, onWarning);
 }
+
+/**
+ * A JSON Lines or packet capture exported as it is read: each event goes to the output as it comes,
+ * and the reading waits while the output is behind (its high-water mark), so memory stays flat
+ * whatever the file's size. OUT is opened before reading (an unwritable OUT is a usage error
+ * first); its header is written with the first event (a foreign capture's start time is its
+ * first event's).
+ */
+async function exportStreaming(file: string, format: 'jsonl' | 'packets', kind: 'jsonl' | 'pcapng', out: string, onWarning: (line: string) => void): Promise<number> {
+  const { JsonlWriter } = await import('../../capture/jsonl-writer.js');
+  const { PcapngWriter } = await import('../../pcap/pcapng-writer.js');
+  const { EventsToPcapng, describeNotes } = await import('../../pcap/events-to-pcapng.js');
+  const prepared = out === STDOUT ? null : kind === 'jsonl' ? JsonlWriter.prepare(out) : PcapngWriter.prepare(out);
+  const { replayPacketFile, peekPacketHeader, packetFileKind } = await import('../../pcap/read-file.js');
+  const defaultSource = format === 'jsonl' ? 'view' : ((await packetFileKind(file)) ?? 'pcapng');
+  let header: CaptureHeader | null = null;
+  let sink: { write(event: SessionEvent): void; close(): Promise<void>; onPressure(cb: (high: boolean) => void): () => void } | null = null;
+  let rebuild: InstanceType<typeof EventsToPcapng> | null = null;
+  let drained: Promise<void> | null = null;
+  let release: () => void = () => {};
+  let events = 0;
+  const conns = new Set<number>();
+
+  const start = (first: SessionEvent | null): void => {
+    const h = header ?? captureHeader(defaultSource, null, null, new Date(first?.t ?? Date.now()));
+    // Reading waits for the output: nothing is slowed that could be said.
+    const options = { warn: stderrNotice, pressureNotice: false };
+    if (kind === 'jsonl') {
+      sink = out === STDOUT ? JsonlWriter.toStream(process.stdout, h, options) : (prepared as ReturnType<typeof JsonlWriter.prepare>).start(h, options);
+    } else {
+      // The live writer's 32 MiB of room is for a writeback stall under traffic; reading a file
+      // just waits, so a smaller queue bounds the export's memory.
+      const pcapOptions = { maxPayload: DEFAULT_MAX_PAYLOAD, warn: stderrNotice, pressureNotice: false, highWaterMark: EXPORT_HIGH_WATER, lowWaterMark: EXPORT_LOW_WATER };
+      const writer = out === STDOUT ? PcapngWriter.toStream(process.stdout, h, pcapOptions) : (prepared as ReturnType<typeof PcapngWriter.prepare>).start(h, pcapOptions);
+      sink = writer;
+      rebuild = new EventsToPcapng({ record: (event) => writer.write(event) });
+    }
+    sink.onPressure((high) => {
+      if (high && drained === null) drained = new Promise<void>((resolve) => (release = resolve));
+      if (!high && drained !== null) {
+        drained = null;
+        release();
+      }
+    });
+  };
+  const take = (event: SessionEvent): void => {
+    if (event.type === 'chunk') return;
+    if (sink === null) start(event);
+    events++;
+    if (event.type === 'open') conns.add(event.conn);
+    if (rebuild !== null) rebuild.event(event);
+    else sink!.write(event);
+  };
+
+  try {
+    if (format === 'jsonl') {
+      const { readCaptureLines } = await import('../../capture/jsonl-reader.js');
+      let first = true;
+      for await (const line of readCaptureLines(file, { onWarning })) {
+        const value = line.value;
+        if (value.type === 'capture') {
+          // Only the first line is the header; a later one (concatenated captures) is not an event.
+          if (first) header = value;
+        } else {
+          take(value);
+          if (drained !== null) await drained;
+        }
+        first = false;
+      }
+    } else {
+      header = await peekPacketHeader(file);
+      const bus = new EventBus();
+      bus.subscribe('export', take);
+      await replayPacketFile(file, bus, { onWarning, ready: async () => void (await drained) });
+    }
+  } catch (error) {
+    if (sink === null) prepared?.abandon();
+    throw error;
+  }
+  if (sink === null) start(null);
+  await sink!.close();
+  const where = out === STDOUT ? 'stdout' : out;
+  if (kind === 'jsonl') {
+    process.stderr.write(`frametap: wrote ${where}: ${events} event${events === 1 ? '' : 's'}\n`);
+    return 0;
+  }
+  process.stderr.write(`frametap: wrote ${where}: ${conns.size} connection${conns.size === 1 ? '' : 's'} as packets\n`);
+  const notes = describeNotes(rebuild!.notes);
+  if (notes !== null) process.stderr.write(`frametap: ${out}: ${notes}\n`);
+  return 0;
+}
+
+/** Bytes an export's pcapng output may queue before the reading waits, and below which it reads on. */
+const EXPORT_HIGH_WATER = 8 * 1024 * 1024;
+const EXPORT_LOW_WATER = 1024 * 1024;
 
 /** OUT `-` is stdout, as `-w -` is for the proxy (cli.md): never a file named `-`. */
 const STDOUT = '-';

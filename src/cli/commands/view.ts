@@ -55,7 +55,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     await printCapture(file, { ui, onWarning, app, frames: values.frames ?? false });
     return 0;
   }
-  if (ui !== 'tui' && format === 'packets') return viewPacketsStreaming(file, ui, onWarning, app, values.frames ?? false);
+  if (format === 'packets') {
+    if (ui === 'tui') return viewPacketsDashboard(file, app);
+    return viewPacketsStreaming(file, ui, onWarning, app, values.frames ?? false);
+  }
 
   const warnings: string[] = [];
   const loaded = await loadCapture(file, { onWarning: (m) => warnings.push(m) });
@@ -82,7 +85,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const started = new Date(loaded.events[0]?.t ?? Date.now());
   const header = loaded.header ?? captureHeader(loaded.source === 'har' ? 'har' : 'view', null, null, started);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames: values.frames ?? false });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames: values.frames ?? false, reading: true });
   try {
     for (const event of loaded.events) bus.publish(event);
   } finally {
@@ -100,7 +103,7 @@ async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, on
   const { openOutputs } = await import('../outputs.js');
   const header = (await peekPacketHeader(file)) ?? captureHeader('view', null, null);
   const bus = new EventBus();
-  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames });
+  const outputs = await openOutputs({ bus, ui, write: null, header, app, frames, reading: true });
   // The output's backpressure pauses the reading: memory stays flat whatever the file's size.
   let drained: Promise<void> | null = null;
   let release: () => void = () => {};
@@ -121,6 +124,51 @@ async function viewPacketsStreaming(file: string, ui: Exclude<UiMode, 'tui'>, on
     });
   } finally {
     await outputs.close();
+  }
+  return 0;
+}
+
+/**
+ * A pcap / pcapng file in the dashboard as it is read: like live traffic, the dashboard keeps a
+ * bounded window and reads older rows back from its spill file (the packets would have to be
+ * replayed again to find one row), so a file of any size is viewed with bounded memory. Reading
+ * waits while the spill file is behind, and stops when the dashboard is quit.
+ */
+async function viewPacketsDashboard(file: string, app: AppViewOptions | null): Promise<number> {
+  const { replayPacketFile } = await import('../../pcap/read-file.js');
+  const { openRowSpill } = await import('../outputs.js');
+  const { startDashboard } = await import('../../../ui/dashboard.js');
+  const bus = new EventBus();
+  const rows = openRowSpill(bus);
+  const session = untilQuit();
+  let quit = false;
+  void session.quitting.then(() => (quit = true));
+  let drained: Promise<void> | null = null;
+  let release: () => void = () => {};
+  const offPressure = rows.spill.onPressure((high) => {
+    if (high && drained === null) drained = new Promise<void>((resolve) => (release = resolve));
+    if (!high && drained !== null) {
+      drained = null;
+      release();
+    }
+  });
+  let dashboard: { destroy(): void } | null = null;
+  try {
+    dashboard = startDashboard({ bus, source: 'view', listen: null, upstream: null, captureFile: file, app, spill: rows.spill, onQuit: session.quit });
+    await replayPacketFile(file, bus, {
+      // Held by the dashboard while it owns the screen (shown as its notice), printed once it is gone.
+      onWarning: (m) => process.stderr.write(`frametap: warning: ${m}\n`),
+      // The keys stay live between reads; quitting ends the reading.
+      ready: () => Promise.race([drained ?? Promise.resolve(), session.quitting]),
+      stopped: () => quit,
+    });
+    await session.quitting;
+  } finally {
+    session.dispose();
+    offPressure();
+    release();
+    dashboard?.destroy();
+    await rows.close();
   }
   return 0;
 }
