@@ -119,29 +119,18 @@ export function fieldsBeforeFailure(bytes: Uint8Array, skipNested = false): numb
   const n = bytes.length;
   let pos = 0;
   let takes = 0;
-  /** A varint from `pos` (as readVarint: at most 10 bytes); NaN when it runs out or is longer. */
-  const varint = (): number => {
-    let v = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= n) return NaN;
-      const b = bytes[pos++]!;
-      v += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) return v;
-      scale *= 128;
-    }
-    return NaN;
-  };
   while (pos < n) {
     takes++;
-    const key = varint();
+    const key = varintAt(bytes, pos);
     if (Number.isNaN(key)) return takes;
+    pos = varintEnd;
     // Beyond 2^53 the key loses precision, but its field number is out of range either way.
     const field = Math.floor(key / 8);
     if (field === 0 || field > 536_870_911) return takes;
     switch (key % 8) {
       case 0:
-        if (Number.isNaN(varint())) return takes;
+        if (Number.isNaN(varintAt(bytes, pos))) return takes;
+        pos = varintEnd;
         break;
       case 1:
         if (n - pos < 8) return takes;
@@ -152,8 +141,9 @@ export function fieldsBeforeFailure(bytes: Uint8Array, skipNested = false): numb
         pos += 4;
         break;
       case 2: {
-        const len = varint();
-        if (Number.isNaN(len) || len > n - pos) return takes;
+        const len = varintAt(bytes, pos);
+        if (Number.isNaN(len) || len > n - varintEnd) return takes;
+        pos = varintEnd;
         if (len > 0 && !skipNested) return -1;
         pos += len;
         break;
@@ -166,6 +156,27 @@ export function fieldsBeforeFailure(bytes: Uint8Array, skipNested = false): numb
     }
   }
   return -1;
+}
+
+/** Where the varint `varintAt` read last ended (module state: no closure per sniffed message). */
+let varintEnd = 0;
+
+/** A varint at `pos` (as readVarint: at most 10 bytes); NaN when it runs out or is longer. */
+function varintAt(bytes: Uint8Array, pos: number): number {
+  const n = bytes.length;
+  let v = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= n) return NaN;
+    const b = bytes[pos++]!;
+    v += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) {
+      varintEnd = pos;
+      return v;
+    }
+    scale *= 128;
+  }
+  return NaN;
 }
 
 function isPrintable(s: string): boolean {

@@ -229,17 +229,19 @@ export class JsonlWriter {
   #schedule(): void {
     if (this.#inFlight || this.#scheduled || this.#failed) return;
     this.#scheduled = true;
-    const flush = (): void => {
-      this.#scheduled = false;
-      this.#flush();
-    };
     // A full batch goes at the end of this turn of the event loop; for the writer's thread a few
     // events wait a millisecond for the ones that follow. One batch per turn was one hand-over per
     // handful of events at 64 B, then the largest cost of recording (bench/relay.ts). A stream
     // (`--ui jsonl`, `-w -`) gets each turn's lines at once.
-    if (!this.#target.gathers || this.#closed || this.#events.length >= BATCH_EVENTS || this.#queuedBytes >= BATCH_BYTES) setImmediate(flush);
-    else setTimeout(flush, 1);
+    if (!this.#target.gathers || this.#closed || this.#events.length >= BATCH_EVENTS || this.#queuedBytes >= BATCH_BYTES) setImmediate(this.#scheduledFlush);
+    else setTimeout(this.#scheduledFlush, 1);
   }
+
+  /** Made once: a closure per schedule is an allocation (and, under tsx, a named wrapper) per batch. */
+  readonly #scheduledFlush = (): void => {
+    this.#scheduled = false;
+    this.#flush();
+  };
 
   #flush(): void {
     if (this.#inFlight || this.#failed || this.#events.length === 0) {
