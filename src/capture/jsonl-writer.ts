@@ -10,8 +10,9 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { UsageError } from '../errors.js';
-import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
+import type { CaptureHeader, SessionEvent } from '../session/events.js';
 import { packBatch } from './batch-pack.js';
+import { SinkSignals, slowingNotice, type PressureListener, type ProblemListener } from './sink-signals.js';
 import { encodeEventLine } from './line-encoder.js';
 import { fileErrorReason, openCaptureFile, writeAllSync } from './capture-file.js';
 
@@ -66,8 +67,6 @@ export interface PreparedCapture {
 }
 
 type LineListener = (event: SessionEvent, offset: number, length: number) => void;
-type PressureListener = (high: boolean) => void;
-type ProblemListener = (event: ErrorEvent) => void;
 
 const DEFAULT_HIGH_WATER = 8 * 1024 * 1024;
 const DEFAULT_LOW_WATER = 1024 * 1024;
@@ -93,16 +92,13 @@ export class JsonlWriter {
   #scheduled = false;
   /** Byte offset in the output where the next queued line will start. */
   #nextOffset: number;
-  #pressure = false;
-  #pressureReported = false;
   readonly #pressureNotice: boolean;
   #failed = false;
   #closed = false;
   #closeWaiters: (() => void)[] = [];
 
   #lineListeners: LineListener[] = [];
-  #pressureListeners: PressureListener[] = [];
-  #problemListeners: ProblemListener[] = [];
+  readonly #signals = new SinkSignals();
 
   private constructor(path: string | null, target: Target, headerBytes: number, options: JsonlWriterOptions) {
     this.path = path;
@@ -174,7 +170,7 @@ export class JsonlWriter {
     if (this.#failed || this.#closed || event.type === 'chunk') return;
     this.#events.push(event);
     this.#queuedBytes += estimatedSize(event);
-    if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > this.#high) this.#setPressure(true);
+    if (!this.#signals.pressure && this.#queuedBytes + this.#inFlightBytes > this.#high) this.#setPressure(true);
     this.#schedule();
   }
 
@@ -188,18 +184,12 @@ export class JsonlWriter {
 
   /** true: the queue passed the high-water mark, slow the producers; false: it drained below low water. */
   onPressure(cb: PressureListener): () => void {
-    this.#pressureListeners = [...this.#pressureListeners, cb];
-    return () => {
-      this.#pressureListeners = this.#pressureListeners.filter((l) => l !== cb);
-    };
+    return this.#signals.onPressure(cb);
   }
 
   /** `error` events of stage `capture` (write failure; first backpressure) for the owner to publish. */
   onProblem(cb: ProblemListener): () => void {
-    this.#problemListeners = [...this.#problemListeners, cb];
-    return () => {
-      this.#problemListeners = this.#problemListeners.filter((l) => l !== cb);
-    };
+    return this.#signals.onProblem(cb);
   }
 
   /** Resolves once the writer is fully set up (its worker thread, if any, is running). */
@@ -261,7 +251,7 @@ export class JsonlWriter {
         return;
       }
       this.#announce(events, sizes);
-      if (this.#pressure && this.#queuedBytes <= this.#low) this.#setPressure(false);
+      if (this.#signals.pressure && this.#queuedBytes <= this.#low) this.#setPressure(false);
       if (this.#events.length > 0) this.#schedule();
       else this.#maybeFinish();
     });
@@ -279,14 +269,7 @@ export class JsonlWriter {
   }
 
   #setPressure(high: boolean): void {
-    this.#pressure = high;
-    if (high && !this.#pressureReported && this.#pressureNotice) {
-      this.#pressureReported = true;
-      const detail = `the ${this.#target.name} cannot keep up with the traffic: slowing the relay until it catches up (nothing is dropped)`;
-      this.#warn(detail);
-      this.#problem(detail, undefined);
-    }
-    for (const l of this.#pressureListeners) l(high);
+    this.#signals.setPressure(high, this.#pressureNotice ? { detail: slowingNotice(this.#target.name), warn: this.#warn } : null);
   }
 
   #fail(error: Error): void {
@@ -295,16 +278,9 @@ export class JsonlWriter {
     this.#queuedBytes = 0;
     const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${fileErrorReason(error)}`;
     this.#warn(detail);
-    if (this.#pressure) this.#setPressure(false);
-    this.#problem(detail, (error as NodeJS.ErrnoException).code);
+    if (this.#signals.pressure) this.#setPressure(false);
+    this.#signals.problem(detail, (error as NodeJS.ErrnoException).code);
     this.#maybeFinish();
-  }
-
-  #problem(detail: string, code: string | undefined): void {
-    const event: ErrorEvent = code
-      ? { type: 'error', t: nowMs(), stage: 'capture', code, detail }
-      : { type: 'error', t: nowMs(), stage: 'capture', detail };
-    for (const l of this.#problemListeners) l(event);
   }
 
   #maybeFinish(): void {
@@ -320,11 +296,6 @@ export class JsonlWriter {
       for (const w of waiters) w();
     });
   }
-}
-
-/** ms since the epoch with µs resolution, as every `t` of the capture. */
-function nowMs(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 /** Each event's line (null: no line) and their sizes. */

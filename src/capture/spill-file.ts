@@ -16,7 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openPrivateFile } from './safe-file.js';
-import type { ErrorEvent, SessionEvent } from '../session/events.js';
+import type { SessionEvent } from '../session/events.js';
+import { SinkSignals, type PressureListener, type ProblemListener } from './sink-signals.js';
 import { decodeSpillRecord, HEAD, MAX_META, measureMeta, payloadOf, writeRecord, type SpillMeta } from './spill-record.js';
 
 export { decodeSpillRecord, encodeSpillRecord } from './spill-record.js';
@@ -45,8 +46,6 @@ const EMPTY = Buffer.alloc(0);
 const PACK_BUFFER = BATCH_BYTES + INLINE_MAX + 4096;
 
 type LineListener = (event: SessionEvent, offset: number, length: number) => void;
-type PressureListener = (high: boolean) => void;
-type ProblemListener = (event: ErrorEvent) => void;
 
 /** Length of the record starting at `at` in `buf`, or null when its head is not all there. */
 function recordLength(buf: Buffer, at: number): number | null {
@@ -122,15 +121,13 @@ export class SpillFile {
   #immediate = false;
   /** Where the next record written will start (everything before it is on disk). */
   #written = 0;
-  #pressure = false;
   #failed = false;
   #closed = false;
   #finished = false;
   #dropped = 0;
   #closeWaiters: (() => void)[] = [];
   #lineListeners: LineListener[] = [];
-  #pressureListeners: PressureListener[] = [];
-  #problemListeners: ProblemListener[] = [];
+  readonly #signals = new SinkSignals();
   /** Which events get a record (the dashboard's rows); every event when absent. */
   readonly #wanted: (event: SessionEvent) => boolean;
 
@@ -166,7 +163,7 @@ export class SpillFile {
     // Encoded when the batch is written (#flush), not here on the relay's per-event path.
     this.#queue.push(event);
     this.#queuedBytes += bytes;
-    if (!this.#pressure && this.#queuedBytes + this.#inFlightBytes > HIGH_WATER) this.#setPressure(true);
+    if (!this.#signals.pressure && this.#queuedBytes + this.#inFlightBytes > HIGH_WATER) this.#signals.setPressure(true);
     if (!this.#inFlight && (this.#timer === null || this.#queuedBytes >= BATCH_BYTES)) this.#schedule();
   }
 
@@ -203,18 +200,12 @@ export class SpillFile {
 
   /** true: the queue passed the high-water mark, slow the producers; false: it drained. */
   onPressure(cb: PressureListener): () => void {
-    this.#pressureListeners = [...this.#pressureListeners, cb];
-    return () => {
-      this.#pressureListeners = this.#pressureListeners.filter((l) => l !== cb);
-    };
+    return this.#signals.onPressure(cb);
   }
 
   /** An `error` event (stage `capture`) when the file cannot be written, for the owner to publish. */
   onProblem(cb: ProblemListener): () => void {
-    this.#problemListeners = [...this.#problemListeners, cb];
-    return () => {
-      this.#problemListeners = this.#problemListeners.filter((l) => l !== cb);
-    };
+    return this.#signals.onProblem(cb);
   }
 
   /** Events not spilled because the queue was over its hard limit. */
@@ -343,7 +334,7 @@ export class SpillFile {
         for (const l of listeners) l(events[i]!, offset, length);
         offset += length;
       }
-      if (this.#pressure && this.#queuedBytes <= LOW_WATER) this.#setPressure(false);
+      if (this.#signals.pressure && this.#queuedBytes <= LOW_WATER) this.#signals.setPressure(false);
       this.#schedule();
       this.#maybeFinish();
     });
@@ -354,20 +345,9 @@ export class SpillFile {
     this.#queue = [];
     this.#queueHead = 0;
     this.#queuedBytes = 0;
-    if (this.#pressure) this.#setPressure(false);
-    const event: ErrorEvent = {
-      type: 'error',
-      t: Date.now(),
-      stage: 'capture',
-      detail: `the dashboard's spill file ${this.path} cannot be written (${error.message}); rows scrolled out of memory cannot be read back`,
-    };
-    for (const l of this.#problemListeners) l(event);
+    if (this.#signals.pressure) this.#signals.setPressure(false);
+    this.#signals.problem(`the dashboard's spill file ${this.path} cannot be written (${error.message}); rows scrolled out of memory cannot be read back`);
     this.#maybeFinish();
-  }
-
-  #setPressure(on: boolean): void {
-    this.#pressure = on;
-    for (const l of this.#pressureListeners) l(on);
   }
 
   #maybeFinish(): void {

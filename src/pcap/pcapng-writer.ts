@@ -8,8 +8,9 @@
 import * as fs from 'node:fs';
 import { fileErrorReason, openCaptureFile, removeUnstartedCapture, writeAllSync } from '../capture/capture-file.js';
 import { UsageError } from '../errors.js';
-import type { CaptureHeader, ErrorEvent, SessionEvent } from '../session/events.js';
+import type { CaptureHeader, SessionEvent } from '../session/events.js';
 import { PcapngRecorder } from './pcapng-recorder.js';
+import { SinkSignals, slowingNotice, type PressureListener, type ProblemListener } from '../capture/sink-signals.js';
 
 export interface PcapngWriterOptions {
   /** Bytes waiting above which `onPressure(true)` fires (default 32 MiB). */
@@ -61,8 +62,6 @@ export class PcapngWriter {
   #inFlight = false;
   #scheduled = false;
   #timer: NodeJS.Timeout | null = null;
-  #pressure = false;
-  #pressureReported = false;
   readonly #pressureNotice: boolean;
   #failed = false;
   #closed = false;
@@ -71,8 +70,7 @@ export class PcapngWriter {
   #written = 0;
   readonly #maxCapture: number | null;
   #limitReached = false;
-  #pressureListeners: ((high: boolean) => void)[] = [];
-  #problemListeners: ((event: ErrorEvent) => void)[] = [];
+  readonly #signals = new SinkSignals();
 
   private constructor(path: string | null, target: Target, recorder: PcapngRecorder, options: PcapngWriterOptions) {
     this.path = path;
@@ -139,12 +137,12 @@ export class PcapngWriter {
         this.#limitReached = true;
         const detail = `the capture reached --max-capture ${this.#maxCapture} bytes: WebSocket packets are no longer written (handshakes, frametap's records and each connection's end still are); the relay goes on`;
         this.#warn(detail);
-        this.#problem(detail, undefined);
+        this.#signals.problem(detail);
       }
       return;
     }
     this.#recorder.record(event);
-    if (!this.#pressure && this.pendingBytes > this.#high) this.#setPressure(true);
+    if (!this.#signals.pressure && this.pendingBytes > this.#high) this.#setPressure(true);
     this.#schedule();
   }
 
@@ -153,18 +151,12 @@ export class PcapngWriter {
     return this.#recorder.arena.length + this.#inFlightBytes;
   }
 
-  onPressure(cb: (high: boolean) => void): () => void {
-    this.#pressureListeners = [...this.#pressureListeners, cb];
-    return () => {
-      this.#pressureListeners = this.#pressureListeners.filter((l) => l !== cb);
-    };
+  onPressure(cb: PressureListener): () => void {
+    return this.#signals.onPressure(cb);
   }
 
-  onProblem(cb: (event: ErrorEvent) => void): () => void {
-    this.#problemListeners = [...this.#problemListeners, cb];
-    return () => {
-      this.#problemListeners = this.#problemListeners.filter((l) => l !== cb);
-    };
+  onProblem(cb: ProblemListener): () => void {
+    return this.#signals.onProblem(cb);
   }
 
   close(): Promise<void> {
@@ -215,21 +207,14 @@ export class PcapngWriter {
         this.#fail(error);
         return;
       }
-      if (this.#pressure && this.pendingBytes <= this.#low) this.#setPressure(false);
+      if (this.#signals.pressure && this.pendingBytes <= this.#low) this.#setPressure(false);
       if (this.#recorder.arena.length > 0) this.#schedule();
       this.#maybeFinish();
     });
   }
 
   #setPressure(high: boolean): void {
-    this.#pressure = high;
-    if (high && !this.#pressureReported && this.#pressureNotice) {
-      this.#pressureReported = true;
-      const detail = `the ${this.#target.name} cannot keep up with the traffic: slowing the relay until it catches up (nothing is dropped)`;
-      this.#warn(detail);
-      this.#problem(detail, undefined);
-    }
-    for (const l of this.#pressureListeners) l(high);
+    this.#signals.setPressure(high, this.#pressureNotice ? { detail: slowingNotice(this.#target.name), warn: this.#warn } : null);
   }
 
   #fail(error: Error): void {
@@ -237,15 +222,9 @@ export class PcapngWriter {
     this.#recorder.arena.take();
     const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${fileErrorReason(error)}`;
     this.#warn(detail);
-    if (this.#pressure) this.#setPressure(false);
-    this.#problem(detail, (error as NodeJS.ErrnoException).code);
+    if (this.#signals.pressure) this.#setPressure(false);
+    this.#signals.problem(detail, (error as NodeJS.ErrnoException).code);
     this.#maybeFinish();
-  }
-
-  #problem(detail: string, code: string | undefined): void {
-    const t = performance.timeOrigin + performance.now();
-    const event: ErrorEvent = code ? { type: 'error', t, stage: 'capture', code, detail } : { type: 'error', t, stage: 'capture', detail };
-    for (const l of this.#problemListeners) l(event);
   }
 
   #maybeFinish(): void {
