@@ -4,11 +4,11 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect } from 'vitest';
+import { freePort } from '../helpers/servers.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import { itWith } from '../helpers/system-deps.js';
 import { deferred, withTimeout } from '../helpers/deferred.js';
@@ -17,13 +17,6 @@ import { killTmuxServer, TmuxSession } from '../ui/tmux.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'frametap-held-list-tmux-'));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('dashboard: the held list', () => {
   let session: TmuxSession | null = null;

@@ -168,3 +168,12 @@ export async function connectClient(url: string, options: ConstructorParameters<
     closed: closed.promise,
   };
 }
+
+/** A port on 127.0.0.1 that was free a moment ago (for a child that prints no listening line). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/frame-encoder.js';
 import { UsageError } from '../../src/errors.js';
 import type { EndEvent, ErrorEvent, FrameEvent, HandshakeEvent, HttpEvent, OpenEvent } from '../../src/session/events.js';
-import { connectClient, startEchoServer } from '../helpers/servers.js';
+import { connectClient, startEchoServer, freePort } from '../helpers/servers.js';
 import { connectRawClient, startRawServer } from '../helpers/raw-peers.js';
 import { deferred, withTimeout } from '../helpers/deferred.js';
 import { startHarness } from './harness.js';
@@ -52,13 +52,6 @@ async function silentServer(): Promise<{ port: number; accepted: Promise<net.Soc
   return { port: (server.address() as AddressInfo).port, accepted: accepted.promise };
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 const ABRUPT = { code: 1006, reason: '', initiator: null, clean: false };
 
