@@ -25,6 +25,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { loadOrCreateCa } from '../src/ca/ca-store.js';
 import { LeafIssuer } from '../src/ca/leaf-issuer.js';
 import { makeTestPki } from '../test/helpers/test-ca.js';
+import { roundTrips } from './relay.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONNECTIONS = 4;
@@ -97,24 +98,7 @@ async function load(connect: Connect): Promise<number> {
   const payload = Buffer.alloc(SIZE, 0x5a);
   const clients = await Promise.all(Array.from({ length: CONNECTIONS }, connect));
   const start = process.hrtime.bigint();
-  await Promise.all(
-    clients.map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          let sent = 0;
-          let received = 0;
-          ws.on('message', () => {
-            received++;
-            if (received === PER_CONNECTION) resolve();
-            else if (sent < PER_CONNECTION) {
-              sent++;
-              ws.send(payload, { binary: true });
-            }
-          });
-          for (; sent < Math.min(IN_FLIGHT, PER_CONNECTION); sent++) ws.send(payload, { binary: true });
-        }),
-    ),
-  );
+  await roundTrips(clients, payload, PER_CONNECTION, IN_FLIGHT);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   for (const ws of clients) ws.terminate();
   return (PER_CONNECTION * CONNECTIONS) / seconds;

@@ -227,24 +227,7 @@ export async function load(url: string, size: number, perConnection: number, pid
   );
   const cpu0 = pid === null ? 0 : cpuMicros(pid);
   const start = process.hrtime.bigint();
-  await Promise.all(
-    clients.map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          let sent = 0;
-          let received = 0;
-          ws.on('message', () => {
-            received++;
-            if (received === perConnection) resolve();
-            else if (sent < perConnection) {
-              sent++;
-              ws.send(payload, { binary: true });
-            }
-          });
-          for (; sent < Math.min(IN_FLIGHT, perConnection); sent++) ws.send(payload, { binary: true });
-        }),
-    ),
-  );
+  await roundTrips(clients, payload, perConnection, IN_FLIGHT);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = pid === null ? 0 : cpuMicros(pid) - cpu0;
   await Promise.all(
@@ -258,6 +241,28 @@ export async function load(url: string, size: number, perConnection: number, pid
   );
   const messages = perConnection * CONNECTIONS;
   return { msgPerSec: messages / seconds, cpuUsPerMsg: pid === null ? null : cpu / messages };
+}
+
+/** Each client sends `payload` `perConnection` times, keeping `inFlight` unanswered; resolves when all answers are in. */
+export function roundTrips(clients: readonly WebSocket[], payload: Buffer, perConnection: number, inFlight: number): Promise<unknown> {
+  return Promise.all(
+    clients.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          let sent = 0;
+          let received = 0;
+          ws.on('message', () => {
+            received++;
+            if (received === perConnection) resolve();
+            else if (sent < perConnection) {
+              sent++;
+              ws.send(payload, { binary: true });
+            }
+          });
+          for (; sent < Math.min(inFlight, perConnection); sent++) ws.send(payload, { binary: true });
+        }),
+    ),
+  );
 }
 
 function median(values: readonly number[]): number {
