@@ -3,26 +3,15 @@
  * file that is not one: one stderr line, exit 2, nothing written — not a "not JSON" warning per line
  * followed by an empty HAR and exit 0.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runFrametap } from '../helpers/cli-run.js';
 
-const ROOT = path.resolve(__dirname, '../..');
 
-function frametap(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/frametap.js', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const frametap = runFrametap;
+
 
 describe('a file that is not a capture', () => {
   it('export, replay and serve: one line, exit 2, no output file', async () => {

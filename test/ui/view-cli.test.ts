@@ -1,27 +1,17 @@
 /** `frametap view` without a terminal: --ui log / jsonl print, --ui tui is a usage error. */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runFrametap } from '../helpers/cli-run.js';
 import { readCaptured } from '../helpers/captured.js';
 import { writeHostileCapture } from './hostile-capture.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CAPTURE = 'fixtures/captures/view-chat.jsonl';
 
-function frametap(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/frametap.js', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const frametap = runFrametap;
+
 
 describe('frametap view (no terminal)', () => {
   it('--ui log of a crafted capture writes no control, C1, DEL or bidi byte from any field (--frames too)', async () => {
