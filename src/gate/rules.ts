@@ -205,19 +205,7 @@ export function rulesMayApply(set: RuleSet, from: Side, target: string): boolean
 /** The steps the rules ask for one message of a connection to `target`. */
 export function rulesVerdict(set: RuleSet, view: MessageView, target: string, holdTimeoutMs: number | null): Verdict {
   const steps: Step[] = [];
-  let json: { value: JsonValue } | null | undefined;
-  const parsed = (): { value: JsonValue } | null => {
-    if (json !== undefined) return json;
-    json = null;
-    if (view.text !== null && !view.truncated) {
-      try {
-        json = { value: JSON.parse(view.text) as JsonValue };
-      } catch {
-        json = null;
-      }
-    }
-    return json;
-  };
+  const parsed = lazyJson(view);
   for (const rule of set.rules) {
     if (!matches(rule.match, view, target, parsed)) continue;
     const step = toStep(rule, view, parsed, holdTimeoutMs);
@@ -229,20 +217,24 @@ export function rulesVerdict(set: RuleSet, view: MessageView, target: string, ho
 
 /** Whether `m` holds for a message of a connection to `target` (rules and breakpoints). */
 export function matchMessage(m: RuleMatch, view: MessageView, target: string): boolean {
+  return matches(m, view, target, lazyJson(view));
+}
+
+/** The message's text as JSON, parsed on first ask and only once (null: not whole JSON text). */
+function lazyJson(view: MessageView): () => { value: JsonValue } | null {
   let json: { value: JsonValue } | null | undefined;
-  return matches(m, view, target, () => {
-    if (json === undefined) {
-      json = null;
-      if (view.text !== null && !view.truncated) {
-        try {
-          json = { value: JSON.parse(view.text) as JsonValue };
-        } catch {
-          json = null;
-        }
+  return () => {
+    if (json !== undefined) return json;
+    json = null;
+    if (view.text !== null && !view.truncated) {
+      try {
+        json = { value: JSON.parse(view.text) as JsonValue };
+      } catch {
+        json = null;
       }
     }
     return json;
-  });
+  };
 }
 
 function matches(m: RuleMatch, view: MessageView, target: string, parsed: () => { value: JsonValue } | null): boolean {

@@ -5,7 +5,7 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/constants.js';
 import type { RawHeaders } from '../../session/events.js';
-import { isLoopback, parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal } from '../args.js';
+import { isLoopback, parseCaptureTarget, parseFlags, parseListen, parseSize, parseUi, parseUpstream, requireTerminal, type UiMode } from '../args.js';
 import { APP_FLAGS, APP_FLAGS_HELP, parseAppFlags } from '../app-flags.js';
 import { GATE_FLAGS, GATE_HELP } from '../../gate/gate-setup.js';
 
@@ -113,18 +113,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   const upstream = parseUpstream(values.upstream);
   const listen = parseListen(values.listen ?? '127.0.0.1:8080');
-  const maxPayload = values['max-payload'] === undefined ? DEFAULT_MAX_PAYLOAD : parseSize(values['max-payload'], '--max-payload');
   const headers: RawHeaders = (values.header ?? []).map(parseHeaderFlag);
-  const redact = (values.redact ?? []).map((name) => {
-    if (name.trim() === '') throw new UsageError(`bad --redact '': expected a header or query parameter name`);
-    return name.trim();
-  });
-  const capture = parseCaptureTarget(values.write, values.format);
-  // `-w -` owns stdout: nothing else may print there.
-  const ui = capture?.path === '-' && values.ui === undefined ? 'none' : parseUi(values.ui);
-  if (capture?.path === '-' && ui !== 'none') {
-    throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
-  }
+  const { maxPayload, redact, capture, ui } = recordingFlags(values);
   const maxCapture = values['max-capture'] === undefined ? null : parseSize(values['max-capture'], '--max-capture');
   if (maxCapture === 0) throw new UsageError(`bad --max-capture '${values['max-capture']}': expected a size above 0`);
   requireTerminal(ui);
@@ -193,12 +183,8 @@ export function parseScopedHeaderFlag(value: string): { readonly scope: string; 
   return { scope, header };
 }
 
-async function runForward(values: Values): Promise<number> {
-  if (values['keep-host']) throw new UsageError(`proxy: --keep-host applies with -u only (a forward proxy keeps the client's Host)`);
-  const listen = parseListen(values.listen ?? '127.0.0.1:8080');
-  if (!isLoopback(listen.host) && !values['allow-remote']) {
-    throw new UsageError(`proxy: refusing to open a forward proxy on ${listen.host} without --allow-remote: anyone who can reach it could use it, through a CA you trust`);
-  }
+/** What both modes take the same way: what is kept and redacted, where it is written, how it is shown. */
+function recordingFlags(values: Values): { maxPayload: number; redact: string[]; capture: ReturnType<typeof parseCaptureTarget>; ui: UiMode } {
   const maxPayload = values['max-payload'] === undefined ? DEFAULT_MAX_PAYLOAD : parseSize(values['max-payload'], '--max-payload');
   const redact = (values.redact ?? []).map((name) => {
     if (name.trim() === '') throw new UsageError(`bad --redact '': expected a header or query parameter name`);
@@ -210,6 +196,16 @@ async function runForward(values: Values): Promise<number> {
   if (capture?.path === '-' && ui !== 'none') {
     throw new UsageError(`-w - writes the capture to stdout, so --ui ${ui} cannot; use --ui none (the default with -w -)`);
   }
+  return { maxPayload, redact, capture, ui };
+}
+
+async function runForward(values: Values): Promise<number> {
+  if (values['keep-host']) throw new UsageError(`proxy: --keep-host applies with -u only (a forward proxy keeps the client's Host)`);
+  const listen = parseListen(values.listen ?? '127.0.0.1:8080');
+  if (!isLoopback(listen.host) && !values['allow-remote']) {
+    throw new UsageError(`proxy: refusing to open a forward proxy on ${listen.host} without --allow-remote: anyone who can reach it could use it, through a CA you trust`);
+  }
+  const { maxPayload, redact, capture, ui } = recordingFlags(values);
   requireTerminal(ui);
   const app = await parseAppFlags(values);
   let upstreamProxy: URL | null = null;
