@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 import { FrametapError } from '../errors.js';
 import { listenOn } from './listen.js';
+import { LiveConnections } from './live-connections.js';
 export { listenOn } from './listen.js';
 import type { EventBus } from '../session/event-bus.js';
 import type { RawHeaders } from '../session/events.js';
@@ -92,20 +93,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const timeoutMs = options.upstreamTimeoutMs ?? 10_000;
   const bus = options.bus;
   let nextConn = 1;
-  let throttled = false;
-  const live = new Set<UpgradeConnection>();
-  // Shared by every connection (no closures per connection: bench/memory.ts).
-  const isThrottled = (): boolean => throttled;
-  const forget = (connection: UpgradeConnection): void => void live.delete(connection);
+  const gate = options.gate ?? null;
+  const live = new LiveConnections(gate);
   const heads = new WeakMap<net.Socket, ClientHeadTap>();
   /** The response in progress on a connection: a late `clientError` must not write into it. */
   const responding = new WeakMap<net.Socket, http.ServerResponse>();
   const webByRequest = new WeakMap<http.IncomingMessage, WebContext>();
-
-  const gate = options.gate ?? null;
-  const stopWatchingGate = gate?.onChange(() => {
-    for (const c of live) c.refreshGate();
-  });
 
   const proxy = httpProxy.createProxyServer({});
   // http-proxy emits 'error' only when a call has no callback; every call here has one, but an
@@ -256,13 +249,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       verifyTls: !options.insecure,
       ...(keylogAgent ? { dialOptions: { agent: keylogAgent } } : {}),
       maxPayload: options.maxPayload,
-      throttled: isThrottled,
+      throttled: live.isThrottled,
       requestHead,
       // Bus-only `chunk` events (packet captures), in the session's event order; the session
       // publishes the tee's chunks itself. Dropped by the connection once upgraded.
       onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
       gate: connectionGate && gate ? upgradeGateOption(gate, { conn: session.conn, target: req.url ?? '/' }, connectionGate) : null,
-      onDone: forget,
+      onDone: live.forget,
     });
     live.add(connection);
     connection.start();
@@ -299,16 +292,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       return inflateLimiter.stats;
     },
     throttle(paused: boolean) {
-      throttled = paused;
-      for (const c of live) c.throttle(paused);
+      live.throttle(paused);
     },
     stop() {
       if (stopping) return stopping;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const ended = Promise.all([...live].map((c) => c.shutdown()));
+      const ended = live.shutdown();
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
-      stopWatchingGate?.();
       stopping = Promise.all([closed, ended]).then(() => {
         proxy.close();
       });

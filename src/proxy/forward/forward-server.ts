@@ -44,6 +44,7 @@ import { directDialer, failingAgent, keylogAgent, preconnectedAgent, type Dialer
 import type { HostGlob } from './host-glob.js';
 import type { Keylog } from './keylog.js';
 import { httpUrl, routeRequest, type Route, type TunnelContext } from './request-route.js';
+import { LiveConnections } from '../live-connections.js';
 
 /** `-H 'host-glob: Name: value'`: a header set only on requests to matching hosts. */
 export interface ScopedHeader {
@@ -97,15 +98,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   const dialer = options.dialer ?? directDialer();
   const keylog = options.keylog ?? null;
   let nextConn = 1;
-  let throttled = false;
-  const live = new Set<UpgradeConnection>();
-  // Shared by every connection (no closures per connection: bench/memory.ts).
-  const isThrottled = (): boolean => throttled;
-  const forget = (connection: UpgradeConnection): void => void live.delete(connection);
   const gate = options.gate ?? null;
-  const stopWatchingGate = gate?.onChange(() => {
-    for (const c of live) c.refreshGate();
-  });
+  const live = new LiveConnections(gate);
   const tunnels = new WeakMap<net.Socket, TunnelContext>();
   /** Packet captures (`chunk` events) need each upgrade request head as it arrived. */
   const heads = new WeakMap<net.Socket, ClientHeadTap>();
@@ -287,13 +281,13 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
         timeoutMs,
         verifyTls: !options.insecure,
         maxPayload: options.maxPayload,
-        throttled: isThrottled,
+        throttled: live.isThrottled,
         dialOptions: failure ? { ...dialOptions(route.upstream, null), agent: failingAgent(failure, route.upstream.tls) } : dialOptions(route.upstream, dialed),
         requestHead,
         // Bus-only `chunk` events (packet captures); inside a TLS tunnel, the decrypted bytes.
         onHandshakeBytes: (leg, from, bytes, t) => session.wire(leg, from, bytes, t),
         gate: gate && connectionGate ? upgradeGateOption(gate, ctx, connectionGate) : null,
-        onDone: forget,
+        onDone: live.forget,
       });
       live.add(connection);
       connection.start();
@@ -371,16 +365,14 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       return inflateLimiter.stats;
     },
     throttle(paused: boolean) {
-      throttled = paused;
-      for (const c of live) c.throttle(paused);
+      live.throttle(paused);
     },
     stop() {
       if (stopping) return stopping;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const ended = Promise.all([...live].map((c) => c.shutdown()));
+      const ended = live.shutdown();
       // Not server.closeAllConnections(): it would destroy a CONNECT socket under its TLS wrap.
       for (const socket of sockets) if (!wrapped.has(socket)) socket.destroy();
-      stopWatchingGate?.();
       stopping = Promise.all([closed, ended]).then(() => {
         proxy.close();
         keylog?.close();
