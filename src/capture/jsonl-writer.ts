@@ -276,10 +276,7 @@ export class JsonlWriter {
     this.#failed = true;
     this.#events = [];
     this.#queuedBytes = 0;
-    const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${fileErrorReason(error)}`;
-    this.#warn(detail);
-    if (this.#signals.pressure) this.#setPressure(false);
-    this.#signals.problem(detail, (error as NodeJS.ErrnoException).code);
+    this.#signals.writeFailed(this.#target.name, error, this.#warn);
     this.#maybeFinish();
   }
 

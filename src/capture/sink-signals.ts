@@ -4,6 +4,7 @@
  * publish). One place for the listeners and for "slowing down" being reported once per sink.
  */
 import type { ErrorEvent } from '../session/events.js';
+import { fileErrorReason } from './capture-file.js';
 
 export type PressureListener = (high: boolean) => void;
 export type ProblemListener = (event: ErrorEvent) => void;
@@ -45,6 +46,17 @@ export class SinkSignals {
       this.problem(notice.detail);
     }
     for (const l of this.#pressureListeners) l(high);
+  }
+
+  /**
+   * Writing to `target` failed for good: said once to `warn` and as a problem (with the error's
+   * code), and the producers are released (a failed sink no longer holds the relay back).
+   */
+  writeFailed(target: string, error: Error, warn: (line: string) => void): void {
+    const detail = `writing the ${target} failed, the relay goes on without it: ${fileErrorReason(error)}`;
+    warn(detail);
+    if (this.#pressure) this.setPressure(false);
+    this.problem(detail, (error as NodeJS.ErrnoException).code);
   }
 
   /** An `error` event of stage `capture` to the problem listeners. */

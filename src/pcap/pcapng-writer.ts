@@ -220,10 +220,7 @@ export class PcapngWriter {
   #fail(error: Error): void {
     this.#failed = true;
     this.#recorder.arena.take();
-    const detail = `writing the ${this.#target.name} failed, the relay goes on without it: ${fileErrorReason(error)}`;
-    this.#warn(detail);
-    if (this.#signals.pressure) this.#setPressure(false);
-    this.#signals.problem(detail, (error as NodeJS.ErrnoException).code);
+    this.#signals.writeFailed(this.#target.name, error, this.#warn);
     this.#maybeFinish();
   }
 
